@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# whatsgate-relay: Node 26 runs the TypeScript sources directly (type stripping), so the image
+# holds package.json, the production node_modules and src/, nothing built.
+
+FROM node:26-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: no production dependency needs an install script (node:sqlite is built in),
+# and none gets to run one.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:26-slim AS runtime
+ENV NODE_ENV=production \
+    DATA_DIR=/data \
+    HOST=0.0.0.0 \
+    PORT=3000
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY src ./src
+# The outbox and the generated ingest token live in /data, owned by the image's unprivileged user.
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME /data
+EXPOSE 3000
+# slim has no curl: node itself asks /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# node as PID 1 gets SIGTERM from `docker stop` directly: main.ts shuts down gracefully on it.
+CMD ["node", "src/main.ts"]

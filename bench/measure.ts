@@ -1,0 +1,140 @@
+// What the benchmarks measure besides the load generator's own figures: memory of a process,
+// CPU taken by processes outside the benchmark, and latency distributions.
+import { readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { createHistogram } from 'node:perf_hooks'
+import { childPids, envNumber, nowMs, sleep } from './support.ts'
+
+function procStatusKb(pid: number, field: string): number {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(
+      new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'),
+    )
+    return match?.[1] ? Number(match[1]) : 0
+  } catch {
+    return 0
+  }
+}
+
+export interface RssReport {
+  /** Highest VmRSS seen while sampling, MiB. */
+  peakMb: number
+  /** VmHWM: the process's lifetime peak, MiB. */
+  hwmMb: number
+  lastMb: number
+}
+
+export function sampleRss(pid: number, intervalMs = 100): { stop: () => RssReport } {
+  let peak = procStatusKb(pid, 'VmRSS')
+  let last = peak
+  const timer = setInterval(() => {
+    last = procStatusKb(pid, 'VmRSS') || last
+    peak = Math.max(peak, last)
+  }, intervalMs)
+  return {
+    stop: () => {
+      clearInterval(timer)
+      last = procStatusKb(pid, 'VmRSS') || last
+      peak = Math.max(peak, last)
+      return { peakMb: peak / 1024, hwmMb: procStatusKb(pid, 'VmHWM') / 1024, lastMb: last / 1024 }
+    },
+  }
+}
+
+function cpuTicksOf(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  } catch {
+    return 0
+  }
+}
+
+function machineBusyTicks(): number {
+  const text = readFileSync('/proc/stat', 'utf8')
+  // irq and softirq are left out: loopback traffic of the bench itself is accounted there.
+  const [user, nice, system, , , , , steal] = text
+    .slice(0, text.indexOf('\n'))
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number)
+  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (steal ?? 0)
+}
+
+/**
+ * CPU used during a run by everything that is not this bench or its children, in cores. This
+ * machine has 2 cores: another process's test run silently halves what is measured here.
+ */
+export function sampleForeignCpu(): { stop: () => number } {
+  const ownTicks = () => [process.pid, ...childPids()].reduce((sum, pid) => sum + cpuTicksOf(pid), 0)
+  const busy0 = machineBusyTicks()
+  const own0 = ownTicks()
+  const t0 = nowMs()
+  return {
+    stop: () => {
+      const seconds = (nowMs() - t0) / 1000
+      const foreign = machineBusyTicks() - busy0 - (ownTicks() - own0)
+      // /proc counts in USER_HZ, 100 on Linux.
+      return Math.max(0, foreign / 100 / seconds)
+    },
+  }
+}
+
+/**
+ * Waits (up to BENCH_IDLE_WAIT seconds, default 30) until other processes leave the machine
+ * alone, so that a colleague's test run does not end up in the figures.
+ */
+export async function waitForIdle(what: string): Promise<void> {
+  const maxSeconds = envNumber('BENCH_IDLE_WAIT', 30)
+  const deadline = nowMs() + maxSeconds * 1000
+  let announced = false
+  for (;;) {
+    const probe = sampleForeignCpu()
+    await sleep(500)
+    const load = probe.stop()
+    if (load < 0.15) return
+    if (nowMs() > deadline) {
+      process.stderr.write(`bench: still ${load.toFixed(2)} cores of other load; measuring ${what} anyway\n`)
+      return
+    }
+    if (!announced) {
+      process.stderr.write(
+        `bench: other processes use ${load.toFixed(2)} cores; waiting up to ${maxSeconds} s for an idle machine before ${what}\n`,
+      )
+      announced = true
+    }
+  }
+}
+
+export function foreignLoadWarning(samples: number[]): string[] {
+  const worst = Math.max(0, ...samples)
+  if (worst < 0.2) return []
+  return [
+    `> WARNING: other processes used up to ${worst.toFixed(2)} cores (of ${cpus().length}) during these runs; ` +
+      'the figures below are low and noisy. Re-run on an idle machine.',
+    '',
+  ]
+}
+
+/** Latencies in ms, kept at microsecond resolution. */
+export function latencyHistogram() {
+  const histogram = createHistogram({ lowest: 1, highest: 3_600_000_000, figures: 3 })
+  return {
+    record: (ms: number) => histogram.record(Math.max(1, Math.round(ms * 1000))),
+    percentile: (p: number) => (histogram.count === 0 ? Number.NaN : histogram.percentile(p) / 1000),
+    max: () => (histogram.count === 0 ? Number.NaN : histogram.max / 1000),
+    count: () => histogram.count,
+  }
+}
+
+export type LatencyHistogram = ReturnType<typeof latencyHistogram>
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}

@@ -1,0 +1,234 @@
+// node:sqlite against better-sqlite3 on the relay's write path: group commits of N events, each
+// with its delivery row, in WAL with synchronous=FULL, on the real disk. better-sqlite3 is no
+// project dependency: it is installed into a directory outside the project and loaded by path.
+import { spawnSync } from 'node:child_process'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.ts'
+import { foreignLoadWarning, median, sampleForeignCpu, waitForIdle } from './measure.ts'
+import { fmt, makeTempDir, markdownTable, nowMs } from './support.ts'
+import { eventKey, messageEventBody } from './whatsgate-event.ts'
+
+export interface DriversOptions {
+  seconds: number
+  batchSizes?: number[]
+  rounds?: number
+}
+
+type Param = string | number | null | Uint8Array
+
+interface Statement {
+  run(...params: Param[]): unknown
+  get(...params: Param[]): Record<string, unknown> | undefined
+}
+
+interface Database {
+  exec(sql: string): unknown
+  prepare(sql: string): Statement
+  close(): unknown
+}
+
+interface Driver {
+  name: string
+  sqliteVersion: string
+  open: (file: string) => Database
+}
+
+// The relay's own schema and insert statements: the figures then say what the relay's write path
+// costs with each driver. A schema change that breaks these statements should break this bench.
+const INSERT_EVENT = `
+  INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
+  VALUES (?, ?, ?, 'message', '2022-09-07 18:29:37', ?, ?, 1)
+  ON CONFLICT (key) DO NOTHING
+  RETURNING seq`
+const INSERT_DELIVERY =
+  'INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES (?, ?, ?, ?)'
+
+export interface DriverRun {
+  driver: string
+  batch: number
+  rowsPerSec: number
+  commitsPerSec: number
+  commitMs: number
+  foreignCores: number
+}
+
+function runWorkload(driver: Driver, dir: string, batch: number, seconds: number): DriverRun {
+  const db = driver.open(join(dir, `${driver.name.replace(/\W/g, '')}-${batch}-${Date.now()}.db`))
+  try {
+    db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
+    for (const migration of SQLITE_MIGRATIONS) db.exec(migration)
+    const insertEvent = db.prepare(INSERT_EVENT)
+    const insertDelivery = db.prepare(INSERT_DELIVERY)
+    let id = 0
+    let commits = 0
+    const foreign = sampleForeignCpu()
+    const start = nowMs()
+    const end = start + seconds * 1000
+    while (nowMs() < end) {
+      db.exec('BEGIN IMMEDIATE')
+      for (let i = 0; i < batch; i++) {
+        id++
+        const now = Date.now()
+        const body = Buffer.from(messageEventBody(id))
+        const row = insertEvent.get(eventKey(id), 'benchsession1', String(id), body, now)
+        insertDelivery.run(Number(row?.seq), 'default', now, null)
+      }
+      db.exec('COMMIT')
+      commits++
+    }
+    const elapsed = (nowMs() - start) / 1000
+    return {
+      driver: driver.name,
+      batch,
+      rowsPerSec: id / elapsed,
+      commitsPerSec: commits / elapsed,
+      commitMs: (elapsed * 1000) / commits,
+      foreignCores: foreign.stop(),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/** What the disk allows: a 4 KiB write in place (as in a reused WAL) and fsync, as SQLite does per commit. */
+function fsyncRate(dir: string, seconds: number): number {
+  const fd = openSync(join(dir, 'fsync-probe'), 'w')
+  const page = Buffer.alloc(4096, 1)
+  const slots = 1024
+  for (let slot = 0; slot < slots; slot++) writeSync(fd, page, 0, page.length, slot * page.length)
+  fsyncSync(fd)
+  let syncs = 0
+  const start = nowMs()
+  try {
+    while (nowMs() - start < seconds * 1000) {
+      writeSync(fd, page, 0, page.length, (syncs % slots) * page.length)
+      fsyncSync(fd)
+      syncs++
+    }
+  } finally {
+    closeSync(fd)
+  }
+  return syncs / ((nowMs() - start) / 1000)
+}
+
+function nodeSqlite(): Driver {
+  const probe = new DatabaseSync(':memory:')
+  const version = String(probe.prepare('select sqlite_version() as v').get()?.v)
+  probe.close()
+  return { name: 'node:sqlite', sqliteVersion: version, open: (file) => new DatabaseSync(file) }
+}
+
+type BetterSqlite3 = new (file: string) => Database
+
+/** Finds or installs better-sqlite3 outside the project. Returns the driver, or why there is none. */
+function betterSqlite3(): Driver | { failure: string } {
+  const dir = process.env.BETTER_SQLITE3_DIR ?? join(tmpdir(), 'whatsgate-bench-better-sqlite3')
+  const spec = process.env.BETTER_SQLITE3_SPEC ?? 'better-sqlite3@^13'
+  const modulePath = join(dir, 'node_modules', 'better-sqlite3')
+  if (!existsSync(join(modulePath, 'package.json'))) {
+    process.stderr.write(`drivers: installing ${spec} into ${dir} (outside the project)\n`)
+    mkdirSync(dir, { recursive: true })
+    if (!existsSync(join(dir, 'package.json'))) writeFileSync(join(dir, 'package.json'), '{"private":true}\n')
+    const install = spawnSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', spec], {
+      encoding: 'utf8',
+      timeout: 20 * 60 * 1000,
+    })
+    if (install.status !== 0) {
+      const output = `${install.stdout ?? ''}${install.stderr ?? ''}`
+        .trim()
+        .split('\n')
+        .slice(-15)
+        .join('\n    ')
+      return {
+        failure: `npm install ${spec} failed (exit ${install.status ?? install.signal ?? install.error?.message}):\n    ${output}`,
+      }
+    }
+  }
+  try {
+    const require = createRequire(import.meta.url)
+    const Database = require(modulePath) as BetterSqlite3
+    const version = (require(join(modulePath, 'package.json')) as { version: string }).version
+    const probe = new Database(':memory:')
+    const sqliteVersion = (
+      probe.prepare('select sqlite_version() as v') as unknown as { get(): { v: string } }
+    ).get().v
+    probe.close()
+    return { name: `better-sqlite3 ${version}`, sqliteVersion, open: (file) => new Database(file) }
+  } catch (error) {
+    return {
+      failure: `loading ${modulePath} into Node ${process.version} (ABI ${process.versions.modules}) failed: ${error instanceof Error ? error.message : String(error)}`,
+    }
+  }
+}
+
+export interface DriversReport {
+  options: Required<DriversOptions>
+  runs: DriverRun[]
+  drivers: { name: string; sqliteVersion: string }[]
+  betterSqlite3Failure?: string
+  fsyncPerSec: number
+}
+
+export async function runDrivers(options: DriversOptions): Promise<DriversReport> {
+  const full = { batchSizes: [1, 10, 50], rounds: 2, ...options }
+  const dir = makeTempDir('drivers')
+  const drivers: Driver[] = [nodeSqlite()]
+  const better = betterSqlite3()
+  if ('failure' in better)
+    process.stderr.write(`drivers: better-sqlite3 unavailable, node:sqlite only\n  ${better.failure}\n`)
+  else drivers.push(better)
+  await waitForIdle('the drivers benchmark')
+  process.stderr.write(`drivers: fsync probe ${full.seconds} s\n`)
+  const fsyncPerSec = fsyncRate(dir, full.seconds)
+  const runs: DriverRun[] = []
+  for (const batch of full.batchSizes) {
+    for (let round = 0; round < full.rounds; round++) {
+      // Alternate which driver goes first, so neither always gets the cooler disk cache.
+      const order = round % 2 === 0 ? drivers : [...drivers].reverse()
+      for (const driver of order) {
+        process.stderr.write(`drivers: ${driver.name}, batch ${batch}, ${full.seconds} s\n`)
+        runs.push(runWorkload(driver, dir, batch, full.seconds))
+      }
+    }
+  }
+  return {
+    options: full,
+    runs,
+    drivers: drivers.map(({ name, sqliteVersion }) => ({ name, sqliteVersion })),
+    betterSqlite3Failure: 'failure' in better ? better.failure : undefined,
+    fsyncPerSec,
+  }
+}
+
+export function formatDrivers(report: DriversReport): string {
+  const rows: string[][] = []
+  for (const batch of report.options.batchSizes) {
+    for (const { name } of report.drivers) {
+      const runs = report.runs.filter((r) => r.driver === name && r.batch === batch)
+      rows.push([
+        name,
+        String(batch),
+        fmt.int(median(runs.map((r) => r.rowsPerSec))),
+        fmt.int(median(runs.map((r) => r.commitsPerSec))),
+        fmt.ms(median(runs.map((r) => r.commitMs))),
+      ])
+    }
+  }
+  const lines = [
+    ...foreignLoadWarning(report.runs.map((r) => r.foreignCores)),
+    `### SQLite drivers (group commit of N events + N deliveries per transaction, the relay's schema, WAL, synchronous=FULL; median of ${report.options.rounds} × ${report.options.seconds} s)`,
+    '',
+    markdownTable(['driver', 'batch', 'events/s', 'commits/s', 'ms/commit'], rows),
+    '',
+    `Disk floor: ${fmt.int(report.fsyncPerSec)} fsync/s of 4 KiB in-place writes on the same disk (a commit needs at least one).`,
+    `SQLite: ${report.drivers.map((d) => `${d.name} bundles ${d.sqliteVersion}`).join('; ')}.`,
+  ]
+  if (report.betterSqlite3Failure) {
+    lines.push(`better-sqlite3: NOT MEASURED. ${report.betterSqlite3Failure}`)
+  }
+  return lines.join('\n')
+}

@@ -1,0 +1,67 @@
+// The operator's API: list deliveries (dead letters above all), replay them, and /metrics.
+// Registered only when ADMIN_TOKEN is set; every request must carry it as a bearer token.
+import type { FastifyInstance } from 'fastify'
+import type { Registry } from 'prom-client'
+import { z } from 'zod'
+import { createTokenCheck } from '../ingest/token.ts'
+import type { AdminStore } from '../store/types.ts'
+
+export interface AdminRouteOptions {
+  store: AdminStore
+  token: string
+  targetNames: readonly string[]
+  /** Wakes the dispatcher after a replay. */
+  onReplay: () => void
+  metrics: Registry
+}
+
+const listQuery = z.strictObject({
+  status: z.enum(['pending', 'delivered', 'dead']).optional(),
+  target: z.string().optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
+const replayBody = z.union([
+  z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) }),
+  z.strictObject({ target: z.string(), status: z.literal('dead') }),
+])
+
+export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions): Promise<void> {
+  const tokenMatches = createTokenCheck(opts.token)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const presented = request.headers.authorization?.replace(/^Bearer /i, '')
+    if (!tokenMatches(presented)) return reply.code(401).send({ error: 'admin token required' })
+  })
+
+  app.get('/admin/deliveries', async (request, reply) => {
+    const query = listQuery.safeParse(request.query)
+    if (!query.success) return reply.code(400).send({ error: 'bad query', issues: issuesOf(query.error) })
+    const { status, target, after, limit } = query.data
+    const deliveries = await opts.store.listDeliveries({ status, target, afterId: after, limit })
+    return { deliveries, next: deliveries.length === limit ? deliveries.at(-1)?.id : null }
+  })
+
+  app.post('/admin/replay', async (request, reply) => {
+    const body = replayBody.safeParse(request.body)
+    if (!body.success)
+      return reply.code(400).send({ error: 'bad replay request', issues: issuesOf(body.error) })
+    if ('target' in body.data && !opts.targetNames.includes(body.data.target)) {
+      return reply.code(404).send({ error: `unknown target "${body.data.target}"` })
+    }
+    const result = await opts.store.replay(body.data, Date.now())
+    if (result.replayed > 0) opts.onReplay()
+    request.log.info({ ...result, selector: body.data }, 'deliveries replayed')
+    return result
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(opts.metrics.contentType)
+    return opts.metrics.metrics()
+  })
+}
+
+function issuesOf(error: z.ZodError) {
+  return error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }))
+}

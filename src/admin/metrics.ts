@@ -1,0 +1,73 @@
+// Prometheus metrics. Counters are fed by the ingest and delivery paths through two callbacks;
+// gauges of the outbox and of WhatsGate registration are read when scraped, so they cannot drift.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { AdminStore } from '../store/types.ts'
+import type { RegistrationStatus } from '../whatsgate/registrar.ts'
+
+export type AttemptOutcome = 'delivered' | 'retry' | 'dead'
+
+export interface MetricsDeps {
+  store: Pick<AdminStore, 'countDeliveries'>
+  registration: () => RegistrationStatus | null
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+export function createMetrics({ store, registration }: MetricsDeps) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+
+  const events = new Counter({
+    name: 'whatsgate_relay_events_received_total',
+    help: 'Events received from WhatsGate (webhook and backfill), by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  const attempts = new Counter({
+    name: 'whatsgate_relay_delivery_attempts_total',
+    help: 'Delivery attempts, by target and what followed',
+    labelNames: ['target', 'outcome'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'whatsgate_relay_delivery_duration_seconds',
+    help: 'Time of one delivery attempt, request to response',
+    labelNames: ['target'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'whatsgate_relay_deliveries',
+    help: 'Deliveries in the outbox, by target and status',
+    labelNames: ['target', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset()
+      for (const row of await store.countDeliveries())
+        this.set({ target: row.target, status: row.status }, row.count)
+    },
+  })
+  new Gauge({
+    name: 'whatsgate_relay_registration',
+    help: 'WhatsGate set-hook state per session (1 for the current outcome)',
+    labelNames: ['session', 'outcome'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const session of registration()?.sessions ?? []) {
+        this.set({ session: session.whatsappId, outcome: session.outcome }, 1)
+      }
+    },
+  })
+
+  return {
+    registry,
+    eventReceived(outcome: 'accepted' | 'duplicate' | 'invalid') {
+      events.inc({ outcome })
+    },
+    deliveryAttempt(target: string, outcome: AttemptOutcome, durationMs: number) {
+      attempts.inc({ target, outcome })
+      duration.observe({ target }, durationMs / 1000)
+    },
+  }
+}

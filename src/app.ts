@@ -1,0 +1,92 @@
+// Builds the whole relay from an environment: validated config, store, routes, background loops.
+// main.ts only runs it; tests build the very same app.
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyError, LogController } from 'fastify'
+import { type Logger, type LoggerOptions, pino } from 'pino'
+import { adminRoutes } from './admin/admin-routes.ts'
+import { healthRoutes } from './admin/health-routes.ts'
+import { type Config, configSummary } from './config/index.ts'
+import { loadConfig } from './config/load.ts'
+import { webhookRoute } from './ingest/webhook-route.ts'
+import { createRelay } from './relay.ts'
+import { StoreUnavailableError } from './store/errors.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    relayConfig: Config
+  }
+}
+
+export interface BuildAppOptions {
+  /** The environment to read (process.env in production, a plain object in tests). */
+  env: Record<string, string | undefined>
+  /** A logger of the caller's; by default a pino JSON logger at LOG_LEVEL. */
+  logger?: Logger
+}
+
+export const loggerOptions = {
+  level: 'info',
+  // The token is the callback's only secret and it sits in the URL: never log it.
+  serializers: {
+    req: (req: { method: string; url: string; id: string }) => ({
+      method: req.method,
+      url: req.url.replace(/^\/webhook\/[^/?]*/, '/webhook/[token]'),
+      reqId: req.id,
+    }),
+  },
+  redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+} satisfies LoggerOptions
+
+export async function buildApp({ env, logger }: BuildAppOptions) {
+  const log = logger ?? pino(loggerOptions)
+  const { config } = await loadConfig(env, (message) => log.warn(message))
+  if (!logger) log.level = config.logLevel
+
+  const app = Fastify({
+    loggerInstance: log,
+    // The webhook route logs one line per event itself; health probes should not log at all.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  })
+
+  app.decorate('relayConfig', config)
+
+  const relay = await createRelay(config, log)
+  app.addHook('onReady', async () => relay.start())
+  app.addHook('onClose', () => relay.stop())
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof StoreUnavailableError) {
+      request.log.error({ err: error }, 'store unavailable: event refused with 503')
+      return reply.code(503).send({ error: 'store unavailable, retry later' })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(status).send({ error: 'internal error' })
+    }
+    return reply.code(status).send({ error: error.message })
+  })
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }))
+
+  await app.register(healthRoutes, { pingStore: () => relay.store.ping(), details: relay.whatsgate?.status })
+  if (config.adminToken) {
+    await app.register(adminRoutes, {
+      store: relay.store,
+      metrics: relay.metrics.registry,
+      token: config.adminToken,
+      targetNames: config.targets.map((t) => t.name),
+      onReplay: () => relay.dispatcher.notify(),
+    })
+  }
+  await app.register(webhookRoute, {
+    acceptor: relay.acceptor,
+    token: config.ingestToken,
+    bodyLimit: config.bodyLimit,
+    logMessageText: config.logMessageText,
+  })
+
+  app.log.info(configSummary(config), 'whatsgate-relay configured')
+  return app
+}

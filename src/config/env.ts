@@ -1,0 +1,57 @@
+// Every environment variable, defined once: zod gives the TypeScript type, and its JSON Schema is
+// what @fastify/env (env-schema) validates, coerces and fills defaults with.
+import { z } from 'zod'
+
+const optionalString = z.string().min(1).optional()
+
+export const envSchema = z.object({
+  PORT: z.number().int().min(0).max(65535).default(3000).describe('Port the relay listens on'),
+  HOST: z.string().default('0.0.0.0').describe('Interface the relay listens on'),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./data')
+    .describe('Folder of the SQLite outbox and the generated token'),
+  DATABASE_URL: optionalString.describe(
+    'PostgreSQL outbox shared by replicas (needs INGEST_TOKEN); unset = SQLite in DATA_DIR',
+  ),
+  INGEST_TOKEN: z
+    .string()
+    .min(16)
+    .regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, - and _ only')
+    .optional()
+    .describe('Secret path part of the callback URL; generated and kept in DATA_DIR when unset'),
+  BODY_LIMIT: z.number().int().min(1024).default(1048576).describe('Largest accepted event body, bytes'),
+  FORWARD_URL: optionalString.describe('One target that receives every event'),
+  TARGETS: optionalString.describe('Targets as a JSON array'),
+  TARGETS_FILE: optionalString.describe('Targets as a JSON or YAML file'),
+  PUBLIC_URL: optionalString.describe('Public base URL of this relay, for set-hook'),
+  WHATSGATE_API_URL: z.string().default('https://whatsgate.org/api/v1').describe('WhatsGate API base URL'),
+  WHATSGATE_API_KEY: optionalString.describe('WhatsGate API key (X-Api-Key)'),
+  WHATSGATE_WHATSAPP_IDS: z
+    .string()
+    .default('')
+    .describe('Comma list of sessions; empty = all from sessions-get'),
+  REGISTER_ON_START: z
+    .boolean()
+    .default(true)
+    .describe('Call set-hook at start (needs API key and PUBLIC_URL)'),
+  BACKFILL_ON_START: z
+    .boolean()
+    .optional()
+    .describe('Fetch missed events at start; default on with an API key'),
+  ADMIN_TOKEN: z
+    .string()
+    .min(16)
+    .optional()
+    .describe('Bearer token of the admin API; the API is off without it'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  LOG_MESSAGE_TEXT: z.boolean().default(false).describe('Log message bodies (off: they are redacted)'),
+  RETENTION_DAYS: z.number().min(0).default(7).describe('Keep delivered events this long'),
+  DEAD_RETENTION_DAYS: z.number().min(0).default(30).describe('Keep dead deliveries this long'),
+  SHUTDOWN_TIMEOUT_MS: z.number().int().min(0).default(10000).describe('Wait this long for in-flight sends'),
+})
+
+export type Env = z.output<typeof envSchema>
+
+export const envJsonSchema = z.toJSONSchema(envSchema, { io: 'input', target: 'draft-7' })

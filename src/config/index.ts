@@ -1,0 +1,122 @@
+// The relay's typed, frozen configuration, built from the validated environment.
+import { join } from 'node:path'
+import type { Env } from './env.ts'
+import { resolveIngestToken } from './ingest-token.ts'
+import { loadTargets, type Target, TargetConfigError } from './targets.ts'
+
+export { envJsonSchema, envSchema } from './env.ts'
+export type { Target } from './targets.ts'
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  sqlitePath: string
+  /** PostgreSQL outbox shared by replicas; null = the SQLite file in DATA_DIR. */
+  databaseUrl: string | null
+  ingestToken: string
+  /** True when the token was made on this start: the callback URL is then logged once. */
+  ingestTokenGenerated: boolean
+  bodyLimit: number
+  publicUrl: string | null
+  whatsgate: {
+    apiUrl: string
+    apiKey: string | null
+    whatsappIds: string[]
+    registerOnStart: boolean
+    backfillOnStart: boolean
+  }
+  adminToken: string | null
+  logLevel: Env['LOG_LEVEL']
+  logMessageText: boolean
+  retentionDays: number
+  deadRetentionDays: number
+  shutdownTimeoutMs: number
+  targets: Target[]
+}
+
+export function createConfig(env: Env, warn: (message: string) => void): Config {
+  const databaseUrl = env.DATABASE_URL ?? null
+  if (databaseUrl !== null) {
+    if (!/^postgres(ql)?:\/\//.test(databaseUrl) || !URL.canParse(databaseUrl)) {
+      throw new ConfigError('DATABASE_URL: expected a URL postgres://user:password@host:port/database')
+    }
+    // A generated token lives in one replica's DATA_DIR; WhatsGate has one callback URL for all.
+    if (env.INGEST_TOKEN === undefined) {
+      throw new ConfigError(
+        'INGEST_TOKEN: required with DATABASE_URL, so that every replica answers the same callback URL',
+      )
+    }
+  }
+  for (const name of ['PUBLIC_URL', 'WHATSGATE_API_URL', 'FORWARD_URL'] as const) {
+    const value = env[name]
+    if (value !== undefined && !URL.canParse(value))
+      throw new ConfigError(`${name}: not a valid URL: "${value}"`)
+  }
+  let targets: Target[]
+  try {
+    targets = loadTargets(
+      { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },
+      warn,
+    )
+  } catch (error) {
+    if (error instanceof TargetConfigError) throw new ConfigError(error.message)
+    throw error
+  }
+  const { token, generated } = resolveIngestToken(env.DATA_DIR, env.INGEST_TOKEN)
+  const apiKey = env.WHATSGATE_API_KEY ?? null
+  return Object.freeze({
+    port: env.PORT,
+    host: env.HOST,
+    dataDir: env.DATA_DIR,
+    sqlitePath: join(env.DATA_DIR, 'relay.sqlite'),
+    databaseUrl,
+    ingestToken: token,
+    ingestTokenGenerated: generated,
+    bodyLimit: env.BODY_LIMIT,
+    publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    whatsgate: Object.freeze({
+      apiUrl: env.WHATSGATE_API_URL.replace(/\/+$/, ''),
+      apiKey,
+      whatsappIds: env.WHATSGATE_WHATSAPP_IDS.split(',')
+        .map((id) => id.trim())
+        .filter(Boolean),
+      registerOnStart: env.REGISTER_ON_START,
+      backfillOnStart: env.BACKFILL_ON_START ?? apiKey !== null,
+    }),
+    adminToken: env.ADMIN_TOKEN ?? null,
+    logLevel: env.LOG_LEVEL,
+    logMessageText: env.LOG_MESSAGE_TEXT,
+    retentionDays: env.RETENTION_DAYS,
+    deadRetentionDays: env.DEAD_RETENTION_DAYS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    targets: Object.freeze(targets) as Target[],
+  })
+}
+
+/** One line for the start-up log: what runs, with every secret left out. */
+export function configSummary(config: Config) {
+  return {
+    listen: `${config.host}:${config.port}`,
+    store: config.databaseUrl ? redactUrl(config.databaseUrl) : `sqlite:${config.sqlitePath}`,
+    targets: config.targets.map((t) => `${t.name}→${new URL(t.url).origin} [${t.events.join(',')}]`),
+    publicUrl: config.publicUrl,
+    whatsgateApi: config.whatsgate.apiUrl,
+    whatsgateKey: config.whatsgate.apiKey ? 'set' : 'unset',
+    adminApi: config.adminToken ? 'on' : 'off',
+  }
+}
+
+/** The URL without its password (nor any query parameter that looks like a secret). */
+function redactUrl(text: string): string {
+  const url = new URL(text)
+  if (url.password) url.password = '***'
+  for (const name of [...url.searchParams.keys()]) {
+    if (/pass|secret|key/i.test(name)) url.searchParams.set(name, '***')
+  }
+  return url.toString()
+}

@@ -1,0 +1,247 @@
+// Target definitions: where events go. Parsed once at start from FORWARD_URL, TARGETS or
+// TARGETS_FILE into frozen objects; a mistake stops start-up with a message naming the target and
+// the field, because a silently skipped target is an outage nobody notices.
+
+import { readFileSync } from 'node:fs'
+import { extname } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { decodeWebhookSecret } from '../delivery/standard-webhooks.ts'
+import { isKnownAction, KNOWN_ACTIONS } from '../events/schemas.ts'
+
+/** The event actions WhatsGate documents. Others (`media`) exist, so unknown names only warn. */
+
+// Headers the relay sets itself: a target overriding them would break framing, signing or routing.
+const RESERVED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-whatsgate-event',
+  'x-whatsgate-session',
+])
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+// Visible ASCII, space and tab only: a CR/LF would otherwise fail on every send, not at start.
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/
+// Names end up in store rows, metric labels and admin URLs, so keep them to a URL-safe alphabet.
+const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+// The Standard Webhooks spec asks for 24..64 byte keys; shorter ones work but are weak.
+const MIN_SECRET_BYTES = 24
+
+const secretSchema = z.string().superRefine((secret, ctx) => {
+  try {
+    decodeWebhookSecret(secret)
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `webhook secret ${(error as Error).message}` })
+  }
+})
+
+const headerSchema = z.record(z.string(), z.string()).superRefine((headers, ctx) => {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HEADER_NAME.test(name)) {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'not a valid header name' })
+    } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the relay and cannot be overridden' })
+    } else if (!HEADER_VALUE.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: 'value must be printable ASCII (no line breaks)',
+      })
+    }
+  }
+})
+
+const retrySchema = z
+  .strictObject({
+    maxAttempts: z.int().min(1).max(1000).default(15),
+    maxAgeMs: z.int().positive().optional(),
+    // Positive rather than a large minimum: tests run short schedules; production uses defaults.
+    initialDelayMs: z.int().positive().default(60_000),
+    maxDelayMs: z.int().positive().default(21_600_000),
+  })
+  .refine((retry) => retry.maxDelayMs >= retry.initialDelayMs, {
+    message: 'must be at least initialDelayMs',
+    path: ['maxDelayMs'],
+  })
+
+export const targetInputSchema = z.strictObject({
+  name: z.string().regex(TARGET_NAME, 'must be 1-64 characters of letters, digits, ".", "_" or "-"'),
+  url: z.url({ protocol: /^https?$/, error: 'Invalid URL (http or https)' }),
+  events: z.array(z.string().min(1)).min(1),
+  sessions: z.array(z.string().min(1)).optional(),
+  headers: headerSchema.optional(),
+  secret: z.union([secretSchema, z.array(secretSchema).min(1)]).optional(),
+  // Capped so a lease taken by the dispatcher can always outlive one attempt.
+  timeoutMs: z.int().min(1).max(300_000).default(10_000),
+  retry: retrySchema.optional(),
+  concurrency: z.int().min(1).max(256).default(8),
+  ordering: z.enum(['none', 'chat']).default('none'),
+  media: z.enum(['none', 'inline']).default('none'),
+})
+
+export type TargetInput = z.input<typeof targetInputSchema>
+
+export interface RetrySettings {
+  readonly maxAttempts: number
+  /** Stop retrying once the event is older than this; null = only maxAttempts limits. */
+  readonly maxAgeMs: number | null
+  readonly initialDelayMs: number
+  readonly maxDelayMs: number
+}
+
+export interface Target {
+  readonly name: string
+  readonly url: string
+  /** Event actions routed here; `*` = all, including actions we do not know. */
+  readonly events: readonly string[]
+  /** WhatsApp session ids routed here; null = all sessions. */
+  readonly sessions: readonly string[] | null
+  /** Extra request headers, names lower-cased. */
+  readonly headers: Readonly<Record<string, string>>
+  /** Standard Webhooks secrets; empty = unsigned. */
+  readonly secrets: readonly string[]
+  readonly timeoutMs: number
+  readonly retry: RetrySettings
+  readonly concurrency: number
+  readonly ordering: 'none' | 'chat'
+  readonly media: 'none' | 'inline'
+}
+
+export interface TargetSources {
+  forwardUrl?: string | undefined
+  targets?: string | undefined
+  targetsFile?: string | undefined
+}
+
+export class TargetConfigError extends Error {
+  override name = 'TargetConfigError'
+}
+
+/** Routing: does this target want this action from this session? */
+export function targetWants(target: Target, action: string, whatsappId: string): boolean {
+  const wantsEvent = target.events.includes('*') || target.events.includes(action)
+  return wantsEvent && (target.sessions === null || target.sessions.includes(whatsappId))
+}
+
+/** Parses and normalises one target; for tests and for the loader. Throws TargetConfigError. */
+export function createTarget(
+  input: unknown,
+  label = 'target',
+  warn: (msg: string) => void = () => {},
+): Target {
+  const parsed = targetInputSchema.safeParse(input)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = issue ? issue.path.map((part) => `.${String(part)}`).join('') : ''
+    throw new TargetConfigError(`${label}${path}: ${issue?.message ?? 'invalid'}`)
+  }
+  const data = parsed.data
+  for (const event of data.events) {
+    if (event !== '*' && !isKnownAction(event)) {
+      warn(
+        `${label}.events: "${event}" is not a documented WhatsGate action (${KNOWN_ACTIONS.join(', ')}); ` +
+          'it is still routed if WhatsGate sends it',
+      )
+    }
+  }
+  const secrets =
+    data.secret === undefined ? [] : typeof data.secret === 'string' ? [data.secret] : data.secret
+  for (const secret of secrets) {
+    if (decodeWebhookSecret(secret).length < MIN_SECRET_BYTES) {
+      warn(`${label}.secret: shorter than the ${MIN_SECRET_BYTES} bytes Standard Webhooks asks for`)
+    }
+  }
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(data.headers ?? {})) headers[name.toLowerCase()] = value
+  const retry = data.retry ?? retrySchema.parse({})
+  return Object.freeze({
+    name: data.name,
+    url: data.url,
+    events: Object.freeze([...new Set(data.events)]),
+    sessions: data.sessions ? Object.freeze([...new Set(data.sessions)]) : null,
+    headers: Object.freeze(headers),
+    secrets: Object.freeze([...secrets]),
+    timeoutMs: data.timeoutMs,
+    retry: Object.freeze({
+      maxAttempts: retry.maxAttempts,
+      maxAgeMs: retry.maxAgeMs ?? null,
+      initialDelayMs: retry.initialDelayMs,
+      maxDelayMs: retry.maxDelayMs,
+    }),
+    concurrency: data.concurrency,
+    ordering: data.ordering,
+    media: data.media,
+  })
+}
+
+/** Reads the one configured source into targets; none configured = no targets. */
+export function loadTargets(source: TargetSources, warn: (msg: string) => void): Target[] {
+  // An empty variable (`TARGETS=` in a copied .env) means unset, not "an empty source".
+  const forwardUrl = source.forwardUrl?.trim() || undefined
+  const targets = source.targets?.trim() || undefined
+  const targetsFile = source.targetsFile?.trim() || undefined
+  const set = [forwardUrl && 'FORWARD_URL', targets && 'TARGETS', targetsFile && 'TARGETS_FILE'].filter(
+    Boolean,
+  )
+  if (set.length > 1) {
+    throw new TargetConfigError(
+      `set only one of FORWARD_URL, TARGETS or TARGETS_FILE (got ${set.join(', ')})`,
+    )
+  }
+  if (forwardUrl)
+    return [createTarget({ name: 'default', url: forwardUrl, events: ['*'] }, 'FORWARD_URL', warn)]
+  if (targets) return fromArray(parseJson(targets, 'TARGETS'), 'TARGETS', warn)
+  if (targetsFile) return fromArray(readTargetsFile(targetsFile), 'TARGETS_FILE', warn)
+  return []
+}
+
+function fromArray(raw: unknown, label: string, warn: (msg: string) => void): Target[] {
+  if (!Array.isArray(raw)) throw new TargetConfigError(`${label} must be an array of targets`)
+  const seen = new Set<string>()
+  return raw.map((item: unknown, index) => {
+    const name = typeof item === 'object' && item !== null && 'name' in item ? item.name : undefined
+    const itemLabel =
+      typeof name === 'string' ? `${label}[${index}] (${JSON.stringify(name)})` : `${label}[${index}]`
+    const target = createTarget(item, itemLabel, warn)
+    if (seen.has(target.name)) throw new TargetConfigError(`${label}: duplicate target name "${target.name}"`)
+    seen.add(target.name)
+    return target
+  })
+}
+
+function parseJson(text: string, label: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new TargetConfigError(`${label} is not valid JSON: ${(error as Error).message}`)
+  }
+}
+
+function readTargetsFile(path: string): unknown {
+  const extension = extname(path).toLowerCase()
+  if (!['.json', '.yaml', '.yml'].includes(extension)) {
+    throw new TargetConfigError(`TARGETS_FILE must end in .json, .yaml or .yml: ${path}`)
+  }
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new TargetConfigError(`TARGETS_FILE cannot be read: ${(error as Error).message}`)
+  }
+  if (extension === '.json') return parseJson(text, `TARGETS_FILE ${path}`)
+  try {
+    return parseYaml(text)
+  } catch (error) {
+    throw new TargetConfigError(`TARGETS_FILE ${path} is not valid YAML: ${(error as Error).message}`)
+  }
+}

@@ -1,0 +1,144 @@
+// One HTTP POST to a target, with every failure turned into data. The dispatcher classifies the
+// outcome (retry-policy.ts); this module only guarantees that a call ends, within its deadline,
+// without reading more of the response than it needs and without throwing.
+import { performance } from 'node:perf_hooks'
+import { Agent } from 'undici'
+import { timeoutError } from './retry-policy.ts'
+
+export interface SendRequest {
+  url: string
+  headers: Record<string, string>
+  body: Buffer
+  timeoutMs: number
+}
+
+export interface SendResult {
+  /** The response status, or null when none arrived. */
+  status: number | null
+  retryAfter: string | undefined
+  /** Why the attempt failed at the transport level (`timeout after 5000 ms`, `ECONNREFUSED`). */
+  error: string | null
+  durationMs: number
+}
+
+export interface HttpSender {
+  send(request: SendRequest): Promise<SendResult>
+  /**
+   * Drops every connection, aborting sends still in flight: the dispatcher has already waited
+   * its shutdown timeout for them and given their leases back.
+   */
+  close(): Promise<void>
+}
+
+export interface HttpSenderOptions {
+  userAgent: string
+  /** Response bytes read before the connection is dropped; we only need the status. */
+  maxResponseBytes?: number
+  /** Sockets per origin. Each target's own concurrency (max 256) is the real limit. */
+  connectionsPerOrigin?: number
+  connectTimeoutMs?: number
+}
+
+const MAX_ERROR_LENGTH = 300
+
+export function createHttpSender(options: HttpSenderOptions): HttpSender {
+  const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024
+  // An Agent keeps one keep-alive Pool per origin, so targets on one host share warm sockets.
+  const agent = new Agent({
+    connections: options.connectionsPerOrigin ?? 256,
+    connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+    // Idle sockets are kept this long unless the server's Keep-Alive hint is shorter.
+    keepAliveTimeout: 30_000,
+    // Redirects are not followed (the default): re-sending a signed event to another URL is
+    // the target's decision to make in its config, not ours at run time.
+  })
+
+  async function send(request: SendRequest): Promise<SendResult> {
+    const started = performance.now()
+    const elapsed = () => Math.round(performance.now() - started)
+    // The deadline covers queueing, connecting, headers and body: undici's own timeouts are per
+    // phase, so a target trickling bytes could otherwise hold a slot indefinitely.
+    const deadline = AbortSignal.timeout(request.timeoutMs)
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value
+    headers['user-agent'] = options.userAgent
+    headers['content-type'] = 'application/json'
+
+    let response: Awaited<ReturnType<Agent['request']>>
+    try {
+      response = await agent.request({
+        origin: new URL(request.url).origin,
+        path: pathOf(request.url),
+        method: 'POST',
+        headers,
+        body: request.body,
+        signal: deadline,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: request.timeoutMs,
+      })
+    } catch (error) {
+      return {
+        status: null,
+        retryAfter: undefined,
+        error: describeError(error, request.timeoutMs),
+        durationMs: elapsed(),
+      }
+    }
+
+    const retryAfter = headerValue(response.headers['retry-after'])
+    let error: string | null = null
+    let drained = false
+    try {
+      let read = 0
+      for await (const chunk of response.body) {
+        read += (chunk as Buffer).length
+        if (read >= maxResponseBytes) break
+      }
+      drained = read < maxResponseBytes
+    } catch (bodyError) {
+      // The status already arrived; a failure reading the rest is reported but does not hide it.
+      error = describeError(bodyError, request.timeoutMs)
+    } finally {
+      // Past the cap, destroying the stream drops the socket instead of draining an unbounded body
+      // into a connection we would then reuse. A fully read body leaves the socket to keep-alive.
+      if (!drained) response.body.destroy()
+    }
+    return { status: response.statusCode, retryAfter, error, durationMs: elapsed() }
+  }
+
+  return { send, close: () => agent.destroy() }
+}
+
+function pathOf(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.pathname}${parsed.search}`
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+
+/** A short, stable string for the store and the logs: the OS code where there is one. */
+function describeError(error: unknown, timeoutMs: number): string {
+  if (!(error instanceof Error)) return String(error).slice(0, MAX_ERROR_LENGTH)
+  const code = codeOf(error)
+  if (error.name === 'TimeoutError' || (code && TIMEOUT_CODES.has(code))) return timeoutError(timeoutMs)
+  // ECONNREFUSED, ENOTFOUND, ECONNRESET...: the code is the message people search for.
+  if (code && /^E[A-Z0-9_]+$/.test(code)) return code
+  if (code === 'UND_ERR_SOCKET') return `socket closed: ${error.message}`.slice(0, MAX_ERROR_LENGTH)
+  return `${code ?? error.name}: ${error.message}`.slice(0, MAX_ERROR_LENGTH)
+}
+
+function codeOf(error: Error): string | undefined {
+  const own = (error as { code?: unknown }).code
+  if (typeof own === 'string') return own
+  // Dual-stack connects fail with an AggregateError whose parts carry the code.
+  if (error instanceof AggregateError) {
+    const first: unknown = error.errors[0]
+    if (first instanceof Error) return codeOf(first)
+  }
+  if (error.cause instanceof Error) return codeOf(error.cause)
+  return undefined
+}

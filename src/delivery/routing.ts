@@ -1,0 +1,24 @@
+// Which targets receive an event, and in which order lane.
+import type { Target } from '../config/index.ts'
+import { targetWants } from '../config/targets.ts'
+import { type Envelope, messageIdOf } from '../events/index.ts'
+import type { NewDelivery } from '../store/types.ts'
+
+export function routeEvent(event: Envelope, targets: readonly Target[]): NewDelivery[] {
+  const deliveries: NewDelivery[] = []
+  for (const target of targets) {
+    if (!targetWants(target, event.event_action, event.whatsapp_id)) continue
+    deliveries.push({ target: target.name, orderingKey: target.ordering === 'chat' ? chatLane(event) : null })
+  }
+  return deliveries
+}
+
+/**
+ * The ordering lane: the chat of a message event (the middle of `<fromMe>_<chat jid>_<id>`),
+ * or the session itself for session events (ready, disconnect, error, ...).
+ */
+export function chatLane(event: Envelope): string {
+  const messageId = messageIdOf(event)
+  const chat = messageId?.match(/^(?:true|false)_(.+)_[^_]+$/)?.[1]
+  return chat ? `${event.whatsapp_id}/${chat}` : event.whatsapp_id
+}

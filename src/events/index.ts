@@ -1,0 +1,2 @@
+export { type EventIssue, eventKey, messageIdOf, type ParseResult, parseEvent } from './parse.ts'
+export * from './schemas.ts'

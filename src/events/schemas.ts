@@ -1,0 +1,69 @@
+// WhatsGate's webhook envelope and the data of each documented action.
+// Objects are loose: WhatsGate adds fields, and the relay keeps and forwards them untouched.
+import { z } from 'zod'
+
+export const KNOWN_ACTIONS = ['ready', 'message', 'sent', 'ack', 'disconnect', 'error', 'create'] as const
+export type KnownAction = (typeof KNOWN_ACTIONS)[number]
+
+const eventDate = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/, 'expected "YYYY-MM-DD HH:MM:SS"')
+
+export const envelopeSchema = z.looseObject({
+  // Documented as an integer; a string id is tolerated and echoed back as it came.
+  id: z.union([z.number().int().nonnegative(), z.string().min(1).max(128)]),
+  whatsapp_id: z.string().min(1).max(128),
+  event_action: z.string().min(1).max(64),
+  event_date: eventDate,
+  status_code: z.union([z.null(), z.number(), z.string()]).optional(),
+  event_data: z.looseObject({}),
+})
+export type Envelope = z.infer<typeof envelopeSchema>
+
+export const quotedSchema = z.looseObject({
+  _id: z.string().optional(),
+  from: z.string().optional(),
+  type: z.string().optional(),
+  body: z.string().optional(),
+})
+
+// Only `id` is required: it names the chat (ordering) and the message (media). The rest is typed
+// when present, since WhatsGate's page documents the fields but not which ones are always sent.
+export const messageSchema = z.looseObject({
+  _id: z.string().optional(),
+  id: z.string().min(1),
+  ack: z.number().int().optional(),
+  hasMedia: z.boolean().optional(),
+  mediaKey: z.string().nullable().optional(),
+  body: z.string().optional(),
+  type: z.string().optional(),
+  timestamp: z.number().optional(),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  isForwarded: z.boolean().optional(),
+  quoted: quotedSchema.optional(),
+})
+export type Message = z.infer<typeof messageSchema>
+
+const messageData = z.looseObject({ message: messageSchema })
+
+export const actionDataSchemas = {
+  ready: z.looseObject({
+    pushname: z.string().optional(),
+    number: z.string().optional(),
+    id: z.string().optional(),
+  }),
+  message: messageData,
+  sent: messageData,
+  ack: messageData,
+  create: messageData,
+  disconnect: z.looseObject({ reason: z.string().optional() }),
+  error: z.looseObject({ error: z.union([z.string(), z.looseObject({})]).optional() }),
+} satisfies Record<KnownAction, z.ZodType>
+
+export type ReadyData = z.infer<typeof actionDataSchemas.ready>
+export type MessageData = z.infer<typeof messageData>
+export type DisconnectData = z.infer<typeof actionDataSchemas.disconnect>
+export type ErrorData = z.infer<typeof actionDataSchemas.error>
+
+export function isKnownAction(action: string): action is KnownAction {
+  return Object.hasOwn(actionDataSchemas, action)
+}

@@ -1,0 +1,45 @@
+// Runs the relay as a process: start, announce, and shut down cleanly on SIGTERM/SIGINT.
+import type { AddressInfo } from 'node:net'
+import { buildApp } from './app.ts'
+import { ConfigError } from './config/index.ts'
+
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp({ env: process.env })
+} catch (error) {
+  // One line, no stack: the operator needs the variable (or the store) and the problem.
+  const reason = error instanceof ConfigError ? 'invalid configuration' : 'could not start'
+  process.stderr.write(`whatsgate-relay: ${reason}: ${(error as Error).message}\n`)
+  process.exit(1)
+}
+const config = app.relayConfig
+
+let stopping = false
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, async () => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down')
+    // Sends get SHUTDOWN_TIMEOUT_MS; past that and a margin, something hangs: leave anyway,
+    // since everything acknowledged is already on disk.
+    setTimeout(() => {
+      app.log.error('shutdown took too long; exiting')
+      process.exit(1)
+    }, config.shutdownTimeoutMs + 5000).unref()
+    try {
+      // Stops accepting, lets requests in flight finish, then stops the relay (store last).
+      await app.close()
+      process.exit(0)
+    } catch (error) {
+      app.log.error({ err: error }, 'shutdown failed')
+      process.exit(1)
+    }
+  })
+}
+
+await app.listen({ port: config.port, host: config.host })
+if (config.ingestTokenGenerated) {
+  const port = (app.server.address() as AddressInfo).port
+  const base = config.publicUrl ?? `http://<this-host>:${port}`
+  app.log.info(`generated an ingest token; WhatsGate callback URL: ${base}/webhook/${config.ingestToken}`)
+}

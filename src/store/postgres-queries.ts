@@ -1,0 +1,81 @@
+// The statements of the PostgreSQL store (postgres-store.ts), on the tables of postgres-schema.ts.
+
+export const SQL = {
+  // In hash order, so two transactions never wait on each other's locks crosswise.
+  lockLanes: `
+    SELECT pg_advisory_xact_lock($1, h)
+    FROM (SELECT DISTINCT hashtext(lane) AS h FROM unnest($2::text[]) AS lane ORDER BY h) AS lanes`,
+  // Rows go in the batch's order (ids follow it); of one key twice in a batch the first stays.
+  insertEvents: `
+    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, routed, received_at)
+    SELECT key, whatsapp_id, event_id, action, event_date, body, routed, $8
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::int[])
+      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, body, routed, n)
+    ORDER BY n
+    ON CONFLICT (key) DO NOTHING
+    RETURNING seq, key`,
+  insertDeliveries: `
+    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at)
+    SELECT seq, target, ordering_key, $4
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u (seq, target, ordering_key, n)
+    ORDER BY n`,
+  // An ordered delivery waits while an older one of its target and ordering key is unfinished.
+  claim: `
+    WITH due AS (
+      SELECT d.id FROM deliveries d
+      WHERE d.target = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+        AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $2)
+        AND (d.ordering_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM deliveries o
+          WHERE o.target = d.target AND o.ordering_key = d.ordering_key AND o.status = 'pending'
+            AND o.id < d.id))
+      ORDER BY d.next_attempt_at, d.id
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED
+    ), leased AS (
+      UPDATE deliveries d SET lease_owner = $4, lease_expires_at = $5
+      FROM due WHERE d.id = due.id
+      RETURNING d.id, d.target, d.attempts, d.event_seq, d.next_attempt_at
+    )
+    SELECT l.id, l.target, l.attempts, e.key, e.whatsapp_id, e.action, e.body, e.received_at
+    FROM leased l JOIN events e ON e.seq = l.event_seq
+    ORDER BY l.next_attempt_at, l.id`,
+  finish: `
+    UPDATE deliveries SET
+      status = coalesce($2, status),
+      attempts = attempts + 1,
+      next_attempt_at = coalesce($3, next_attempt_at),
+      last_status = $5,
+      last_error = $6,
+      finished_at = CASE WHEN $2::text IS NULL THEN NULL ELSE $4::bigint END,
+      lease_owner = NULL,
+      lease_expires_at = NULL
+    WHERE id = $1`,
+  nextDue: `
+    SELECT min(greatest(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
+    FROM deliveries WHERE target = $1 AND status = 'pending'`,
+  purgeDelivered: `
+    DELETE FROM events WHERE seq IN (
+      SELECT e.seq FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status <> 'delivered')
+      LIMIT $2)`,
+  purgeDead: `
+    DELETE FROM events WHERE seq IN (
+      SELECT e.seq FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
+      LIMIT $2)`,
+  listDeliveries: `
+    SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+           d.last_status, d.last_error, e.received_at, d.finished_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.target = $2) AND d.id > $3
+    ORDER BY d.id LIMIT $4`,
+  // A replay starts the schedule afresh; the last status and error stay until the next attempt.
+  replayIds: `
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL,
+      lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = ANY($2::bigint[]) AND status <> 'pending'`,
+  replayDead: `
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL
+    WHERE target = $2 AND status = 'dead'`,
+}

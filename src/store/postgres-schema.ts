@@ -1,0 +1,79 @@
+// The PostgreSQL outbox: the SQLite schema in PostgreSQL types. Times are epoch milliseconds in
+// bigint columns (read back as numbers, see postgres-store.ts), bodies are bytea (byte-exact).
+// Tables are found through the connection's search_path, so a `?options=-c search_path=relay`
+// on DATABASE_URL keeps them in their own schema.
+import type { PoolClient } from 'pg'
+
+/** Advisory lock classes (the two-int form), so the relay's locks never meet anyone else's. */
+export const LOCK_CLASS = {
+  migrate: 0x52_4c_59_01,
+  /** One per target: claims of a target take turns (see the claim in postgres-store.ts). */
+  claim: 0x52_4c_59_02,
+  /** One per (target, ordering key): accepts of one chat commit in the order of their ids. */
+  order: 0x52_4c_59_03,
+} as const
+
+// Applied in order at start; relay_migrations records how far a database has come.
+export const POSTGRES_MIGRATIONS: string[] = [
+  `
+  CREATE TABLE events (
+    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key          text NOT NULL UNIQUE,
+    whatsapp_id  text NOT NULL,
+    event_id     text NOT NULL,
+    action       text NOT NULL,
+    event_date   text COLLATE "C" NOT NULL,
+    body         bytea NOT NULL,
+    received_at  bigint NOT NULL,
+    routed       integer NOT NULL
+  );
+  CREATE INDEX events_session_date ON events (whatsapp_id, event_date);
+  CREATE INDEX events_received ON events (received_at);
+
+  CREATE TABLE deliveries (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_seq        bigint NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    target           text NOT NULL,
+    status           text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  bigint NOT NULL,
+    lease_owner      text,
+    lease_expires_at bigint,
+    last_status      integer,
+    last_error       text,
+    ordering_key     text,
+    finished_at      bigint
+  );
+  CREATE INDEX deliveries_due ON deliveries (target, next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX deliveries_order ON deliveries (target, ordering_key, id) WHERE status = 'pending';
+  CREATE INDEX deliveries_event ON deliveries (event_seq);
+  `,
+]
+
+/**
+ * Brings the schema up to date in one transaction. Replicas starting together queue on an
+ * advisory lock, so exactly one applies each migration and the others find it done.
+ */
+export async function migrate(client: PoolClient): Promise<void> {
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_CLASS.migrate])
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS relay_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
+    )
+    const { rows } = await client.query<{ version: number }>(
+      'SELECT coalesce(max(version), 0)::integer AS version FROM relay_migrations',
+    )
+    for (let i = rows[0]?.version ?? 0; i < POSTGRES_MIGRATIONS.length; i++) {
+      await client.query(POSTGRES_MIGRATIONS[i] as string)
+      await client.query('INSERT INTO relay_migrations (version, applied_at) VALUES ($1, $2)', [
+        i + 1,
+        Date.now(),
+      ])
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+}

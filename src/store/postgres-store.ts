@@ -1,0 +1,257 @@
+// The outbox on PostgreSQL, shared by any number of relay replicas: the SQLite store's semantics,
+// method for method. Accepts that arrive together share one transaction (a batch commit); claims
+// lease rows with FOR UPDATE SKIP LOCKED (Solid Queue, graphile-worker); every failure to reach
+// or write the database surfaces as StoreUnavailableError, so ingest answers 503.
+//
+// Ordering under several replicas. A delivery with an ordering key is claimable only while no
+// older delivery of its target and key is pending, so at most one delivery per chat is ever
+// eligible, and it stays the only one until it finishes. Two things keep that true across
+// processes, where SQLite's single writer kept it for free:
+// - Accept locks each (target, ordering key) it writes (advisory, in hash order: no deadlock)
+//   before taking ids. Ids are drawn from a sequence when inserted but become visible at commit;
+//   without the lock, replica B could commit id 11 of a chat while A still holds id 10 uncommitted,
+//   and a claim in between would send 11 first. With it, ids of one chat commit in id order.
+// - Claims of one target take turns on an advisory lock, and the claim statement starts after
+//   the lock is granted, so its snapshot holds every lease taken before it: the claims behave like
+//   SQLite's serial ones. SKIP LOCKED then only steps over rows that a complete, retry or replay
+//   is writing at that moment, which makes the claim more cautious, never less. The lock is
+//   held for one short SELECT ... UPDATE, never across a send.
+import pg, { type PoolClient, type QueryResultRow } from 'pg'
+import { StoreUnavailableError } from './errors.ts'
+import { createBatchCommit } from './group-commit.ts'
+import { SQL } from './postgres-queries.ts'
+import { LOCK_CLASS, migrate } from './postgres-schema.ts'
+import { toClaimed, toDeliveryRow } from './rows.ts'
+import type { AcceptResult, AttemptOutcome, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
+
+export interface PostgresStoreOptions {
+  /** `postgres://user:password@host:port/database`; `?options=-c search_path=...` picks a schema. */
+  url: string
+  poolSize?: number
+  /** How long to wait for a connection before failing (the ingest answers 503). */
+  connectTimeoutMs?: number
+  /** Server-side limit on one statement, lock waits included. */
+  statementTimeoutMs?: number
+  /** Told of errors on idle connections (server restart, network drop); the pool replaces them. */
+  onIdleError?: (error: Error) => void
+}
+
+// Ids and epoch-millisecond times are bigint columns, all far below 2^53: read them as numbers.
+const types = new pg.TypeOverrides()
+types.setTypeParser(pg.types.builtins.INT8, Number)
+
+const ignore = () => {}
+
+export async function openPostgresStore({
+  url,
+  poolSize = 10,
+  connectTimeoutMs = 5000,
+  statementTimeoutMs = 30_000,
+  onIdleError,
+}: PostgresStoreOptions): Promise<OutboxStore> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: connectTimeoutMs,
+    statement_timeout: statementTimeoutMs,
+    // A replica stalled inside a transaction must not hold its locks for ever.
+    idle_in_transaction_session_timeout: Math.max(statementTimeoutMs, 10_000),
+    keepAlive: true,
+    types,
+  })
+  pool.on('error', (error) => onIdleError?.(error))
+  try {
+    const client = await pool.connect()
+    client.on('error', ignore)
+    try {
+      await migrate(client)
+    } finally {
+      client.off('error', ignore)
+      client.release()
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined)
+    throw new StoreUnavailableError(error)
+  }
+
+  async function query<R extends QueryResultRow>(text: string, values: unknown[] = []) {
+    try {
+      return await pool.query<R>(text, values)
+    } catch (error) {
+      throw new StoreUnavailableError(error)
+    }
+  }
+
+  async function transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await checkOut()
+    try {
+      await client.query('BEGIN')
+      const result = await work(client)
+      await client.query('COMMIT')
+      checkIn(client)
+      return result
+    } catch (error) {
+      // A connection that cannot even roll back is broken: it leaves the pool.
+      const rolledBack = await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      )
+      checkIn(client, !rolledBack)
+      throw new StoreUnavailableError(error)
+    }
+  }
+
+  // The pool listens for errors of idle connections only; a connection that drops while checked
+  // out also rejects its query, and its 'error' event must not go unheard (it would crash).
+  async function checkOut(): Promise<PoolClient> {
+    try {
+      const client = await pool.connect()
+      client.on('error', ignore)
+      return client
+    } catch (error) {
+      throw new StoreUnavailableError(error)
+    }
+  }
+
+  function checkIn(client: PoolClient, broken = false): void {
+    client.off('error', ignore)
+    client.release(broken)
+  }
+
+  const accepts = createBatchCommit<NewEvent, AcceptResult>({
+    commit: (events) => transaction((client) => insertEvents(client, events, Date.now())),
+    // Invalid data (a NUL character PostgreSQL text cannot hold) fails its own request only.
+    isolate: (error) => /^22/.test(String((error as { cause?: { code?: unknown } }).cause?.code)),
+  })
+
+  function finish(id: number, status: DeliveryStatus | null, outcome: AttemptOutcome, next: number | null) {
+    return query(SQL.finish, [id, status, next, outcome.now, outcome.httpStatus, outcome.error]).then(
+      () => undefined,
+    )
+  }
+
+  let closed = false
+
+  return {
+    accept: (events) => accepts.submit(events),
+
+    claim({ target, limit, owner, now, leaseMs }) {
+      return transaction(async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.claim, target])
+        const { rows } = await client.query(SQL.claim, [target, now, limit, owner, now + leaseMs])
+        return rows.map((row) => toClaimed(row, row.body as Buffer))
+      })
+    },
+
+    complete: (id, outcome) => finish(id, 'delivered', outcome, null),
+    retry: (id, outcome) => finish(id, null, outcome, outcome.nextAttemptAt),
+    kill: (id, outcome) => finish(id, 'dead', outcome, null),
+
+    // Other replicas may be alive and sending what they leased, so a start frees nothing: the
+    // leases of a replica that died run out on their own and the rows are claimable again then.
+    recoverLeases: async () => 0,
+
+    async release(ids) {
+      await query(
+        'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($1::bigint[])',
+        [ids],
+      )
+    },
+
+    async nextDueAt(target) {
+      const { rows } = await query<{ due: number | null }>(SQL.nextDue, [target])
+      return rows[0]?.due ?? null
+    },
+
+    async newestEventDate(whatsappId) {
+      const { rows } = await query<{ newest: string | null }>(
+        'SELECT max(event_date) AS newest FROM events WHERE whatsapp_id = $1',
+        [whatsappId],
+      )
+      return rows[0]?.newest ?? null
+    },
+
+    purge({ deliveredBefore, deadBefore, limit }) {
+      return transaction(async (client) => {
+        const delivered = await client.query(SQL.purgeDelivered, [deliveredBefore, limit])
+        const dead = await client.query(SQL.purgeDead, [deadBefore, limit])
+        return (delivered.rowCount ?? 0) + (dead.rowCount ?? 0)
+      })
+    },
+
+    async listDeliveries({ status, target, afterId, limit }) {
+      const { rows } = await query(SQL.listDeliveries, [status ?? null, target ?? null, afterId ?? 0, limit])
+      return rows.map(toDeliveryRow)
+    },
+
+    async replay(selector, now) {
+      const result =
+        'ids' in selector
+          ? await query(SQL.replayIds, [now, selector.ids])
+          : await query(SQL.replayDead, [now, selector.target])
+      return { replayed: result.rowCount ?? 0 }
+    },
+
+    async countDeliveries() {
+      const { rows } = await query<{ target: string; status: DeliveryStatus; count: number }>(
+        'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
+      )
+      return rows
+    },
+
+    async ping() {
+      await query('SELECT 1')
+    },
+
+    async close() {
+      // Let queued accepts commit first: they have callers waiting to answer.
+      await accepts.drain()
+      if (closed) return
+      closed = true
+      await pool.end()
+    },
+  }
+}
+
+async function insertEvents(client: PoolClient, events: NewEvent[], now: number): Promise<AcceptResult[]> {
+  const lanes = new Set<string>()
+  for (const event of events) {
+    for (const { target, orderingKey } of event.deliveries) {
+      if (orderingKey !== null) lanes.add(JSON.stringify([target, orderingKey]))
+    }
+  }
+  if (lanes.size > 0) await client.query(SQL.lockLanes, [LOCK_CLASS.order, [...lanes]])
+  const { rows } = await client.query<{ seq: number; key: string }>(SQL.insertEvents, [
+    events.map((e) => e.key),
+    events.map((e) => e.whatsappId),
+    events.map((e) => e.eventId),
+    events.map((e) => e.action),
+    events.map((e) => e.eventDate),
+    events.map((e) => e.body),
+    events.map((e) => e.deliveries.length),
+    now,
+  ])
+  const inserted = new Map(rows.map((row) => [row.key, row.seq]))
+  const deliveries = { seqs: [] as number[], targets: [] as string[], orderingKeys: [] as (string | null)[] }
+  const results = events.map((event) => {
+    const seq = inserted.get(event.key)
+    if (seq === undefined) return { key: event.key, inserted: false }
+    // A key twice in one batch: the first one was inserted, the others are its duplicates.
+    inserted.delete(event.key)
+    for (const delivery of event.deliveries) {
+      deliveries.seqs.push(seq)
+      deliveries.targets.push(delivery.target)
+      deliveries.orderingKeys.push(delivery.orderingKey)
+    }
+    return { key: event.key, inserted: true }
+  })
+  if (deliveries.seqs.length > 0) {
+    await client.query(SQL.insertDeliveries, [
+      deliveries.seqs,
+      deliveries.targets,
+      deliveries.orderingKeys,
+      now,
+    ])
+  }
+  return results
+}

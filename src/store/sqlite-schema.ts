@@ -1,0 +1,36 @@
+// Migrations, applied in order at start; `PRAGMA user_version` records how far a file has come.
+export const SQLITE_MIGRATIONS: string[] = [
+  `
+  CREATE TABLE events (
+    seq          INTEGER PRIMARY KEY,
+    key          TEXT NOT NULL UNIQUE,
+    whatsapp_id  TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    event_date   TEXT NOT NULL,
+    body         BLOB NOT NULL,
+    received_at  INTEGER NOT NULL,
+    routed       INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX events_session_date ON events (whatsapp_id, event_date);
+  CREATE INDEX events_received ON events (received_at);
+
+  CREATE TABLE deliveries (
+    id               INTEGER PRIMARY KEY,
+    event_seq        INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    target           TEXT NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    lease_owner      TEXT,
+    lease_expires_at INTEGER,
+    last_status      INTEGER,
+    last_error       TEXT,
+    ordering_key     TEXT,
+    finished_at      INTEGER
+  ) STRICT;
+  CREATE INDEX deliveries_due ON deliveries (target, next_attempt_at) WHERE status = 'pending';
+  CREATE INDEX deliveries_order ON deliveries (target, ordering_key, id) WHERE status = 'pending';
+  CREATE INDEX deliveries_event ON deliveries (event_seq);
+  `,
+]

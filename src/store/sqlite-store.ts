@@ -1,0 +1,245 @@
+// The outbox on an embedded SQLite file (node:sqlite: built into Node, no compiler needed).
+// WAL with synchronous=FULL: a commit is on disk before it returns. Every write goes through one
+// group commit, so concurrent requests share a transaction and its fsync.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { StoreUnavailableError } from './errors.ts'
+import { createGroupCommit } from './group-commit.ts'
+import { toClaimed, toDeliveryRow } from './rows.ts'
+import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
+import type {
+  AcceptResult,
+  AttemptOutcome,
+  ClaimedDelivery,
+  ClaimRequest,
+  DeliveryQuery,
+  DeliveryRow,
+  DeliveryStatus,
+  NewEvent,
+  OutboxStore,
+  PurgeRequest,
+} from './types.ts'
+
+export interface SqliteStoreOptions {
+  path: string
+  /** How long a write waits for a lock held by another connection before failing (503). */
+  busyTimeoutMs?: number
+}
+
+export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptions): OutboxStore {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new DatabaseSync(path, { timeout: busyTimeoutMs })
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
+  migrate(db)
+
+  const sql = prepareStatements(db)
+  const writes = createGroupCommit((run) => {
+    try {
+      db.exec('BEGIN IMMEDIATE')
+      run()
+      db.exec('COMMIT')
+    } catch (error) {
+      if (db.isOpen && db.isTransaction) db.exec('ROLLBACK')
+      throw new StoreUnavailableError(error)
+    }
+  })
+
+  function finish(id: number, status: string | null, outcome: AttemptOutcome, nextAttemptAt: number | null) {
+    sql.finish.run({
+      id,
+      status,
+      next: nextAttemptAt,
+      now: outcome.now,
+      http: outcome.httpStatus,
+      error: outcome.error,
+    })
+  }
+
+  return {
+    accept(events: NewEvent[]): Promise<AcceptResult[]> {
+      const now = Date.now()
+      return writes.submit(() =>
+        events.map((event) => {
+          const row = sql.insertEvent.get(
+            event.key,
+            event.whatsappId,
+            event.eventId,
+            event.action,
+            event.eventDate,
+            event.body,
+            now,
+            event.deliveries.length,
+          )
+          if (row === undefined) return { key: event.key, inserted: false }
+          for (const delivery of event.deliveries) {
+            sql.insertDelivery.run(row.seq as number, delivery.target, now, delivery.orderingKey)
+          }
+          return { key: event.key, inserted: true }
+        }),
+      )
+    },
+
+    claim({ target, limit, owner, now, leaseMs }: ClaimRequest): Promise<ClaimedDelivery[]> {
+      return writes.submit(() => {
+        const rows = sql.selectDue.all(target, now, now, limit)
+        for (const row of rows) sql.lease.run(owner, now + leaseMs, row.id as number)
+        return rows.map((row) => {
+          const body = row.body as Uint8Array
+          return toClaimed(row, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+        })
+      })
+    },
+
+    complete: (id, outcome) => writes.submit(() => finish(id, 'delivered', outcome, null)),
+    retry: (id, outcome) => writes.submit(() => finish(id, null, outcome, outcome.nextAttemptAt)),
+    kill: (id, outcome) => writes.submit(() => finish(id, 'dead', outcome, null)),
+
+    // One relay process dispatches from a SQLite file, so a lease found when it starts belongs to
+    // a process that died mid-send: due again now, not when the lease would have run out.
+    recoverLeases(): Promise<number> {
+      return writes.submit(() => Number(sql.releaseAll.run().changes))
+    },
+
+    release(ids: number[]): Promise<void> {
+      return writes.submit(() => {
+        for (const id of ids) sql.release.run(id)
+      })
+    },
+
+    async nextDueAt(target: string): Promise<number | null> {
+      const row = sql.nextDue.get(target)
+      return (row?.due as number | null | undefined) ?? null
+    },
+
+    async newestEventDate(whatsappId: string): Promise<string | null> {
+      const row = sql.newestEventDate.get(whatsappId)
+      return (row?.newest as string | null | undefined) ?? null
+    },
+
+    purge({ deliveredBefore, deadBefore, limit }: PurgeRequest): Promise<number> {
+      return writes.submit(() => {
+        const delivered = sql.purgeDelivered.run(deliveredBefore, limit).changes
+        const dead = sql.purgeDead.run(deadBefore, limit).changes
+        return Number(delivered) + Number(dead)
+      })
+    },
+
+    async listDeliveries({ status, target, afterId, limit }: DeliveryQuery): Promise<DeliveryRow[]> {
+      const rows = sql.listDeliveries.all({
+        status: status ?? null,
+        target: target ?? null,
+        after: afterId ?? 0,
+        limit,
+      })
+      return rows.map(toDeliveryRow)
+    },
+
+    replay(selector, now) {
+      return writes.submit(() => {
+        if ('ids' in selector) {
+          let replayed = 0
+          for (const id of selector.ids) replayed += Number(sql.replayOne.run(now, id).changes)
+          return { replayed }
+        }
+        return { replayed: Number(sql.replayDead.run(now, selector.target).changes) }
+      })
+    },
+
+    async countDeliveries() {
+      return sql.countDeliveries.all() as { target: string; status: DeliveryStatus; count: number }[]
+    },
+
+    async ping(): Promise<void> {
+      if (!db.isOpen) throw new Error('store is closed')
+      sql.ping.get()
+    },
+
+    async close(): Promise<void> {
+      // Let queued writes commit first: they have callers waiting to answer.
+      await writes.submit(() => undefined).catch(() => undefined)
+      if (db.isOpen) db.close()
+    },
+  }
+}
+
+function migrate(db: DatabaseSync): void {
+  const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0)
+  for (let i = version; i < SQLITE_MIGRATIONS.length; i++) {
+    db.exec('BEGIN IMMEDIATE')
+    db.exec(SQLITE_MIGRATIONS[i] as string)
+    db.exec(`PRAGMA user_version = ${i + 1}`)
+    db.exec('COMMIT')
+  }
+}
+
+function prepareStatements(db: DatabaseSync) {
+  return {
+    insertEvent: db.prepare(`
+      INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (key) DO NOTHING
+      RETURNING seq`),
+    insertDelivery: db.prepare(`
+      INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES (?, ?, ?, ?)`),
+    // An ordered delivery waits while an older one of its target and ordering key is unfinished.
+    selectDue: db.prepare(`
+      SELECT d.id, d.target, d.attempts, e.key, e.whatsapp_id, e.action, e.body, e.received_at
+      FROM deliveries d JOIN events e ON e.seq = d.event_seq
+      WHERE d.target = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
+        AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?3)
+        AND (d.ordering_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM deliveries o
+          WHERE o.target = d.target AND o.ordering_key = d.ordering_key AND o.status = 'pending' AND o.id < d.id))
+      ORDER BY d.next_attempt_at, d.id
+      LIMIT ?4`),
+    lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ?'),
+    finish: db.prepare(`
+      UPDATE deliveries SET
+        status = coalesce(:status, status),
+        attempts = attempts + 1,
+        next_attempt_at = coalesce(:next, next_attempt_at),
+        last_status = :http,
+        last_error = :error,
+        finished_at = CASE WHEN :status IS NULL THEN NULL ELSE :now END,
+        lease_owner = NULL,
+        lease_expires_at = NULL
+      WHERE id = :id`),
+    release: db.prepare('UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?'),
+    releaseAll: db.prepare(
+      'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL',
+    ),
+    nextDue: db.prepare(`
+      SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
+      FROM deliveries WHERE target = ? AND status = 'pending'`),
+    newestEventDate: db.prepare('SELECT max(event_date) AS newest FROM events WHERE whatsapp_id = ?'),
+    purgeDelivered: db.prepare(`
+      DELETE FROM events WHERE seq IN (
+        SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
+          SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status <> 'delivered')
+        LIMIT ?)`),
+    purgeDead: db.prepare(`
+      DELETE FROM events WHERE seq IN (
+        SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
+          SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
+        LIMIT ?)`),
+    listDeliveries: db.prepare(`
+      SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+             d.last_status, d.last_error, e.received_at, d.finished_at
+      FROM deliveries d JOIN events e ON e.seq = d.event_seq
+      WHERE (:status IS NULL OR d.status = :status) AND (:target IS NULL OR d.target = :target) AND d.id > :after
+      ORDER BY d.id LIMIT :limit`),
+    // A replay starts the schedule afresh; the last status and error stay until the next attempt.
+    replayOne: db.prepare(`
+      UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL,
+        lease_owner = NULL, lease_expires_at = NULL
+      WHERE id = ? AND status <> 'pending'`),
+    replayDead: db.prepare(`
+      UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
+      WHERE target = ? AND status = 'dead'`),
+    countDeliveries: db.prepare(
+      'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
+    ),
+    ping: db.prepare('SELECT 1'),
+  } satisfies Record<string, StatementSync>
+}

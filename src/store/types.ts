@@ -1,0 +1,129 @@
+// The outbox contract. Every store (SQLite now, PostgreSQL later) implements OutboxStore;
+// consumers import only the narrow slice they need (IngestStore, DeliveryStore, ...).
+
+/** One WhatsGate event, validated and routed, ready to be written with its deliveries. */
+export interface NewEvent {
+  /** `<whatsapp_id>:<event_action>:<id>`: WhatsGate reuses ids across actions. */
+  key: string
+  whatsappId: string
+  eventId: string
+  action: string
+  /** WhatsGate's `event_date`, `YYYY-MM-DD HH:MM:SS`, kept as sent. */
+  eventDate: string
+  /** The body exactly as received. */
+  body: Buffer
+  deliveries: NewDelivery[]
+}
+
+export interface NewDelivery {
+  target: string
+  /** Deliveries of one target with the same key are sent strictly in order; null = unordered. */
+  orderingKey: string | null
+}
+
+export interface AcceptResult {
+  key: string
+  /** false when the key was already stored: nothing was written. */
+  inserted: boolean
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'dead'
+
+export interface ClaimedDelivery {
+  id: number
+  target: string
+  attempts: number
+  eventKey: string
+  whatsappId: string
+  action: string
+  body: Buffer
+  /** Milliseconds since the epoch at which the event was received. */
+  receivedAt: number
+}
+
+export interface ClaimRequest {
+  target: string
+  limit: number
+  owner: string
+  now: number
+  leaseMs: number
+}
+
+export interface AttemptOutcome {
+  now: number
+  httpStatus: number | null
+  error: string | null
+}
+
+export interface IngestStore {
+  /** Writes the events and their deliveries durably; resolves only once committed. */
+  accept(events: NewEvent[]): Promise<AcceptResult[]>
+}
+
+export interface DeliveryStore {
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]>
+  complete(id: number, outcome: AttemptOutcome): Promise<void>
+  retry(id: number, outcome: AttemptOutcome & { nextAttemptAt: number }): Promise<void>
+  kill(id: number, outcome: AttemptOutcome): Promise<void>
+  /** Frees the leases of a dispatcher that died, when the store can know it did; returns how many. */
+  recoverLeases(): Promise<number>
+  /** Gives claimed rows back untouched (shutdown): they are due again at once. */
+  release(ids: number[]): Promise<void>
+  /** The earliest time a pending delivery of this target becomes due, or null. */
+  nextDueAt(target: string): Promise<number | null>
+}
+
+export interface PurgeRequest {
+  /** Events whose deliveries all succeeded, received before this time, are removed. */
+  deliveredBefore: number
+  /** Events with dead deliveries (and none pending), received before this time, are removed. */
+  deadBefore: number
+  limit: number
+}
+
+export interface DeliveryRow {
+  id: number
+  target: string
+  status: DeliveryStatus
+  eventKey: string
+  whatsappId: string
+  action: string
+  attempts: number
+  nextAttemptAt: number
+  lastStatus: number | null
+  lastError: string | null
+  receivedAt: number
+  finishedAt: number | null
+}
+
+export interface DeliveryQuery {
+  status?: DeliveryStatus
+  target?: string
+  /** Rows with an id above this one (keyset pagination). */
+  afterId?: number
+  limit: number
+}
+
+export interface AdminStore {
+  listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]>
+  /**
+   * Makes finished deliveries due again from scratch (attempts reset), by id or all dead ones of
+   * a target. Returns the targets touched, so the dispatcher can be woken.
+   */
+  replay(
+    selector: { ids: number[] } | { target: string; status: 'dead' },
+    now: number,
+  ): Promise<{ replayed: number }>
+  /** Delivery counts per target and status, for metrics. */
+  countDeliveries(): Promise<{ target: string; status: DeliveryStatus; count: number }[]>
+}
+
+export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore {
+  /** The newest `event_date` stored for a session: where a backfill starts. */
+  newestEventDate(whatsappId: string): Promise<string | null>
+  /** Removes finished events in one small batch; returns how many went. */
+  purge(request: PurgeRequest): Promise<number>
+  /** Throws when the store cannot serve (readiness). */
+  ping(): Promise<void>
+  close(): Promise<void>
+}

@@ -1,0 +1,125 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil, wgEvent } from '../support/events.ts'
+import { buildTestApp, readOutbox } from '../support/relay.ts'
+import { type Sink, startSink } from '../support/sink.ts'
+
+const ADMIN_TOKEN = 'admin-token-0123456789'
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
+
+let sink: Sink
+let relay: Awaited<ReturnType<typeof buildTestApp>>
+afterEach(async () => {
+  await relay?.close()
+  await sink?.close()
+})
+
+async function relayWithDeadLetters(count: number) {
+  sink = await startSink({ respondWith: () => ({ status: 410 }) })
+  relay = await buildTestApp({
+    ADMIN_TOKEN,
+    TARGETS: JSON.stringify([{ name: 'crm', url: sink.url, events: ['*'] }]),
+  })
+  for (let id = 1; id <= count; id++) {
+    await relay.app.inject({
+      method: 'POST',
+      url: relay.webhookPath,
+      payload: wgEvent({ id }),
+      headers: { 'content-type': 'application/json' },
+    })
+  }
+  await waitUntil(
+    () => readOutbox(relay.dataDir).deliveries.filter((d) => d.status === 'dead').length === count,
+    'dead letters',
+  )
+}
+
+describe('admin API', () => {
+  it('is off without ADMIN_TOKEN', async () => {
+    relay = await buildTestApp()
+    expect((await relay.app.inject({ url: '/admin/deliveries', headers: auth })).statusCode).toBe(404)
+  })
+
+  it('refuses a missing or wrong token', async () => {
+    relay = await buildTestApp({ ADMIN_TOKEN })
+    expect((await relay.app.inject({ url: '/admin/deliveries' })).statusCode).toBe(401)
+    const wrong = await relay.app.inject({
+      url: '/admin/deliveries',
+      headers: { authorization: 'Bearer nope' },
+    })
+    expect(wrong.statusCode).toBe(401)
+  })
+
+  it('lists dead letters with their last error, page by page', async () => {
+    await relayWithDeadLetters(3)
+    const page = await relay.app.inject({ url: '/admin/deliveries?status=dead&limit=2', headers: auth })
+    expect(page.statusCode).toBe(200)
+    const { deliveries, next } = page.json()
+    expect(deliveries).toHaveLength(2)
+    expect(deliveries[0]).toMatchObject({
+      target: 'crm',
+      status: 'dead',
+      eventKey: '191b80a9238:message:1',
+      attempts: 1,
+      lastStatus: 410,
+      lastError: expect.stringContaining('gone'),
+    })
+    const rest = await relay.app.inject({ url: `/admin/deliveries?status=dead&after=${next}`, headers: auth })
+    expect(rest.json().deliveries.map((d: { eventKey: string }) => d.eventKey)).toEqual([
+      '191b80a9238:message:3',
+    ])
+    const bad = await relay.app.inject({ url: '/admin/deliveries?status=lost', headers: auth })
+    expect(bad.statusCode).toBe(400)
+  })
+
+  it('replays one dead delivery, then every dead one of a target, once the target is back', async () => {
+    await relayWithDeadLetters(3)
+    sink.respondWith(() => ({ status: 200 }))
+    const [first] = readOutbox(relay.dataDir).deliveries
+    const one = await relay.app.inject({
+      method: 'POST',
+      url: '/admin/replay',
+      headers: auth,
+      payload: { ids: [1] },
+    })
+    expect(one.json()).toEqual({ replayed: 1 })
+    await waitUntil(
+      () => readOutbox(relay.dataDir).deliveries[0]?.status === 'delivered',
+      'replayed delivery',
+    )
+    expect(first?.key).toBe('191b80a9238:message:1')
+
+    const all = await relay.app.inject({
+      method: 'POST',
+      url: '/admin/replay',
+      headers: auth,
+      payload: { target: 'crm', status: 'dead' },
+    })
+    expect(all.json()).toEqual({ replayed: 2 })
+    await waitUntil(
+      () => readOutbox(relay.dataDir).deliveries.every((d) => d.status === 'delivered'),
+      'all replayed',
+    )
+    expect(sink.requests).toHaveLength(6)
+
+    const unknown = await relay.app.inject({
+      method: 'POST',
+      url: '/admin/replay',
+      headers: auth,
+      payload: { target: 'nope', status: 'dead' },
+    })
+    expect(unknown.statusCode).toBe(404)
+  })
+
+  it('serves Prometheus metrics behind the same token', async () => {
+    await relayWithDeadLetters(3)
+    expect((await relay.app.inject({ url: '/metrics' })).statusCode).toBe(401)
+    const response = await relay.app.inject({ url: '/metrics', headers: auth })
+    expect(response.statusCode).toBe(200)
+    expect(response.headers['content-type']).toMatch(/^text\/plain/)
+    const text = response.body
+    expect(text).toContain('whatsgate_relay_events_received_total{outcome="accepted"} 3')
+    expect(text).toContain('whatsgate_relay_delivery_attempts_total{target="crm",outcome="dead"} 3')
+    expect(text).toContain('whatsgate_relay_deliveries{target="crm",status="dead"} 3')
+    expect(text).toContain('process_resident_memory_bytes')
+  })
+})

@@ -1,0 +1,198 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { buildTestApp, readOutbox } from '../support/relay.ts'
+
+const fixtures = join(import.meta.dirname, '..', 'fixtures')
+const seedEvents = readdirSync(fixtures)
+  .filter((name) => name.startsWith('event-'))
+  .map((name) => ({ name, body: readFileSync(join(fixtures, name)) }))
+
+const message = JSON.parse(readFileSync(join(fixtures, 'event-message.json'), 'utf8'))
+
+describe('POST /webhook/<token>', () => {
+  let relay: Awaited<ReturnType<typeof buildTestApp>>
+  beforeEach(async () => {
+    relay = await buildTestApp({ FORWARD_URL: 'http://127.0.0.1:9/never-called', BODY_LIMIT: '4096' })
+  })
+  afterEach(() => relay.close())
+
+  const post = (body: string | Buffer, headers: Record<string, string> = {}, path = relay.webhookPath) =>
+    relay.app.inject({
+      method: 'POST',
+      url: path,
+      payload: body,
+      headers: { 'content-type': 'application/json', ...headers },
+    })
+
+  it('accepts every documented example, answers its id and stores the bytes unchanged', async () => {
+    expect(seedEvents.length).toBeGreaterThanOrEqual(8)
+    for (const { name, body } of seedEvents) {
+      const response = await post(body)
+      expect(response.statusCode, name).toBe(200)
+      expect(response.json(), name).toEqual({ result: 'OK', id: JSON.parse(body.toString()).id })
+    }
+    const { events, deliveries } = readOutbox(relay.dataDir)
+    // Two of the page's examples are the same message event (spaced differently): one key, and
+    // the bytes kept are those of the first to arrive.
+    const distinct = new Map<string, Buffer>()
+    for (const { body } of seedEvents) {
+      const e = JSON.parse(body.toString())
+      const key = `${e.whatsapp_id}:${e.event_action}:${e.id}`
+      if (!distinct.has(key)) distinct.set(key, body)
+    }
+    expect(events.map((e) => e.key).sort()).toEqual([...distinct.keys()].sort())
+    for (const event of events)
+      expect(event.body.equals(distinct.get(event.key) as Buffer), event.key).toBe(true)
+    expect(deliveries).toHaveLength(events.length)
+  })
+
+  it('answers a repeat with the same OK and stores nothing again', async () => {
+    const body = JSON.stringify(message)
+    const first = await post(body)
+    const again = await post(body)
+    expect(again.statusCode).toBe(200)
+    expect(again.body).toBe(first.body)
+    expect(readOutbox(relay.dataDir).events).toHaveLength(1)
+    expect(readOutbox(relay.dataDir).deliveries).toHaveLength(1)
+  })
+
+  it('keeps one id used by two actions as two events', async () => {
+    await post(JSON.stringify(message))
+    await post(JSON.stringify({ ...message, event_action: 'ack' }))
+    expect(readOutbox(relay.dataDir).events.map((e) => e.key)).toEqual([
+      '191b80a9238:message:18',
+      '191b80a9238:ack:18',
+    ])
+  })
+
+  it('takes an action it does not know and an id sent as a string, echoing the id as sent', async () => {
+    const response = await post(
+      JSON.stringify({ ...message, id: '77', event_action: 'media', event_data: { x: 1 } }),
+    )
+    expect(response.statusCode).toBe(200)
+    expect(response.body).toBe('{"result":"OK","id":"77"}')
+  })
+
+  it('keeps fields it does not know', async () => {
+    const body = JSON.stringify({ ...message, extra: { nested: [1, 2] } })
+    expect((await post(body)).statusCode).toBe(200)
+    expect(readOutbox(relay.dataDir).events[0]?.body.toString()).toBe(body)
+  })
+
+  describe('refuses bad input clearly and stores nothing', () => {
+    const valid = JSON.stringify(message)
+    const cases: [string, () => Promise<{ statusCode: number; json: () => unknown }>, number, unknown][] = [
+      [
+        'a wrong token',
+        () => post(valid, {}, '/webhook/wrong-token-0123456789'),
+        401,
+        { error: 'unknown webhook token' },
+      ],
+      ['no token', () => post(valid, {}, '/webhook/'), 401, { error: 'unknown webhook token' }],
+      [
+        'another content type',
+        () => post(valid, { 'content-type': 'text/plain' }),
+        415,
+        { error: expect.stringMatching(/media type/i) },
+      ],
+      [
+        'a body over the limit',
+        () => post(JSON.stringify({ ...message, pad: 'x'.repeat(5000) })),
+        413,
+        { error: expect.stringMatching(/too large/i) },
+      ],
+      [
+        'a body that is not JSON',
+        () => post('{"id": 18,'),
+        400,
+        { error: 'body is not valid JSON', issues: [] },
+      ],
+      ['an empty body', () => post(''), 400, { error: 'body is not valid JSON', issues: [] }],
+      [
+        'JSON that is not an envelope',
+        () =>
+          post(
+            JSON.stringify({
+              id: -1,
+              whatsapp_id: 5,
+              event_action: 'message',
+              event_date: 'yesterday',
+              event_data: {},
+            }),
+          ),
+        400,
+        {
+          error: 'not a valid WhatsGate event',
+          issues: expect.arrayContaining([
+            expect.objectContaining({ path: 'id' }),
+            expect.objectContaining({ path: 'whatsapp_id' }),
+            expect.objectContaining({ path: 'event_date', message: expect.stringContaining('YYYY-MM-DD') }),
+          ]),
+        },
+      ],
+      [
+        "a known action's data with wrong types",
+        () =>
+          post(
+            JSON.stringify({
+              ...message,
+              event_data: { message: { ...message.event_data.message, ack: 'read', hasMedia: 'no' } },
+            }),
+          ),
+        400,
+        {
+          error: 'not a valid WhatsGate event',
+          issues: [
+            { path: 'event_data.message.ack', message: expect.any(String) },
+            { path: 'event_data.message.hasMedia', message: expect.any(String) },
+          ],
+        },
+      ],
+      [
+        'a JSON array',
+        () => post('[1,2]'),
+        400,
+        { error: 'not a valid WhatsGate event', issues: [{ path: '(root)', message: expect.any(String) }] },
+      ],
+    ]
+    for (const [name, send, status, body] of cases) {
+      it(`${name}: ${status}`, async () => {
+        const response = await send()
+        expect(response.statusCode).toBe(status)
+        expect(response.json()).toEqual(body)
+        expect(readOutbox(relay.dataDir).events).toEqual([])
+      })
+    }
+  })
+
+  it('answers 503, never OK, while the store cannot write, and takes the event once it can', async () => {
+    const blocker = new DatabaseSync(join(relay.dataDir, 'relay.sqlite'))
+    blocker.exec('BEGIN EXCLUSIVE')
+    try {
+      const refused = await post(JSON.stringify(message))
+      expect(refused.statusCode).toBe(503)
+      expect(refused.json()).toEqual({ error: 'store unavailable, retry later' })
+    } finally {
+      blocker.exec('ROLLBACK')
+      blocker.close()
+    }
+    expect(readOutbox(relay.dataDir).events).toEqual([])
+    const retried = await post(JSON.stringify(message))
+    expect(retried.statusCode).toBe(200)
+    expect(readOutbox(relay.dataDir).events).toHaveLength(1)
+  })
+})
+
+describe('health', () => {
+  it('/healthz and /readyz answer while the store works; /readyz is 503 once it is closed', async () => {
+    const relay = await buildTestApp()
+    try {
+      expect((await relay.app.inject('/healthz')).json()).toEqual({ status: 'ok' })
+      expect((await relay.app.inject('/readyz')).statusCode).toBe(200)
+    } finally {
+      await relay.close()
+    }
+  })
+})

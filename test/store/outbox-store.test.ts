@@ -1,0 +1,449 @@
+// The outbox contract, one suite run on both stores: SQLite on a temp file and PostgreSQL on a
+// fresh schema per test (postgres-replicas.test.ts has what only PostgreSQL does: replicas).
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { StoreUnavailableError } from '../../src/store/errors.ts'
+import { openPostgresStore } from '../../src/store/postgres-store.ts'
+import { openSqliteStore } from '../../src/store/sqlite-store.ts'
+import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
+import {
+  outboxEvent as event,
+  eventKey as key,
+  keysOf,
+  MINUTE,
+  SESSION,
+  sortCounts,
+} from '../support/outbox.ts'
+import { freshSchema, postgresSkipReason } from '../support/postgres.ts'
+import { tempDir } from '../support/relay.ts'
+import { startProxy } from '../support/tcp-proxy.ts'
+
+interface Harness {
+  store: OutboxStore
+  /** Makes the database unreachable for the store; the function returned brings it back. */
+  outage(): Promise<() => Promise<void>>
+  close(): Promise<void>
+}
+
+interface StoreFactory {
+  name: string
+  skip: string | null
+  open(): Promise<Harness>
+}
+
+const sqlite: StoreFactory = {
+  name: 'sqlite',
+  skip: null,
+  async open() {
+    const dir = tempDir('outbox-store-')
+    const path = join(dir, 'relay.sqlite')
+    const store = openSqliteStore({ path, busyTimeoutMs: 100 })
+    return {
+      store,
+      // Another connection holding the write lock: the store's writes time out.
+      async outage() {
+        const other = new DatabaseSync(path)
+        other.exec('BEGIN EXCLUSIVE')
+        return async () => {
+          other.exec('COMMIT')
+          other.close()
+        }
+      },
+      async close() {
+        await store.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  },
+}
+
+const postgres: StoreFactory = {
+  name: 'postgres',
+  skip: postgresSkipReason,
+  async open() {
+    const schema = await freshSchema('outbox_store')
+    // The store reaches PostgreSQL through a local TCP proxy, so a test can cut the line.
+    const target = new URL(schema.url)
+    const proxy = await startProxy(target.hostname, Number(target.port || 5432))
+    const viaProxy = new URL(schema.url)
+    viaProxy.hostname = '127.0.0.1'
+    viaProxy.port = String(proxy.port)
+    const store = await openPostgresStore({
+      url: viaProxy.toString(),
+      connectTimeoutMs: 1000,
+      onIdleError: () => {},
+    })
+    return {
+      store,
+      async outage() {
+        await proxy.stop()
+        return () => proxy.start()
+      },
+      async close() {
+        await store.close()
+        await proxy.stop()
+        await schema.drop()
+      },
+    }
+  },
+}
+
+for (const factory of [sqlite, postgres]) {
+  const title = factory.skip ? `${factory.name} store (skipped: ${factory.skip})` : `${factory.name} store`
+
+  describe.skipIf(factory.skip !== null)(title, () => {
+    let harness: Harness
+    let store: OutboxStore
+    beforeEach(async () => {
+      harness = await factory.open()
+      store = harness.store
+    })
+    afterEach(() => harness.close())
+
+    const claim = (target: string, overrides: Partial<ClaimRequest> = {}) =>
+      store.claim({ target, limit: 100, owner: 'worker-1', now: Date.now(), leaseMs: MINUTE, ...overrides })
+    const ok = (now = Date.now()) => ({ now, httpStatus: 200, error: null })
+
+    it('accepts an event once: a repeat, also within one batch, writes nothing and says so', async () => {
+      expect(await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: [] })])).toEqual([
+        { key: key(1), inserted: true },
+        { key: key(2), inserted: true },
+      ])
+      expect(await store.accept([event(3), event(1, { targets: ['a', 'b', 'c'] }), event(3)])).toEqual([
+        { key: key(3), inserted: true },
+        { key: key(1), inserted: false },
+        { key: key(3), inserted: false },
+      ])
+      expect(await store.accept([event(2, { targets: ['a'] })])).toEqual([{ key: key(2), inserted: false }])
+      const rows = await store.listDeliveries({ limit: 100 })
+      expect(rows.map((r) => [r.eventKey, r.target, r.status, r.attempts])).toEqual([
+        [key(1), 'a', 'pending', 0],
+        [key(1), 'b', 'pending', 0],
+        [key(3), 'a', 'pending', 0],
+      ])
+    })
+
+    it('takes concurrent accepts of overlapping keys, each key written once', async () => {
+      const ids = Array.from({ length: 60 }, (_, i) => i % 25)
+      const results = await Promise.all(ids.map((id) => store.accept([event(id, { targets: ['a', 'b'] })])))
+      const inserted = results.flat().filter((r) => r.inserted)
+      expect(inserted.map((r) => r.key).sort()).toEqual(Array.from({ length: 25 }, (_, i) => key(i)).sort())
+      expect(sortCounts(await store.countDeliveries())).toEqual([
+        { target: 'a', status: 'pending', count: 25 },
+        { target: 'b', status: 'pending', count: 25 },
+      ])
+    })
+
+    it('gives bodies back byte for byte', async () => {
+      const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i))
+      const invalidUtf8 = Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, 0x7b, 0x0a])
+      const large = Buffer.alloc(1024 * 1024, 'привет 👋\u0000')
+      await store.accept([
+        event(1, { body: everyByte }),
+        event(2, { body: invalidUtf8 }),
+        event(3, { body: large }),
+      ])
+      const claimed = await claim('a')
+      expect(claimed.map((d) => d.body.subarray(0, 300))).toEqual([
+        everyByte,
+        invalidUtf8,
+        large.subarray(0, 300),
+      ])
+      // Compared whole with Buffer.equals: a deep equal of a megabyte takes seconds.
+      expect(claimed.map((d) => Buffer.isBuffer(d.body) && d.body.length)).toEqual([256, 7, large.length])
+      expect(claimed[2]?.body.equals(large)).toBe(true)
+    })
+
+    it('claims due deliveries of one target, oldest first, up to the limit, with the event', async () => {
+      const before = Date.now()
+      await store.accept([
+        event(1, { targets: ['a', 'b'] }),
+        event(2),
+        event(3),
+        event(4, { targets: ['b'] }),
+      ])
+      const first = await claim('a', { limit: 2 })
+      expect(first).toEqual([
+        {
+          id: expect.any(Number),
+          target: 'a',
+          attempts: 0,
+          eventKey: key(1),
+          whatsappId: SESSION,
+          action: 'message',
+          body: Buffer.from('{"id":1}'),
+          receivedAt: expect.any(Number),
+        },
+        expect.objectContaining({ target: 'a', eventKey: key(2) }),
+      ])
+      expect(first[0]?.receivedAt).toBeGreaterThanOrEqual(before)
+      expect(first[0]?.receivedAt).toBeLessThanOrEqual(Date.now())
+      expect(keysOf(await claim('a', { limit: 5 }))).toEqual([key(3)])
+      expect(keysOf(await claim('b'))).toEqual([key(1), key(4)])
+      expect(await claim('c')).toEqual([])
+    })
+
+    it('leases a claim: nobody else takes it until the lease runs out, then it is due again', async () => {
+      await store.accept([event(1), event(2)])
+      const now = Date.now()
+      const [held] = await claim('a', { limit: 1, now, leaseMs: MINUTE })
+      expect(keysOf(await claim('a', { owner: 'worker-2', now: now + MINUTE - 1 }))).toEqual([key(2)])
+      expect(await claim('a', { owner: 'worker-2', now: now + MINUTE - 1 })).toEqual([])
+      // The first worker died with the lease: once it expires, another worker takes it as it was.
+      const again = await claim('a', { owner: 'worker-2', now: now + MINUTE })
+      expect(again).toEqual([expect.objectContaining({ id: held?.id, eventKey: key(1), attempts: 0 })])
+    })
+
+    it('sends one chat in order: a delivery waits while an older one of its target and chat is pending', async () => {
+      await store.accept([
+        event(1, { chat: 'x', targets: ['a', 'b'] }),
+        event(2, { chat: 'x', targets: ['a', 'b'] }),
+        event(3, { chat: 'y' }),
+        event(4, { chat: 'x' }),
+        event(5, { chat: null }),
+      ])
+      const now = Date.now()
+      const first = await claim('a', { now })
+      expect(keysOf(first)).toEqual([key(1), key(3), key(5)])
+      // Another target's lane of the same chat is its own.
+      expect(keysOf(await claim('b', { now }))).toEqual([key(1)])
+      // Still leased and pending: the rest of chat x waits, whoever asks.
+      expect(await claim('a', { owner: 'worker-2', now })).toEqual([])
+
+      const idOf = (k: string) => first.find((d) => d.eventKey === k)?.id as number
+      for (const k of [key(1), key(3), key(5)]) await store.complete(idOf(k), ok(now))
+      const [second] = await claim('a', { now })
+      expect(second?.eventKey).toBe(key(2))
+      // A retry keeps its place: the next one waits for it, not only for its lease.
+      await store.retry(second?.id as number, { ...ok(now), httpStatus: 500, nextAttemptAt: now + MINUTE })
+      expect(await claim('a', { now: now + 1 })).toEqual([])
+      expect(keysOf(await claim('a', { now: now + MINUTE }))).toEqual([key(2)])
+      // A dead one no longer holds the chat up.
+      await store.kill(second?.id as number, { ...ok(now), httpStatus: 410, error: 'gone' })
+      expect(keysOf(await claim('a', { now: now + MINUTE }))).toEqual([key(4)])
+    })
+
+    it('records complete, retry and kill on the delivery', async () => {
+      await store.accept([event(1), event(2), event(3)])
+      const now = Date.now()
+      const [one, two, three] = await claim('a', { now })
+      await store.complete(one?.id as number, { now: now + 1, httpStatus: 204, error: null })
+      await store.retry(two?.id as number, {
+        now: now + 2,
+        httpStatus: 503,
+        error: 'HTTP 503',
+        nextAttemptAt: now + 5 * MINUTE,
+      })
+      await store.kill(three?.id as number, { now: now + 3, httpStatus: null, error: 'connect ECONNREFUSED' })
+      const rows = await store.listDeliveries({ limit: 10 })
+      expect(
+        rows.map(({ status, attempts, lastStatus, lastError, finishedAt }) => ({
+          status,
+          attempts,
+          lastStatus,
+          lastError,
+          finishedAt,
+        })),
+      ).toEqual([
+        { status: 'delivered', attempts: 1, lastStatus: 204, lastError: null, finishedAt: now + 1 },
+        { status: 'pending', attempts: 1, lastStatus: 503, lastError: 'HTTP 503', finishedAt: null },
+        {
+          status: 'dead',
+          attempts: 1,
+          lastStatus: null,
+          lastError: 'connect ECONNREFUSED',
+          finishedAt: now + 3,
+        },
+      ])
+      expect(rows[1]?.nextAttemptAt).toBe(now + 5 * MINUTE)
+      expect(rows.every((r) => typeof r.id === 'number' && typeof r.receivedAt === 'number')).toBe(true)
+      // A retried delivery comes back with its attempt counted; finished ones never do.
+      expect(await claim('a', { now: now + 5 * MINUTE - 1 })).toEqual([])
+      const [retried] = await claim('a', { now: now + 5 * MINUTE })
+      expect(retried).toEqual(expect.objectContaining({ id: two?.id, attempts: 1 }))
+    })
+
+    it('release gives claimed rows back untouched, due again at once', async () => {
+      await store.accept([event(1, { chat: 'x' }), event(2, { chat: 'x' })])
+      const now = Date.now()
+      const claimed = await claim('a', { now })
+      expect(keysOf(claimed)).toEqual([key(1)])
+      await store.release(claimed.map((d) => d.id))
+      await store.release([])
+      expect(await claim('a', { owner: 'worker-2', now })).toEqual([
+        expect.objectContaining({ id: claimed[0]?.id, attempts: 0 }),
+      ])
+    })
+
+    it('nextDueAt: the earliest time a pending delivery of the target becomes due', async () => {
+      expect(await store.nextDueAt('a')).toBeNull()
+      const before = Date.now()
+      await store.accept([event(1), event(2), event(3, { targets: ['b'] })])
+      const due = await store.nextDueAt('a')
+      expect(due).toBeGreaterThanOrEqual(before)
+      expect(due).toBeLessThanOrEqual(Date.now())
+      const now = Date.now()
+      const [one, two] = await claim('a', { now, leaseMs: MINUTE })
+      // Both leased: due when the leases run out.
+      expect(await store.nextDueAt('a')).toBe(now + MINUTE)
+      await store.retry(one?.id as number, { ...ok(now), httpStatus: 500, nextAttemptAt: now + 30_000 })
+      expect(await store.nextDueAt('a')).toBe(now + 30_000)
+      await store.complete(one?.id as number, ok(now))
+      await store.kill(two?.id as number, ok(now))
+      expect(await store.nextDueAt('a')).toBeNull()
+      expect(await store.nextDueAt('b')).toBeLessThanOrEqual(Date.now())
+    })
+
+    it('purges finished events in small batches, dead ones after their own limit, never pending ones', async () => {
+      // 1 delivered, 2 dead, 3 pending, 4 routed nowhere, 5 delivered to a and dead to b.
+      await store.accept([
+        event(1),
+        event(2),
+        event(3),
+        event(4, { targets: [] }),
+        event(5, { targets: ['a', 'b'] }),
+      ])
+      const now = Date.now()
+      const claimed = await claim('a', { now })
+      const idOf = (k: string) => claimed.find((d) => d.eventKey === k)?.id as number
+      await store.complete(idOf(key(1)), ok(now))
+      await store.kill(idOf(key(2)), { ...ok(now), httpStatus: 410, error: 'gone' })
+      await store.release([idOf(key(3))])
+      await store.complete(idOf(key(5)), ok(now))
+      const [five] = await claim('b', { now })
+      await store.kill(five?.id as number, ok(now))
+
+      const purge = (deliveredBefore: number, deadBefore: number, limit = 1) =>
+        store.purge({ deliveredBefore, deadBefore, limit })
+      const past = now - MINUTE
+      const future = Date.now() + MINUTE
+      expect(await purge(past, past)).toBe(0)
+      expect(await purge(future, past)).toBe(1)
+      expect(await purge(future, past)).toBe(1)
+      expect(await purge(future, past)).toBe(0)
+      expect(keysOf(await store.listDeliveries({ limit: 10 }))).toEqual([key(2), key(3), key(5), key(5)])
+      expect(await purge(future, future, 10)).toBe(2)
+      expect(keysOf(await store.listDeliveries({ limit: 10 }))).toEqual([key(3)])
+      expect(await purge(future, future, 10)).toBe(0)
+    })
+
+    it('lists deliveries page by page (keyset), filtered by status and target', async () => {
+      await store.accept(Array.from({ length: 7 }, (_, i) => event(i + 1, { targets: ['a', 'b'] })))
+      const pages: string[][] = []
+      let afterId: number | undefined
+      for (;;) {
+        const page = await store.listDeliveries({ target: 'a', limit: 3, ...(afterId ? { afterId } : {}) })
+        if (page.length === 0) break
+        pages.push(keysOf(page))
+        afterId = page.at(-1)?.id
+      }
+      expect(pages).toEqual([[key(1), key(2), key(3)], [key(4), key(5), key(6)], [key(7)]])
+      const [one] = await claim('b', { limit: 1 })
+      await store.kill(one?.id as number, ok())
+      expect(keysOf(await store.listDeliveries({ status: 'dead', limit: 10 }))).toEqual([key(1)])
+      expect(await store.listDeliveries({ status: 'dead', target: 'a', limit: 10 })).toEqual([])
+      expect(await store.listDeliveries({ status: 'pending', limit: 100 })).toHaveLength(13)
+    })
+
+    it('replays finished deliveries from scratch, by id or every dead one of a target', async () => {
+      await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: ['a', 'b'] }), event(3)])
+      const now = Date.now()
+      const a = await claim('a', { now })
+      const b = await claim('b', { now })
+      await store.kill(a[0]?.id as number, { ...ok(now), httpStatus: 500, error: 'HTTP 500' })
+      await store.complete(a[1]?.id as number, ok(now))
+      await store.kill(b[0]?.id as number, ok(now))
+      await store.kill(b[1]?.id as number, ok(now))
+      await store.release([a[2]?.id as number])
+
+      // A pending delivery is not replayed; finished ones are, delivered included.
+      const later = now + MINUTE
+      expect(
+        await store.replay({ ids: [a[0]?.id as number, a[1]?.id as number, a[2]?.id as number] }, later),
+      ).toEqual({ replayed: 2 })
+      const rows = await store.listDeliveries({ target: 'a', limit: 10 })
+      expect(rows.map((r) => [r.status, r.attempts, r.nextAttemptAt, r.finishedAt, r.lastError])).toEqual([
+        ['pending', 0, later, null, 'HTTP 500'],
+        ['pending', 0, later, null, null],
+        ['pending', 0, expect.any(Number), null, null],
+      ])
+      expect(keysOf(await claim('a', { now: later }))).toEqual([key(3), key(1), key(2)])
+
+      expect(await store.replay({ target: 'b', status: 'dead' }, later)).toEqual({ replayed: 2 })
+      expect(await store.replay({ target: 'b', status: 'dead' }, later)).toEqual({ replayed: 0 })
+      expect(keysOf(await claim('b', { now: later }))).toEqual([key(1), key(2)])
+    })
+
+    it('counts deliveries per target and status', async () => {
+      expect(await store.countDeliveries()).toEqual([])
+      await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: ['a'] }), event(3)])
+      const [one] = await claim('a', { limit: 1 })
+      await store.complete(one?.id as number, ok())
+      expect(sortCounts(await store.countDeliveries())).toEqual([
+        { target: 'a', status: 'delivered', count: 1 },
+        { target: 'a', status: 'pending', count: 2 },
+        { target: 'b', status: 'pending', count: 1 },
+      ])
+    })
+
+    it('newestEventDate: the newest event_date stored for a session', async () => {
+      expect(await store.newestEventDate(SESSION)).toBeNull()
+      await store.accept([
+        event(1, { date: '2024-03-01 09:59:59' }),
+        event(2, { date: '2024-03-01 10:00:00' }),
+        event(3, { date: '2023-12-31 23:59:59' }),
+        event(4, { date: '2025-01-01 00:00:00', session: 'other' }),
+      ])
+      expect(await store.newestEventDate(SESSION)).toBe('2024-03-01 10:00:00')
+      expect(await store.newestEventDate('other')).toBe('2025-01-01 00:00:00')
+      expect(await store.newestEventDate('nobody')).toBeNull()
+    })
+
+    it('refuses writes with StoreUnavailableError while the database is out, and recovers after', async () => {
+      await store.accept([event(1)])
+      const restore = await harness.outage()
+      try {
+        await expect(store.accept([event(2)])).rejects.toBeInstanceOf(StoreUnavailableError)
+        await expect(
+          store.claim({ target: 'a', limit: 1, owner: 'w', now: Date.now(), leaseMs: 1 }),
+        ).rejects.toBeInstanceOf(StoreUnavailableError)
+      } finally {
+        await restore()
+      }
+      expect(await store.accept([event(2), event(1)])).toEqual([
+        { key: key(2), inserted: true },
+        { key: key(1), inserted: false },
+      ])
+      await store.ping()
+      expect(keysOf(await claim('a'))).toEqual([key(1), key(2)])
+    })
+
+    it('refuses writes with StoreUnavailableError once closed, and ping fails', async () => {
+      await store.accept([event(1)])
+      await store.close()
+      await expect(store.accept([event(2)])).rejects.toBeInstanceOf(StoreUnavailableError)
+      await expect(store.ping()).rejects.toThrow()
+    })
+  })
+}
+
+describe('sqlite store: one relay per file', () => {
+  it('recoverLeases frees every lease at start: their holder was this relay before it died', async () => {
+    const dir = tempDir('outbox-store-')
+    const store = openSqliteStore({ path: join(dir, 'relay.sqlite') })
+    try {
+      await store.accept([event(1), event(2)])
+      const now = Date.now()
+      await store.claim({ target: 'a', limit: 10, owner: 'dead', now, leaseMs: MINUTE })
+      expect(await store.recoverLeases()).toBe(2)
+      expect(await store.claim({ target: 'a', limit: 10, owner: 'new', now, leaseMs: MINUTE })).toHaveLength(
+        2,
+      )
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})

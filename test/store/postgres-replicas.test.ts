@@ -1,0 +1,143 @@
+// What only the PostgreSQL store does: several relay replicas, each with a pool of its own, on
+// one schema. They migrate together, accept the same events, and claim side by side without ever
+// sending one delivery twice or two of one chat at once.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { StoreUnavailableError } from '../../src/store/errors.ts'
+import { openPostgresStore } from '../../src/store/postgres-store.ts'
+import type { OutboxStore } from '../../src/store/types.ts'
+import { outboxEvent as event, eventKey, keysOf, MINUTE, sortCounts } from '../support/outbox.ts'
+import { freshSchema, postgresSkipReason, type TestSchema, withAdmin } from '../support/postgres.ts'
+import { startProxy } from '../support/tcp-proxy.ts'
+
+const title = `postgres store: replicas on one database${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`
+
+describe.skipIf(postgresSkipReason !== null)(title, () => {
+  let schema: TestSchema
+  const stores: OutboxStore[] = []
+  beforeEach(async () => {
+    schema = await freshSchema('outbox_replicas')
+  })
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()))
+    await schema.drop()
+  })
+
+  /** One replica's store: a pool of its own on the shared schema. */
+  async function replica(): Promise<OutboxStore> {
+    const store = await openPostgresStore({ url: schema.url, onIdleError: () => {} })
+    stores.push(store)
+    return store
+  }
+
+  it('fails to open with StoreUnavailableError when nothing listens, within the connect timeout', async () => {
+    const closed = await startProxy('127.0.0.1', 5432)
+    await closed.stop()
+    const started = Date.now()
+    const opening = openPostgresStore({
+      url: `postgres://postgres@127.0.0.1:${closed.port}/test`,
+      connectTimeoutMs: 1000,
+    })
+    await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError)
+    expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it('migrates once when replicas start together, and opening again changes nothing', async () => {
+    const [a, b, c] = await Promise.all([replica(), replica(), replica()])
+    await a?.accept([event(1)])
+    await replica()
+    const versions = await withAdmin((client) =>
+      client.query(`SELECT version FROM ${schema.name}.relay_migrations`),
+    )
+    expect(versions.rows).toEqual([{ version: 1 }])
+    expect(keysOf(await b?.listDeliveries({ limit: 10 }))).toEqual([eventKey(1)])
+    await c?.ping()
+  })
+
+  it('recoverLeases frees nothing: the lease holder may be a replica that is alive', async () => {
+    const [a, b] = await Promise.all([replica(), replica()])
+    await a.accept([event(1)])
+    const now = Date.now()
+    expect(await a.claim({ target: 'a', limit: 1, owner: 'replica-a', now, leaseMs: MINUTE })).toHaveLength(1)
+    expect(await b.recoverLeases()).toBe(0)
+    expect(await b.claim({ target: 'a', limit: 1, owner: 'replica-b', now, leaseMs: MINUTE })).toEqual([])
+  })
+
+  it('takes the same events from two replicas at once: each key is written by exactly one', async () => {
+    const [a, b] = await Promise.all([replica(), replica()])
+    const ids = Array.from({ length: 40 }, (_, i) => i)
+    const results = await Promise.all(
+      ids.flatMap((id) => [a.accept([event(id, { chat: 'x' })]), b.accept([event(id, { chat: 'x' })])]),
+    )
+    const inserted = results.flat().filter((r) => r.inserted)
+    expect(inserted.map((r) => r.key).sort()).toEqual(ids.map((id) => eventKey(id)).sort())
+    expect(await a.listDeliveries({ limit: 100 })).toHaveLength(40)
+  })
+
+  it('claims from two replicas at once: each delivery once, one at a time per chat, each chat in order', async () => {
+    const [a, b] = await Promise.all([replica(), replica()])
+    const chatOf = new Map<string, string | null>()
+    const accepts: Promise<unknown>[] = []
+    for (let id = 0; id < 90; id++) {
+      const chat = id % 10 === 9 ? null : `chat-${id % 6}`
+      chatOf.set(eventKey(id), chat)
+      accepts.push((id % 2 ? a : b).accept([event(id, { chat })]))
+    }
+    await Promise.all(accepts)
+    // The order each chat must go out in: the order of its deliveries' ids.
+    const expected = new Map<string, string[]>()
+    for (const row of await a.listDeliveries({ limit: 1000 })) {
+      const chat = chatOf.get(row.eventKey)
+      if (chat) expected.set(chat, [...(expected.get(chat) ?? []), row.eventKey])
+    }
+
+    const sends = new Map<number, number>()
+    const sentInOrder = new Map<string, string[]>()
+    const inFlight = new Map<string, number>()
+    const overlaps: string[] = []
+    const deadline = Date.now() + 20_000
+    const worker = async (store: OutboxStore, owner: string) => {
+      while (sends.size < chatOf.size) {
+        if (Date.now() > deadline) throw new Error(`${owner}: deliveries still pending after 20 s`)
+        const claimed = await store.claim({ target: 'a', limit: 3, owner, now: Date.now(), leaseMs: MINUTE })
+        if (claimed.length === 0) await sleep(2)
+        await Promise.all(
+          claimed.map(async (delivery) => {
+            sends.set(delivery.id, (sends.get(delivery.id) ?? 0) + 1)
+            const chat = chatOf.get(delivery.eventKey)
+            if (chat) {
+              if (inFlight.has(chat)) overlaps.push(`${chat}: ${inFlight.get(chat)} and ${delivery.id}`)
+              inFlight.set(chat, delivery.id)
+              sentInOrder.set(chat, [...(sentInOrder.get(chat) ?? []), delivery.eventKey])
+            }
+            await sleep(Math.random() * 4)
+            // The send is over before its outcome is recorded, as in the dispatcher.
+            if (chat && inFlight.get(chat) === delivery.id) inFlight.delete(chat)
+            await store.complete(delivery.id, { now: Date.now(), httpStatus: 200, error: null })
+          }),
+        )
+      }
+    }
+    await Promise.all([worker(a, 'a1'), worker(a, 'a2'), worker(b, 'b1'), worker(b, 'b2')])
+
+    expect(overlaps).toEqual([])
+    expect(sends.size).toBe(chatOf.size)
+    expect([...sends.values()].every((count) => count === 1)).toBe(true)
+    expect(sentInOrder).toEqual(expected)
+    expect(sortCounts(await b.countDeliveries())).toEqual([{ target: 'a', status: 'delivered', count: 90 }])
+  })
+
+  it('a request PostgreSQL cannot store fails alone, not the others committed with it', async () => {
+    const store = await replica()
+    const bad = { ...event(2), whatsappId: 'nul\u0000session' }
+    const [one, two, three] = await Promise.allSettled([
+      store.accept([event(1)]),
+      store.accept([bad]),
+      store.accept([event(3)]),
+    ])
+    expect(one).toEqual({ status: 'fulfilled', value: [{ key: eventKey(1), inserted: true }] })
+    expect(two.status).toBe('rejected')
+    expect((two as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError)
+    expect(three).toEqual({ status: 'fulfilled', value: [{ key: eventKey(3), inserted: true }] })
+  })
+})

@@ -1,0 +1,41 @@
+// Outbox rows for the store tests: NewEvents as the acceptor builds them, and small readers.
+import type { NewEvent } from '../../src/store/types.ts'
+
+export const SESSION = '191b80a9238'
+
+export function outboxEvent(
+  id: number,
+  { targets = ['a'], chat = null, body, session = SESSION, date = '2022-09-07 18:29:37' }: EventOptions = {},
+): NewEvent {
+  return {
+    key: `${session}:message:${id}`,
+    whatsappId: session,
+    eventId: String(id),
+    action: 'message',
+    eventDate: date,
+    body: body ?? Buffer.from(`{"id":${id}}`),
+    deliveries: targets.map((target) => ({ target, orderingKey: chat })),
+  }
+}
+
+export interface EventOptions {
+  targets?: string[]
+  chat?: string | null
+  body?: Buffer
+  session?: string
+  date?: string
+}
+
+export const MINUTE = 60_000
+
+/** Delivery counts in a fixed order (target, then status), to compare whole. */
+export function sortCounts<T extends { target: string; status: string }>(counts: T[]): T[] {
+  return counts.sort((x, y) => `${x.target} ${x.status}`.localeCompare(`${y.target} ${y.status}`))
+}
+
+/** The event key of a session's message event. */
+export const eventKey = (id: number, session = SESSION) => `${session}:message:${id}`
+
+export function keysOf(rows: { eventKey: string }[] | undefined): string[] {
+  return (rows ?? []).map((row) => row.eventKey)
+}

@@ -1,0 +1,70 @@
+// Builds the real app on a fresh data folder, as the tests' relay.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { pino } from 'pino'
+import { buildApp } from '../../src/app.ts'
+
+export const TEST_TOKEN = 'test-token-0123456789'
+
+export function tempDir(prefix = 'relay-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix))
+}
+
+export async function buildTestApp(env: Record<string, string> = {}, dataDir = tempDir()) {
+  const app = await buildApp({
+    env: { DATA_DIR: dataDir, INGEST_TOKEN: TEST_TOKEN, SHUTDOWN_TIMEOUT_MS: '1000', ...env },
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  })
+  return {
+    app,
+    dataDir,
+    webhookPath: `/webhook/${TEST_TOKEN}`,
+    async close() {
+      await app.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Reads the outbox file directly, as an operator with the sqlite3 shell would. */
+export function readOutbox(dataDir: string) {
+  const db = new DatabaseSync(join(dataDir, 'relay.sqlite'), { readOnly: true })
+  try {
+    const events = db.prepare('SELECT key, body, action FROM events ORDER BY seq').all() as {
+      key: string
+      body: Uint8Array
+      action: string
+    }[]
+    const deliveries = db
+      .prepare(
+        `SELECT d.target, e.key, d.status, d.attempts, d.last_status AS lastStatus, d.last_error AS lastError
+         FROM deliveries d JOIN events e ON e.seq = d.event_seq ORDER BY d.id`,
+      )
+      .all() as {
+      target: string
+      key: string
+      status: string
+      attempts: number
+      lastStatus: number | null
+      lastError: string | null
+    }[]
+    return { events: events.map((e) => ({ ...e, body: Buffer.from(e.body) })), deliveries }
+  } finally {
+    db.close()
+  }
+}
+
+/** The lease owner of every delivery, in id order (null = free to claim). */
+export function readLeases(dataDir: string): (string | null)[] {
+  const db = new DatabaseSync(join(dataDir, 'relay.sqlite'), { readOnly: true })
+  try {
+    return db
+      .prepare('SELECT lease_owner FROM deliveries ORDER BY id')
+      .all()
+      .map((r) => r.lease_owner as string | null)
+  } finally {
+    db.close()
+  }
+}
