@@ -72,7 +72,12 @@ describe.skipIf(postgresSkipReason !== null)(
   `two relays on one PostgreSQL database${postgresSkipReason ? ` (skipped: ${postgresSkipReason})` : ''}`,
   () => {
     it('delivers each event once, whichever replica took it and however often WhatsGate sent it', async () => {
-      const { sink, relays, databaseUrl } = await twoReplicas({ concurrency: 8 })
+      // A target slow enough that one replica alone would need longer than the other's 1 s poll:
+      // both must take part, whichever of them WhatsGate's requests happen to wake first.
+      const { sink, relays, databaseUrl } = await twoReplicas(
+        { concurrency: 2 },
+        { respondWith: () => ({ status: 200, delayMs: 50 }) },
+      )
       const [a, b] = relays as [RelayProcess, RelayProcess]
       const ids = Array.from({ length: 60 }, (_, i) => i + 1)
       // Each event to one replica, then its retry to the other, all at once.
