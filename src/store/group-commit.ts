@@ -2,24 +2,31 @@
 // one fsync serves every request in flight instead of one fsync each.
 
 export interface GroupCommit {
-  /** Runs `work` inside the next shared transaction; resolves with its result once committed. */
-  submit<T>(work: () => T): Promise<T>
+  /**
+   * Runs `work` inside the next shared transaction; resolves with its result once committed.
+   * A transaction is durable when any of its work asked to be (the default); work submitted with
+   * `durable: false` may commit without waiting for the disk when it is alone.
+   */
+  submit<T>(work: () => T, options?: { durable: boolean }): Promise<T>
 }
 
-type Transaction = (run: () => void) => void
+type Transaction = (run: () => void, durable: boolean) => void
 
 export function createGroupCommit(transaction: Transaction): GroupCommit {
   let queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
     []
+  let durable = false
 
   function flush(): void {
     const batch = queue
+    const mustSync = durable
     queue = []
+    durable = false
     const results: unknown[] = []
     try {
       transaction(() => {
         for (const entry of batch) results.push(entry.work())
-      })
+      }, mustSync)
     } catch (error) {
       for (const entry of batch) entry.reject(error)
       return
@@ -30,9 +37,10 @@ export function createGroupCommit(transaction: Transaction): GroupCommit {
   }
 
   return {
-    submit<T>(work: () => T): Promise<T> {
+    submit<T>(work: () => T, options = { durable: true }): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         if (queue.length === 0) setImmediate(flush)
+        durable ||= options.durable
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
       })
     },
