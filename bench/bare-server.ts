@@ -1,22 +1,52 @@
-// The baseline for the ingest benchmark: Fastify with nothing but JSON parsing and the same answer
-// the relay gives. The relay's cost is measured as its distance from this.
+// The baselines, a bare Fastify route giving the relay's answer. Without FORWARD_URL it only parses
+// the JSON (the ingest benchmark's baseline). With FORWARD_URL it also posts the body, byte for
+// byte, to that URL through an undici pool and answers once the target has: a forwarder with no
+// validation, no store and no retries, the ceiling for any relay on this machine (the pipeline's).
 import Fastify from 'fastify'
+import { Pool } from 'undici'
 
 const port = Number(process.env.PORT ?? 0)
 const host = process.env.HOST ?? '127.0.0.1'
+const forwardUrl = process.env.FORWARD_URL ? new URL(process.env.FORWARD_URL) : null
+const pool = forwardUrl
+  ? new Pool(forwardUrl.origin, { connections: Number(process.env.FORWARD_CONNECTIONS ?? 50) })
+  : null
 
 const app = Fastify({ logger: false })
+app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
+  try {
+    done(null, { raw: body, json: JSON.parse(body.toString()) })
+  } catch (error) {
+    done(error as Error)
+  }
+})
 
 app.get('/healthz', async () => ({ status: 'ok' }))
 
-app.post<{ Body: { id?: unknown } }>('/webhook/x', async (request, reply) => {
-  const id = request.body?.id
+interface Event {
+  id?: unknown
+  whatsapp_id?: unknown
+  event_action?: unknown
+}
+
+app.post<{ Body: { raw: Buffer; json: Event } }>('/webhook/x', async (request, reply) => {
+  const { id, whatsapp_id, event_action } = request.body.json ?? {}
   if (typeof id !== 'number') return reply.code(400).send({ error: 'id must be a number' })
+  if (pool && forwardUrl) {
+    const { statusCode, body } = await pool.request({
+      path: forwardUrl.pathname,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'webhook-id': `${whatsapp_id}:${event_action}:${id}` },
+      body: request.body.raw,
+    })
+    await body.dump()
+    if (statusCode !== 200) return reply.code(502).send({ error: `target answered ${statusCode}` })
+  }
   return { result: 'OK', id }
 })
 
 const shutdown = () => {
-  app.close().then(
+  Promise.all([app.close(), pool?.close()]).then(
     () => process.exit(0),
     () => process.exit(1),
   )

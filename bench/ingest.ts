@@ -1,7 +1,7 @@
 // Ingest: how fast the relay takes WhatsGate events (validated, committed with fsync, answered)
 // next to a bare Fastify route that only parses the JSON. Rounds alternate so drift hits both.
 
-import { freePort } from '../test/support/free-port.ts'
+import { startBare } from './bare.ts'
 import { type IdSource, type LoadResult, runLoad } from './load.ts'
 import {
   foreignLoadWarning,
@@ -12,7 +12,7 @@ import {
   waitForIdle,
 } from './measure.ts'
 import { countStored, type Relay, type StoredCount, startRelay } from './relay.ts'
-import { type Child, fmt, markdownTable, startChild, waitForHttp } from './support.ts'
+import { fmt, markdownTable } from './support.ts'
 
 export interface IngestOptions {
   seconds: number
@@ -47,15 +47,6 @@ export interface IngestReport {
   bareHwmMb: number
   relayLogLines: number
   relayLogTail: string[]
-}
-
-async function startBare(): Promise<{ child: Child; url: string }> {
-  const port = await freePort()
-  const child = startChild('bare', ['bench/bare-server.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' },
-  })
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, child)
-  return { child, url: `http://127.0.0.1:${port}/webhook/x` }
 }
 
 export async function runIngest(options: IngestOptions): Promise<IngestReport> {

@@ -57,7 +57,8 @@ export function formatPipeline(report: PipelineReport): string {
     '',
   ]
   const maxRun = phases.find((p) => p.kind === 'max')
-  const paced = phases.find((p) => p.kind === 'half-paced')
+  const forwarder = phases.find((p) => p.kind === 'forwarder')
+  const latencyRun = phases.find((p) => p.kind === 'latency')
   const low = phases.find((p) => p.kind === 'low')
   if (maxRun) {
     const share = maxRun.deliveredPerSec / limit
@@ -65,10 +66,21 @@ export function formatPipeline(report: PipelineReport): string {
       `Target: delivered at max rate >= 50 % of the limit: ${(share * 100).toFixed(0)} % -> ${share >= 0.5 ? 'PASS' : 'FAIL'}`,
     )
   }
-  if (paced) {
-    const p99 = paced.acceptToArrival.percentile(99)
+  if (maxRun && forwarder) {
     lines.push(
-      `Target: p99 accept->arrival < 50 ms at ${fmt.int(report.fixedRate)}/s (paced): ${fmt.ms(p99)} ms -> ${p99 < 50 ? 'PASS' : 'FAIL'}`,
+      `Ceiling: the bare forwarder (same load, no validation, no store) delivered ${fmt.int(forwarder.deliveredPerSec)}/s, ` +
+        `${(forwarder.deliveredPerSec / limit).toFixed(2)} of the limit; the relay delivers ` +
+        `${(maxRun.deliveredPerSec / forwarder.deliveredPerSec).toFixed(2)} of the forwarder's rate`,
+    )
+  }
+  if (latencyRun) {
+    const p99 = latencyRun.acceptToArrival.percentile(99)
+    // A run the relay could not take at the offered rate measured a lower rate: it does not pass.
+    const kept = latencyRun.load.rps >= 0.95 * report.latencyRate
+    const verdict = p99 < 50 && kept ? 'PASS' : 'FAIL'
+    lines.push(
+      `Target: p99 accept->arrival < 50 ms at a quarter of the limit, ${fmt.int(report.latencyRate)}/s (paced): ` +
+        `${fmt.ms(p99)} ms at ${fmt.int(latencyRun.load.rps)}/s taken -> ${verdict}`,
     )
   }
   if (low) {

@@ -1,6 +1,8 @@
 // Pipeline: WhatsGate-like load into the relay, forwarded to one local sink. Measures how fast
 // events come out the other side and how long each takes from the relay's 200 to the sink,
-// against the forwarding limit: a bare undici client posting the same bodies to the same sink.
+// against the forwarding limit (a bare undici client posting the same bodies to the same sink)
+// and against a bare forwarder (Fastify + undici, no store) under the same load as the relay.
+import { startBare } from './bare.ts'
 import { type BareForward, bareForward } from './bare-forward.ts'
 import { type IdSource, type LoadResult, runLoad, runPacedLoad } from './load.ts'
 import {
@@ -12,7 +14,7 @@ import {
 } from './measure.ts'
 import { type Relay, startRelay } from './relay.ts'
 import { type Sink, startSink } from './sink.ts'
-import { fmt, nowMs, sleep } from './support.ts'
+import { type Child, fmt, nowMs, sleep } from './support.ts'
 
 export interface PipelineOptions {
   seconds: number
@@ -24,7 +26,7 @@ export interface PipelineOptions {
   lowRate: number
 }
 
-export type PhaseKind = 'low' | 'max' | 'half-paced' | 'half-autocannon'
+export type PhaseKind = 'low' | 'max' | 'latency' | 'forwarder'
 
 export interface RelayPhase {
   kind: PhaseKind
@@ -53,7 +55,8 @@ export interface PipelineReport {
   /** The forwarding limit, measured before and after the relay runs (it varies ±15 % here). */
   bare: BareForward[]
   limit: number
-  fixedRate: number
+  /** The latency run's rate: half of half the limit, the issue's "half that rate". */
+  latencyRate: number
   phases: RelayPhase[]
   /** Relay processes started: a new one after each run that left a backlog. */
   relays: number
@@ -62,7 +65,7 @@ export interface PipelineReport {
 }
 
 async function relayPhase(
-  relay: Relay,
+  server: { child: Child },
   sink: Sink,
   ids: IdSource,
   kind: PhaseKind,
@@ -74,7 +77,7 @@ async function relayPhase(
   await waitForIdle(label)
   await sink.reset(ids.next)
   const acceptedAt = new Map<number, number>()
-  const rss = sampleRss(relay.child.pid)
+  const rss = sampleRss(server.child.pid)
   const foreign = sampleForeignCpu()
   const loadStart = nowMs()
   const result = await load((id, at) => acceptedAt.set(id, at))
@@ -152,7 +155,8 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
     // oldest first, so a leftover backlog would stand in front of every event of the next run.
     const freshRelay = async (): Promise<Relay> => {
       await relay?.child.stop()
-      const started = await startRelay({ forwardUrl: sink.url })
+      // The relay may keep as many requests in flight to the sink as the bare client does.
+      const started = await startRelay({ forwardUrl: sink.url, concurrency: options.connections })
       relay = started
       relays.push(started)
       process.stderr.write(
@@ -166,47 +170,68 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRep
     }
 
     const phases: RelayPhase[] = []
-    const run = async (kind: PhaseKind, label: string, offered: string, load: Load) => {
-      const last = phases.at(-1)
-      const target = relay && last && last.acked === last.delivered ? relay : await freshRelay()
-      process.stderr.write(`pipeline: ${label}, ${offered}, ${options.seconds} s\n`)
-      const phase = await relayPhase(target, sink, ids, kind, label, offered, options.drainSeconds, (onAck) =>
-        load(target.ingestUrl, onAck),
-      )
+    const report = (phase: RelayPhase) => {
       process.stderr.write(
         `  ingest ${fmt.int(phase.load.rps)}/s, delivered ${fmt.int(phase.deliveredPerSec)}/s, ` +
           `p99 accept->arrival ${fmt.ms(phase.acceptToArrival.percentile(99))} ms\n`,
       )
       phases.push(phase)
     }
-    const closed =
-      (overallRate?: number): Load =>
-      (url, onAck) =>
-        runLoad({ url, seconds: options.seconds, connections: options.connections, overallRate, ids, onAck })
+    const run = async (kind: PhaseKind, label: string, offered: string, load: Load) => {
+      const last = phases.at(-1)
+      const target = relay && last && last.acked === last.delivered ? relay : await freshRelay()
+      process.stderr.write(`pipeline: ${label}, ${offered}, ${options.seconds} s\n`)
+      report(
+        await relayPhase(target, sink, ids, kind, label, offered, options.drainSeconds, (onAck) =>
+          load(target.ingestUrl, onAck),
+        ),
+      )
+    }
+    const closed: Load = (url, onAck) =>
+      runLoad({ url, seconds: options.seconds, connections: options.connections, ids, onAck })
     // First a rate the relay should sustain: latency, not capacity.
     await run('low', 'relay, low rate, paced', `${fmt.int(options.lowRate)}/s evenly`, paced(options.lowRate))
-    await run('max', 'relay, max rate', `${options.connections} connections`, closed())
-    const fixedRate = Math.max(1, Math.round(before.rps / 2))
+    await run('max', 'relay, max rate', `${options.connections} connections`, closed)
+    const latencyRate = Math.max(1, Math.round(before.rps / 4))
     await run(
-      'half-paced',
-      'relay, half the limit, paced',
-      `${fmt.int(fixedRate)}/s evenly`,
-      paced(fixedRate),
-    )
-    await run(
-      'half-autocannon',
-      'relay, half the limit, autocannon',
-      `${fmt.int(fixedRate)}/s overallRate`,
-      closed(fixedRate),
+      'latency',
+      'relay, quarter of the limit, paced',
+      `${fmt.int(latencyRate)}/s evenly`,
+      paced(latencyRate),
     )
     await relay?.child.stop()
+
+    process.stderr.write(`pipeline: bare forwarder (no store) at max rate, ${options.seconds} s\n`)
+    const forwarder = await startBare({ forwardUrl: sink.url, connections: options.connections })
+    try {
+      await runLoad({
+        url: forwarder.url,
+        seconds: options.warmupSeconds,
+        connections: options.connections,
+        ids,
+      })
+      report(
+        await relayPhase(
+          forwarder,
+          sink,
+          ids,
+          'forwarder',
+          'bare forwarder, max rate',
+          `${options.connections} connections`,
+          options.drainSeconds,
+          (onAck) => closed(forwarder.url, onAck),
+        ),
+      )
+    } finally {
+      await forwarder.child.stop()
+    }
     process.stderr.write(`pipeline: bare undici -> sink again, ${options.seconds} s\n`)
     const after = await bareForward(sink, options.seconds, options.connections, ids)
     return {
       options,
       bare: [before, after],
       limit: (before.rps + after.rps) / 2,
-      fixedRate,
+      latencyRate,
       phases,
       relays: relays.length,
       relayLogLines: relays.reduce((sum, r) => sum + r.child.logLineCount(), 0),

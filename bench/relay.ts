@@ -29,7 +29,14 @@ const STRIPPED_ENV = [
   'WHATSGATE_API_URL',
 ]
 
-export async function startRelay(options: { forwardUrl?: string } = {}): Promise<Relay> {
+export interface RelayOptions {
+  /** The sink: one target for every event. */
+  forwardUrl?: string
+  /** The sink target's concurrency; default the relay's own default. */
+  concurrency?: number
+}
+
+export async function startRelay(options: RelayOptions = {}): Promise<Relay> {
   const port = await freePort()
   const dataDir = makeTempDir('relay-data')
   const env: NodeJS.ProcessEnv = { ...process.env }
@@ -44,15 +51,15 @@ export async function startRelay(options: { forwardUrl?: string } = {}): Promise
     WHATSGATE_API_URL: 'http://127.0.0.1:9/api/v1',
   })
   if (options.forwardUrl) {
-    // BENCH_TARGET (JSON, e.g. {"concurrency":64}) measures one target's settings; without it
-    // the sink is the plain FORWARD_URL catch-all, with the relay's defaults.
-    const extra = process.env.BENCH_TARGET
-    if (extra) {
-      const target = { name: 'bench-sink', url: options.forwardUrl, events: ['*'], ...JSON.parse(extra) }
-      env.TARGETS = JSON.stringify([target])
-    } else {
-      env.FORWARD_URL = options.forwardUrl
+    // BENCH_TARGET (JSON, e.g. {"ordering":"chat"}) measures other settings of the one target.
+    const target = {
+      name: 'bench-sink',
+      url: options.forwardUrl,
+      events: ['*'],
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...JSON.parse(process.env.BENCH_TARGET ?? '{}'),
     }
+    env.TARGETS = JSON.stringify([target])
   }
   const child = startChild('relay', [process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts'], { env })
   const baseUrl = `http://127.0.0.1:${port}`
