@@ -4,6 +4,7 @@
 // JSON) are retried with backoff and then surface as WhatsGateUnavailableError.
 import type { Logger } from 'pino'
 import { type Dispatcher, request } from 'undici'
+import { WhatsGateApiError, WhatsGateUnavailableError } from './api-errors.ts'
 
 export interface WhatsGateSession {
   id?: number
@@ -74,47 +75,6 @@ export interface WhatsGateClientOptions {
   /** Media can be large; anything past this is an outage-class failure, not a crash. */
   maxResponseBytes?: number
   dispatcher?: Dispatcher
-}
-
-/** WhatsGate's own error answer (`{name, message, code}`) or a `result` other than "OK". */
-export class WhatsGateApiError extends Error {
-  readonly command: string
-  readonly code: number | string | null
-  readonly detail: string
-  readonly httpStatus: number
-
-  constructor(
-    command: string,
-    name: string,
-    code: number | string | null,
-    detail: string,
-    httpStatus: number,
-  ) {
-    const codeText = code === null ? '' : ` (code ${code})`
-    super(`${command} failed: ${name}${codeText}${detail ? `: ${detail}` : ''}`)
-    this.name = name
-    this.command = command
-    this.code = code
-    this.detail = detail
-    this.httpStatus = httpStatus
-  }
-}
-
-/** WhatsGate could not be reached or gave no usable answer, after all retries. */
-export class WhatsGateUnavailableError extends Error {
-  readonly command: string
-  readonly attempts: number
-
-  constructor(command: string, attempts: number, reason: string) {
-    super(`${command} failed: WhatsGate unavailable after ${attempts} attempt(s): ${reason}`)
-    this.name = 'WhatsGateUnavailableError'
-    this.command = command
-    this.attempts = attempts
-  }
-}
-
-export function isUnauthorized(err: unknown): boolean {
-  return err instanceof WhatsGateApiError && (err.name === 'Unauthorized' || err.httpStatus === 401)
 }
 
 /** An outage-class failure of one attempt; retried by `call`. */

@@ -1,6 +1,7 @@
 // Inline media: a target may opt in to receiving a message's media file inside the event, so it
 // need not hold a WhatsGate API key. This is the one place the relay rewrites an event's JSON.
-import { type CallOptions, type MessageMedia, WhatsGateApiError, type WhatsGateClient } from './api-client.ts'
+import type { CallOptions, MessageMedia, WhatsGateClient } from './api-client.ts'
+import { WhatsGateApiError } from './api-errors.ts'
 
 export type { MessageMedia }
 

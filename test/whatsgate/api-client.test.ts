@@ -1,11 +1,11 @@
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createWhatsGateClient } from '../../src/whatsgate/api-client.ts'
 import {
-  createWhatsGateClient,
   isUnauthorized,
   WhatsGateApiError,
   WhatsGateUnavailableError,
-} from '../../src/whatsgate/api-client.ts'
+} from '../../src/whatsgate/api-errors.ts'
 import { captureLogger, type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
 
 const API_KEY = 'test-key-0f3c9a7e51d24b8e'

@@ -1,6 +1,7 @@
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createWhatsGateClient, WhatsGateUnavailableError } from '../../src/whatsgate/api-client.ts'
+import { createWhatsGateClient } from '../../src/whatsgate/api-client.ts'
+import { WhatsGateUnavailableError } from '../../src/whatsgate/api-errors.ts'
 import { fetchMedia, mediaReference, withInlineMedia } from '../../src/whatsgate/media.ts'
 import { type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
 

@@ -1,0 +1,78 @@
+// The command line's words: which command, which options, checked before anything is tried.
+import { parseArgs } from 'node:util'
+
+export const PROGRAM = 'whatsgate-relay'
+
+/** Exit 2: the command line is wrong, nothing was tried. */
+class UsageError extends Error {
+  override name = 'UsageError'
+}
+
+const OPTIONS = {
+  session: { type: 'string', multiple: true },
+  since: { type: 'string' },
+  force: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
+/** The options each command takes, besides --help. */
+const COMMAND_OPTIONS = {
+  register: ['session'],
+  unregister: ['session', 'force'],
+  backfill: ['session', 'since'],
+} as const satisfies Record<string, readonly (keyof typeof OPTIONS)[]>
+
+export type Command = keyof typeof COMMAND_OPTIONS
+
+export interface Options {
+  sessions: string[]
+  since?: string
+  force: boolean
+}
+
+const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
+
+function isWallClock(text: string): boolean {
+  const m = WALL_CLOCK.exec(text)
+  if (!m) return false
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s))
+  return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && h < 24 && mi < 60 && s < 60
+}
+
+export function parseCommand(argv: string[]): { command: Command | 'help' | 'version'; options: Options } {
+  const [first, ...rest] = argv
+  const none: Options = { sessions: [], force: false }
+  if (first === undefined) throw new UsageError(`a command is needed (register, unregister, backfill, help)`)
+  if (first === 'help' || first === '--help' || first === '-h') return { command: 'help', options: none }
+  if (first === '--version') return { command: 'version', options: none }
+  if (!Object.hasOwn(COMMAND_OPTIONS, first)) {
+    throw new UsageError(
+      `unknown command "${first}" (register, unregister, backfill, help; see ${PROGRAM} --help)`,
+    )
+  }
+  const command = first as Command
+  let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values']
+  try {
+    ;({ values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }))
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message}`)
+  }
+  const allowed: readonly string[] = COMMAND_OPTIONS[command]
+  for (const name of Object.keys(values)) {
+    if (name !== 'help' && !allowed.includes(name)) {
+      throw new UsageError(`${command}: --${name} is not an option of this command`)
+    }
+  }
+  if (values.help) return { command: 'help', options: none }
+  const sessions = (values.session ?? []).map((s) => s.trim())
+  if (sessions.some((s) => s === '')) throw new UsageError(`${command}: --session needs a session id`)
+  const since = values.since
+  if (since !== undefined && !isWallClock(since)) {
+    throw new UsageError(`${command}: --since must be a date "YYYY-MM-DD HH:MM:SS", got "${since}"`)
+  }
+  return {
+    command,
+    options: { sessions: [...new Set(sessions)], force: values.force === true, ...(since ? { since } : {}) },
+  }
+}
