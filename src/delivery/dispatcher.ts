@@ -1,13 +1,14 @@
 // The delivery loop: claim due deliveries per target (a lease), send them, record each outcome.
 // Woken at once by new events; a timer covers retries that come due later. Each target has its
-// own slots, so a slow or dead target never takes another one's turn.
+// own slots, so a slow or dead target never takes another one's turn. A target whose attempts keep
+// failing gets one request at a time until it answers 2xx; then whatever waits for a later retry
+// is due at once, so a backlog drains when the target is back, not when each timer runs out.
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Target } from '../config/index.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
+import { type AttemptDeps, createAttempt } from './attempt.ts'
 import type { HttpSender } from './http-sender.ts'
-import { decide, parseRetryAfter } from './retry-policy.ts'
-import { signWebhook } from './standard-webhooks.ts'
 
 export interface DispatcherDeps {
   store: DeliveryStore
@@ -20,10 +21,11 @@ export interface DispatcherDeps {
   pollIntervalMs?: number
   /** How long a claim is held beyond the target's timeout before it may be taken again. */
   leaseMarginMs?: number
-  /** Rewrites the body for a target that asked for it (inline media); the default sends it as stored. */
-  prepareBody?: (target: Target, delivery: ClaimedDelivery) => Promise<Buffer>
-  /** Told the outcome of every attempt (metrics). */
-  onAttempt?: (target: string, outcome: 'delivered' | 'retry' | 'dead', durationMs: number) => void
+  /** Failed attempts in a row after which a target gets one request at a time. */
+  failingAfter?: number
+  /** Default: the body as stored. */
+  prepareBody?: AttemptDeps['prepareBody']
+  onAttempt?: AttemptDeps['onAttempt']
 }
 
 export interface Dispatcher {
@@ -43,7 +45,12 @@ interface Lane {
   pumping: boolean
   again: boolean
   timer: NodeJS.Timeout | null
+  /** Failed attempts in a row. */
+  failures: number
 }
+
+/** Deliveries made due per statement when a target recovers: short transactions. */
+const EXPEDITE_BATCH = 500
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { store, sender, log } = deps
@@ -51,12 +58,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const random = deps.random ?? Math.random
   const pollIntervalMs = deps.pollIntervalMs ?? 1000
   const leaseMarginMs = deps.leaseMarginMs ?? 30_000
+  const failingAfter = deps.failingAfter ?? 5
   const prepareBody = deps.prepareBody ?? (async (_target, delivery) => delivery.body)
   const owner = randomUUID()
+  const attempt = createAttempt({ store, sender, log, now, random, prepareBody, onAttempt: deps.onAttempt })
   const lanes = new Map(
     deps.targets.map((target) => [
       target.name,
-      { target, inFlight: new Map(), queue: [], pumping: false, again: false, timer: null } as Lane,
+      {
+        target,
+        inFlight: new Map(),
+        queue: [],
+        pumping: false,
+        again: false,
+        timer: null,
+        failures: 0,
+      } as Lane,
     ]),
   )
   let running = false
@@ -81,12 +98,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // Claims run ahead of the free slots: up to one round of deliveries waits in memory (bounded by
   // the target's concurrency, never by its backlog), so a freed slot starts the next send at once
   // and claims come in batches instead of one commit per delivery.
+  const slots = (lane: Lane) => (lane.failures >= failingAfter ? 1 : lane.target.concurrency)
+
   async function claimAndSend(lane: Lane): Promise<void> {
     const { target } = lane
     while (running) {
       startSends(lane)
-      if (lane.queue.length > target.concurrency / 2) return // a finishing send pumps again
-      const limit = 2 * target.concurrency - lane.inFlight.size - lane.queue.length
+      if (lane.queue.length > slots(lane) / 2) return // a finishing send pumps again
+      const limit = 2 * slots(lane) - lane.inFlight.size - lane.queue.length
       let claimed: ClaimedDelivery[]
       try {
         claimed = await store.claim({
@@ -111,7 +130,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   }
 
   function startSends(lane: Lane): void {
-    while (running && lane.inFlight.size < lane.target.concurrency) {
+    while (running && lane.inFlight.size < slots(lane)) {
       const delivery = lane.queue.shift()
       if (!delivery) return
       // The slot frees when the target has answered, before the outcome is recorded: the
@@ -123,7 +142,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         lane.inFlight.delete(delivery.id)
         if (running) void pump(lane)
       }
-      lane.inFlight.set(delivery.id, send(lane.target, delivery, freeSlot).finally(freeSlot))
+      const sending = attempt(lane.target, delivery, {
+        abandoned: () => abandoned.has(delivery.id),
+        answered: (outcome) => {
+          countOutcome(lane, outcome === 'delivered')
+          freeSlot()
+        },
+      })
+      lane.inFlight.set(delivery.id, sending.finally(freeSlot))
     }
   }
 
@@ -147,70 +173,50 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }, waitMs)
   }
 
-  async function send(target: Target, delivery: ClaimedDelivery, answered: () => void): Promise<void> {
-    const attempts = delivery.attempts + 1
-    const context = {
-      target: target.name,
-      event: delivery.eventKey,
-      delivery: delivery.id,
-      attempt: attempts,
-    }
-    try {
-      const body = await prepareBody(target, delivery)
-      const timestamp = Math.floor(now() / 1000)
-      const headers: Record<string, string> = {
-        ...target.headers,
-        'x-whatsgate-event': delivery.action,
-        'x-whatsgate-session': delivery.whatsappId,
-        'webhook-id': delivery.eventKey,
-        'webhook-timestamp': String(timestamp),
-      }
-      if (target.secrets.length > 0) {
-        headers['webhook-signature'] = signWebhook({
-          secrets: target.secrets,
-          id: delivery.eventKey,
-          timestamp,
-          body,
-        })
-      }
-      const result = await sender.send({ url: target.url, headers, body, timeoutMs: target.timeoutMs })
-      // Given back at shutdown: the aborted send is ours, not the target's, and spends nothing.
-      if (abandoned.has(delivery.id)) return
-      const at = now()
-      const outcome = { now: at, httpStatus: result.status, error: result.error }
-      const decision = decide(
-        { status: result.status, error: result.error, retryAfterMs: parseRetryAfter(result.retryAfter, at) },
-        { attempts, firstReceivedAt: delivery.receivedAt, now: at },
-        target.retry,
-        random,
-      )
-      deps.onAttempt?.(target.name, decision.kind, result.durationMs)
-      // Queue the record first, then free the slot: the next claim joins the same transaction
-      // and sees this outcome (an ordered chat's next message becomes claimable at once).
-      let recording: Promise<void>
-      if (decision.kind === 'delivered') {
-        recording = store.complete(delivery.id, outcome)
-        log.debug({ ...context, status: result.status, ms: result.durationMs }, 'delivered')
-      } else if (decision.kind === 'retry') {
-        recording = store.retry(delivery.id, { ...outcome, nextAttemptAt: decision.at })
-        log.info(
-          { ...context, status: result.status, error: result.error, retryAt: decision.at },
-          'delivery failed; will retry',
+  function countOutcome(lane: Lane, delivered: boolean): void {
+    const { name } = lane.target
+    if (!delivered) {
+      lane.failures++
+      if (lane.failures === failingAfter) {
+        log.warn(
+          { target: name, failures: lane.failures },
+          'target failing: one request at a time until it answers 2xx',
         )
-      } else {
-        recording = store.kill(delivery.id, { ...outcome, error: decision.reason })
-        log.warn({ ...context, reason: decision.reason }, 'delivery dead')
+        // Claimed ahead for all the slots, they would now wait in line past their lease.
+        const queued = lane.queue.splice(0).map((delivery) => delivery.id)
+        if (queued.length > 0) {
+          store
+            .release(queued)
+            .catch((error) => log.error({ err: error, target: name }, 'could not release leases'))
+        }
       }
-      answered()
-      await recording
+      return
+    }
+    const wasFailing = lane.failures >= failingAfter
+    lane.failures = 0
+    if (wasFailing) void expedite(lane)
+  }
+
+  async function expedite(lane: Lane): Promise<void> {
+    const { name } = lane.target
+    let total = 0
+    try {
+      for (;;) {
+        const count = await store.expedite(name, now(), EXPEDITE_BATCH)
+        total += count
+        if (count < EXPEDITE_BATCH || !running) break
+      }
+      log.info(
+        { target: name, deliveries: total },
+        'target recovered; deliveries waiting for a retry are due now',
+      )
     } catch (error) {
-      // Our side failed (store, body preparation): spend no attempt. The lease runs out and the
-      // delivery is due again, so at worst the target sees a repeat with the same webhook-id.
       log.error(
-        { ...context, err: error },
-        'could not complete the delivery; it will be retried after its lease',
+        { err: error, target: name },
+        'could not make waiting deliveries due; they keep their schedule',
       )
     }
+    if (running) void pump(lane)
   }
 
   return {

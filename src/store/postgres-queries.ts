@@ -51,6 +51,11 @@ export const SQL = {
       lease_owner = NULL,
       lease_expires_at = NULL
     WHERE id = $1`,
+  expedite: `
+    UPDATE deliveries SET next_attempt_at = $1
+    WHERE id IN (
+      SELECT id FROM deliveries WHERE target = $2 AND status = 'pending' AND next_attempt_at > $1
+      ORDER BY id LIMIT $3)`,
   nextDue: `
     SELECT min(greatest(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
     FROM deliveries WHERE target = $1 AND status = 'pending'`,

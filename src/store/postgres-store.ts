@@ -158,6 +158,10 @@ export async function openPostgresStore({
       )
     },
 
+    async expedite(target, now, limit) {
+      return (await query(SQL.expedite, [now, target, limit])).rowCount ?? 0
+    },
+
     async nextDueAt(target) {
       const { rows } = await query<{ due: number | null }>(SQL.nextDue, [target])
       return rows[0]?.due ?? null

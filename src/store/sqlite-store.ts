@@ -120,6 +120,10 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
       })
     },
 
+    expedite(target: string, now: number, limit: number): Promise<number> {
+      return writes.submit(() => Number(sql.expedite.run(now, target, limit).changes), BOOKKEEPING)
+    },
+
     async nextDueAt(target: string): Promise<number | null> {
       const row = sql.nextDue.get(target)
       return (row?.due as number | null | undefined) ?? null
@@ -222,6 +226,11 @@ function prepareStatements(db: DatabaseSync) {
     releaseAll: db.prepare(
       'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL',
     ),
+    expedite: db.prepare(`
+      UPDATE deliveries SET next_attempt_at = ?1
+      WHERE id IN (
+        SELECT id FROM deliveries WHERE target = ?2 AND status = 'pending' AND next_attempt_at > ?1
+        ORDER BY id LIMIT ?3)`),
     nextDue: db.prepare(`
       SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
       FROM deliveries WHERE target = ? AND status = 'pending'`),

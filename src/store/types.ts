@@ -69,6 +69,11 @@ export interface DeliveryStore {
   recoverLeases(): Promise<number>
   /** Gives claimed rows back untouched (shutdown): they are due again at once. */
   release(ids: number[]): Promise<void>
+  /**
+   * Makes up to `limit` pending deliveries of a target that wait for a later retry due at `now`,
+   * oldest first: the target has recovered. Returns how many.
+   */
+  expedite(target: string, now: number, limit: number): Promise<number>
   /** The earliest time a pending delivery of this target becomes due, or null. */
   nextDueAt(target: string): Promise<number | null>
 }

@@ -216,6 +216,61 @@ describe('retries', () => {
   })
 })
 
+describe('a target that keeps failing', () => {
+  // Retries wait at least a tenth of initialDelayMs (6 s here): anything sooner is the relay's doing.
+  const slowRetry = { maxAttempts: 10, initialDelayMs: 60_000, maxDelayMs: 60_000 }
+
+  it('gets one request at a time after five failures in a row', async () => {
+    const target = await sink()
+    let inFlight = 0
+    const concurrentAtArrival: number[] = []
+    target.respondWith(async () => {
+      concurrentAtArrival.push(++inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      inFlight--
+      return { status: 503 }
+    })
+    const relay = await relayWith([
+      { name: 't', url: target.url, events: ['*'], concurrency: 4, retry: slowRetry },
+    ])
+    for (let id = 1; id <= 16; id++) await relay.post(wgEvent({ id }))
+    await target.waitFor(16, 5000)
+    // The first rounds go four at once; once five answers have failed, never more than one.
+    expect(Math.max(...concurrentAtArrival.slice(0, 4))).toBe(4)
+    expect(concurrentAtArrival.slice(9)).toEqual(Array(7).fill(1))
+    await waitUntil(
+      () => statusOf(relay.dataDir, 't').every((d) => d.status === 'pending' && d.attempts === 1),
+      'each failed attempt recorded once',
+    )
+  })
+
+  it('sends what waits for a retry as soon as the target answers 2xx again', async () => {
+    const target = await sink()
+    let down = true
+    target.respondWith(() => ({ status: down ? 503 : 200 }))
+    const relay = await relayWith([
+      { name: 't', url: target.url, events: ['*'], concurrency: 2, retry: slowRetry },
+    ])
+    for (let id = 1; id <= 8; id++) await relay.post(wgEvent({ id }))
+    await target.waitFor(8, 5000)
+    down = false
+    const recoveredAt = Date.now()
+    // A new event finds the target up; the eight failed ones follow it, long before their retry.
+    await relay.post(wgEvent({ id: 9 }))
+    await waitUntil(
+      () => statusOf(relay.dataDir, 't').every((d) => d.status === 'delivered'),
+      'every delivery delivered',
+      4000,
+    )
+    expect(Date.now() - recoveredAt).toBeLessThan(4000)
+    // Without retries (6 s away) the first eight requests were the eight failed attempts.
+    const delivered = target.requests.slice(8).map((r) => r.headers['webhook-id'])
+    expect(delivered.sort()).toEqual(
+      Array.from({ length: 9 }, (_, i) => `191b80a9238:message:${i + 1}`).sort(),
+    )
+  })
+})
+
 describe('ordering "chat"', () => {
   it('delivers each chat in order while the target fails at random', async () => {
     const target = await sink()

@@ -296,6 +296,30 @@ for (const factory of [sqlite, postgres]) {
       expect(await store.nextDueAt('b')).toBeLessThanOrEqual(Date.now())
     })
 
+    it('expedite makes deliveries waiting for a retry due now, oldest first, batch by batch', async () => {
+      await store.accept([event(1), event(2), event(3), event(4), event(5, { targets: ['b'] })])
+      const now = Date.now()
+      const claimed = await claim('a', { now })
+      const idOf = (k: string) => claimed.find((d) => d.eventKey === k)?.id as number
+      for (const n of [1, 2, 3]) {
+        await store.retry(idOf(key(n)), { ...ok(now), httpStatus: 503, nextAttemptAt: now + 10 * MINUTE })
+      }
+      await store.complete(idOf(key(4)), ok(now))
+      const [five] = await claim('b', { now })
+      await store.retry(five?.id as number, { ...ok(now), httpStatus: 503, nextAttemptAt: now + 10 * MINUTE })
+
+      const later = now + 1000
+      expect(await store.expedite('a', later, 2)).toBe(2)
+      expect(keysOf(await claim('a', { now: later }))).toEqual([key(1), key(2)])
+      expect(await store.expedite('a', later, 2)).toBe(1)
+      expect(await store.expedite('a', later, 2)).toBe(0)
+      expect(keysOf(await claim('a', { now: later }))).toEqual([key(3)])
+      // Other targets keep their schedule; finished deliveries stay finished.
+      expect(await store.nextDueAt('b')).toBe(now + 10 * MINUTE)
+      const four = (await store.listDeliveries({ target: 'a', limit: 10 })).find((d) => d.eventKey === key(4))
+      expect(four?.status).toBe('delivered')
+    })
+
     it('purges finished events in small batches, dead ones after their own limit, never pending ones', async () => {
       // 1 delivered, 2 dead, 3 pending, 4 routed nowhere, 5 delivered to a and dead to b.
       await store.accept([

@@ -1,0 +1,101 @@
+// One attempt of one delivery: build and sign the request, send it, decide what the answer means
+// (retry-policy.ts) and record that in the store. The dispatcher decides when; this decides how.
+import type { Logger } from 'pino'
+import type { Target } from '../config/index.ts'
+import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
+import type { HttpSender } from './http-sender.ts'
+import { type Decision, decide, parseRetryAfter } from './retry-policy.ts'
+import { signWebhook } from './standard-webhooks.ts'
+
+export interface AttemptDeps {
+  store: DeliveryStore
+  sender: HttpSender
+  log: Logger
+  now: () => number
+  random: () => number
+  /** Rewrites the body for a target that asked for it (inline media). */
+  prepareBody: (target: Target, delivery: ClaimedDelivery) => Promise<Buffer>
+  /** Told the outcome of every attempt (metrics). */
+  onAttempt?: (target: string, outcome: Decision['kind'], durationMs: number) => void
+}
+
+export interface AttemptHooks {
+  /** True when shutdown gave the delivery back while it was being sent: nothing is recorded. */
+  abandoned: () => boolean
+  /** Called once the target has answered and the outcome is queued for the store. */
+  answered: (outcome: Decision['kind']) => void
+}
+
+export function createAttempt(deps: AttemptDeps) {
+  const { store, sender, log, now, random, prepareBody } = deps
+
+  return async function attempt(
+    target: Target,
+    delivery: ClaimedDelivery,
+    hooks: AttemptHooks,
+  ): Promise<void> {
+    const attempts = delivery.attempts + 1
+    const context = {
+      target: target.name,
+      event: delivery.eventKey,
+      delivery: delivery.id,
+      attempt: attempts,
+    }
+    try {
+      const body = await prepareBody(target, delivery)
+      const timestamp = Math.floor(now() / 1000)
+      const headers: Record<string, string> = {
+        ...target.headers,
+        'x-whatsgate-event': delivery.action,
+        'x-whatsgate-session': delivery.whatsappId,
+        'webhook-id': delivery.eventKey,
+        'webhook-timestamp': String(timestamp),
+      }
+      if (target.secrets.length > 0) {
+        headers['webhook-signature'] = signWebhook({
+          secrets: target.secrets,
+          id: delivery.eventKey,
+          timestamp,
+          body,
+        })
+      }
+      const result = await sender.send({ url: target.url, headers, body, timeoutMs: target.timeoutMs })
+      // Given back at shutdown: the aborted send is ours, not the target's, and spends nothing.
+      if (hooks.abandoned()) return
+      const at = now()
+      const outcome = { now: at, httpStatus: result.status, error: result.error }
+      const decision = decide(
+        { status: result.status, error: result.error, retryAfterMs: parseRetryAfter(result.retryAfter, at) },
+        { attempts, firstReceivedAt: delivery.receivedAt, now: at },
+        target.retry,
+        random,
+      )
+      deps.onAttempt?.(target.name, decision.kind, result.durationMs)
+      // Queue the record first, then free the slot: the next claim joins the same transaction
+      // and sees this outcome (an ordered chat's next message becomes claimable at once).
+      let recording: Promise<void>
+      if (decision.kind === 'delivered') {
+        recording = store.complete(delivery.id, outcome)
+        log.debug({ ...context, status: result.status, ms: result.durationMs }, 'delivered')
+      } else if (decision.kind === 'retry') {
+        recording = store.retry(delivery.id, { ...outcome, nextAttemptAt: decision.at })
+        log.info(
+          { ...context, status: result.status, error: result.error, retryAt: decision.at },
+          'delivery failed; will retry',
+        )
+      } else {
+        recording = store.kill(delivery.id, { ...outcome, error: decision.reason })
+        log.warn({ ...context, reason: decision.reason }, 'delivery dead')
+      }
+      hooks.answered(decision.kind)
+      await recording
+    } catch (error) {
+      // Our side failed (store, body preparation): spend no attempt. The lease runs out and the
+      // delivery is due again, so at worst the target sees a repeat with the same webhook-id.
+      log.error(
+        { ...context, err: error },
+        'could not complete the delivery; it will be retried after its lease',
+      )
+    }
+  }
+}
