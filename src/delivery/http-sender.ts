@@ -66,9 +66,10 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
 
     let response: Awaited<ReturnType<Agent['request']>>
     try {
+      const url = new URL(request.url)
       response = await agent.request({
-        origin: new URL(request.url).origin,
-        path: pathOf(request.url),
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: 'POST',
         headers,
         body: request.body,
@@ -87,31 +88,18 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
 
     const retryAfter = headerValue(response.headers['retry-after'])
     let error: string | null = null
-    let drained = false
     try {
-      let read = 0
-      for await (const chunk of response.body) {
-        read += (chunk as Buffer).length
-        if (read >= maxResponseBytes) break
-      }
-      drained = read < maxResponseBytes
+      // Read and discard up to the cap: past it undici destroys the socket instead of draining an
+      // unbounded body into a connection it would then reuse. A short body leaves it to keep-alive.
+      await response.body.dump({ limit: maxResponseBytes, signal: deadline })
     } catch (bodyError) {
-      // The status already arrived; a failure reading the rest is reported but does not hide it.
+      // The status already arrived; a deadline hit while the body trickles in is reported with it.
       error = describeError(bodyError, request.timeoutMs)
-    } finally {
-      // Past the cap, destroying the stream drops the socket instead of draining an unbounded body
-      // into a connection we would then reuse. A fully read body leaves the socket to keep-alive.
-      if (!drained) response.body.destroy()
     }
     return { status: response.statusCode, retryAfter, error, durationMs: elapsed() }
   }
 
   return { send, close: () => agent.destroy() }
-}
-
-function pathOf(url: string): string {
-  const parsed = new URL(url)
-  return `${parsed.pathname}${parsed.search}`
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
