@@ -14,11 +14,12 @@ export function routeEvent(event: Envelope, targets: readonly Target[]): NewDeli
 }
 
 /**
- * The ordering lane: the chat of a message event (the middle of `<fromMe>_<chat jid>_<id>`),
- * or the session itself for session events (ready, disconnect, error, ...).
+ * The ordering lane: the chat of a message event (`<fromMe>_<chat jid>_<id>`; in a group the id
+ * goes on with `_<participant jid>`, and a jid never holds `_`), or the session itself for
+ * session events (ready, disconnect, error, ...).
  */
 export function chatLane(event: Envelope): string {
   const messageId = messageIdOf(event)
-  const chat = messageId?.match(/^(?:true|false)_(.+)_[^_]+$/)?.[1]
+  const chat = messageId?.match(/^(?:true|false)_([^_]+)_./)?.[1]
   return chat ? `${event.whatsapp_id}/${chat}` : event.whatsapp_id
 }
