@@ -42,7 +42,8 @@ interface Lane {
   inFlight: Map<number, Promise<void>>
   /** Claimed, not yet sent. */
   queue: ClaimedDelivery[]
-  pumping: boolean
+  /** The claim loop while it runs: shutdown waits for it, so no claim commits after the release. */
+  pumping: Promise<void> | null
   again: boolean
   timer: NodeJS.Timeout | null
   /** Failed attempts in a row. */
@@ -69,7 +70,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         target,
         inFlight: new Map(),
         queue: [],
-        pumping: false,
+        pumping: null,
         again: false,
         timer: null,
         failures: 0,
@@ -79,20 +80,22 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   let running = false
   const abandoned = new Set<number>()
 
-  async function pump(lane: Lane): Promise<void> {
+  function pump(lane: Lane): Promise<void> {
     if (lane.pumping) {
       lane.again = true
-      return
+      return lane.pumping
     }
-    lane.pumping = true
-    try {
-      do {
-        lane.again = false
-        await claimAndSend(lane)
-      } while (lane.again && running)
-    } finally {
-      lane.pumping = false
-    }
+    lane.pumping = (async () => {
+      try {
+        do {
+          lane.again = false
+          await claimAndSend(lane)
+        } while (lane.again && running)
+      } finally {
+        lane.pumping = null
+      }
+    })()
+    return lane.pumping
   }
 
   // Claims run ahead of the free slots: up to one round of deliveries waits in memory (bounded by
@@ -106,6 +109,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       startSends(lane)
       if (lane.queue.length > slots(lane) / 2) return // a finishing send pumps again
       const limit = 2 * slots(lane) - lane.inFlight.size - lane.queue.length
+      // A target that just started failing may still have more sends in flight than its one slot.
+      if (limit <= 0) return
       let claimed: ClaimedDelivery[]
       try {
         claimed = await store.claim({
@@ -124,7 +129,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (claimed.length < limit) {
         // Fewer than asked for: nothing else is due now.
         startSends(lane)
-        return scheduleNextDue(lane)
+        return scheduleNextDue(lane, claimed.length === 0)
       }
     }
   }
@@ -153,11 +158,14 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
   }
 
-  async function scheduleNextDue(lane: Lane): Promise<void> {
+  async function scheduleNextDue(lane: Lane, claimedNothing: boolean): Promise<void> {
     let wait = pollIntervalMs
     try {
       const due = await store.nextDueAt(lane.target.name)
       if (due !== null) wait = Math.max(0, Math.min(due - now(), pollIntervalMs))
+      // Due yet not claimable: waiting behind an older delivery of its chat. That one's outcome
+      // wakes the lane (or, held by another replica, the poll finds it); claiming now would spin.
+      if (wait === 0 && claimedNothing) wait = pollIntervalMs
     } catch (error) {
       log.error({ err: error, target: lane.target.name }, 'could not read the next due time')
     }
@@ -243,6 +251,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     async stop(timeoutMs) {
       running = false
       for (const lane of lanes.values()) if (lane.timer) clearTimeout(lane.timer)
+      // A claim under way commits its leases; what it took must be in the queue released below.
+      await Promise.allSettled([...lanes.values()].map((lane) => lane.pumping))
       const inFlight = [...lanes.values()].flatMap((lane) => [...lane.inFlight.values()])
       let timer: NodeJS.Timeout | undefined
       await Promise.race([

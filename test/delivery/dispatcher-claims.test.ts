@@ -1,0 +1,138 @@
+// How the dispatcher claims: never more than a target's lanes can hold, never in a tight loop,
+// and nothing left leased after shutdown. Built from the real parts (SQLite file, undici sender,
+// a local HTTP target); the store is only wrapped to count the claims it serves.
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createTarget } from '../../src/config/targets.ts'
+import { createDispatcher, type Dispatcher } from '../../src/delivery/dispatcher.ts'
+import { createHttpSender } from '../../src/delivery/http-sender.ts'
+import { routeEvent } from '../../src/delivery/routing.ts'
+import { eventKey, parseEvent } from '../../src/events/index.ts'
+import { openSqliteStore } from '../../src/store/sqlite-store.ts'
+import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
+import { waitUntil, wgEvent } from '../support/events.ts'
+import { readLeases, tempDir } from '../support/relay.ts'
+import { type ReplyHandler, startSink } from '../support/sink.ts'
+
+const slowRetry = { maxAttempts: 10, initialDelayMs: 60_000, maxDelayMs: 60_000 }
+
+let cleanup: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step()
+  cleanup = []
+})
+
+interface Setup {
+  target: object
+  respondWith: ReplyHandler
+  events: string[]
+  /** Called with every claim the store serves, before it runs. */
+  onClaim?: (request: ClaimRequest, dispatcher: Dispatcher) => void
+}
+
+async function dispatching({ target: input, respondWith, events, onClaim }: Setup) {
+  const dataDir = tempDir('dispatcher-claims-')
+  const store = openSqliteStore({ path: join(dataDir, 'relay.sqlite') })
+  const sink = await startSink({ respondWith })
+  const target = createTarget({ name: 't', url: sink.url, events: ['*'], ...input })
+  await store.accept(
+    events.map((body) => {
+      const parsed = parseEvent(JSON.parse(body))
+      if (!parsed.ok) throw new Error('test event is invalid')
+      const event = parsed.event
+      return {
+        key: eventKey(event),
+        whatsappId: event.whatsapp_id,
+        eventId: String(event.id),
+        action: event.event_action,
+        eventDate: event.event_date,
+        body: Buffer.from(body),
+        deliveries: routeEvent(event, [target]),
+      }
+    }),
+  )
+  const claims: ClaimRequest[] = []
+  const counted: OutboxStore = {
+    ...store,
+    claim(request) {
+      claims.push(request)
+      onClaim?.(request, dispatcher)
+      return store.claim(request)
+    },
+  }
+  const sender = createHttpSender({ userAgent: 'test' })
+  const dispatcher = createDispatcher({
+    store: counted,
+    sender,
+    targets: [target],
+    log: pino({ level: 'silent' }),
+  })
+  cleanup.push(async () => {
+    await dispatcher.stop(100)
+    await sender.close()
+    await sink.close()
+    await store.close()
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  dispatcher.start()
+  return { dispatcher, sink, claims, dataDir }
+}
+
+const leased = (dataDir: string) => readLeases(dataDir).filter((owner) => owner !== null).length
+
+describe('dispatcher claims', () => {
+  it('never leases more than two rounds of a failing target, however many sends are still out', async () => {
+    // Answers spread over 100-300 ms: when the fifth failure makes the target "failing" (one slot),
+    // several of the first eight sends are still out.
+    const { sink, claims, dataDir } = await dispatching({
+      target: { concurrency: 8, retry: slowRetry },
+      respondWith: (_request, index) => ({ status: 503, delayMs: 100 + ((index * 37) % 200) }),
+      events: Array.from({ length: 60 }, (_, i) => wgEvent({ id: i + 1 })),
+    })
+    let mostLeased = 0
+    const deadline = Date.now() + 1500
+    while (Date.now() < deadline) {
+      mostLeased = Math.max(mostLeased, leased(dataDir))
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(sink.requests.length).toBeGreaterThan(8)
+    expect(mostLeased).toBeLessThanOrEqual(16)
+    expect(claims.every((claim) => claim.limit > 0)).toBe(true)
+  })
+
+  it('does not spin while a chat waits for its oldest message to be retried', async () => {
+    const { sink, claims } = await dispatching({
+      target: { ordering: 'chat', retry: slowRetry },
+      respondWith: () => ({ status: 503 }),
+      events: [1, 2, 3].map((id) => wgEvent({ id, chat: '79990000001@c.us' })),
+    })
+    await sink.waitFor(1)
+    const before = claims.length
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // Behind the failed first message the other two are due but blocked: the lane looks again
+    // at the poll interval (1 s), not in a loop.
+    expect(claims.length - before).toBeLessThanOrEqual(3)
+    expect(sink.requests).toHaveLength(1)
+  })
+
+  it('releases what a claim under way at shutdown took, and sends none of it', async () => {
+    let stopping: Promise<void> | undefined
+    const { sink, dataDir } = await dispatching({
+      target: {},
+      respondWith: () => ({ status: 200 }),
+      events: Array.from({ length: 5 }, (_, i) => wgEvent({ id: i + 1 })),
+      // SIGTERM arrives while the claim's transaction is queued, before it commits.
+      onClaim: (_request, dispatcher) => {
+        queueMicrotask(() => {
+          stopping ??= dispatcher.stop(1000)
+        })
+      },
+    })
+    await waitUntil(() => stopping !== undefined, 'the first claim')
+    await stopping
+    expect(readLeases(dataDir)).toEqual(Array(5).fill(null))
+    expect(sink.requests).toHaveLength(0)
+  })
+})
