@@ -51,10 +51,11 @@ export async function createRelay(config: Config, log: Logger) {
     dispatcher,
     metrics,
     whatsgate,
-    start() {
+    /** Resolves before ingest opens (see WhatsGateIntegration.start). */
+    async start() {
       dispatcher.start()
       retention.start()
-      whatsgate?.start()
+      await whatsgate?.start()
     },
     /** No new sends, sends in flight finish (or are released), then the store closes. */
     async stop() {

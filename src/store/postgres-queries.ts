@@ -14,6 +14,13 @@ export const SQL = {
     ORDER BY n
     ON CONFLICT (key) DO NOTHING
     RETURNING seq, key`,
+  // Sessions in sorted order, so replicas marking the same sessions never wait on each other crosswise.
+  markSessions: `
+    INSERT INTO session_marks (whatsapp_id, newest_event_date)
+    SELECT whatsapp_id, max(event_date) FROM unnest($1::text[], $2::text[]) AS u (whatsapp_id, event_date)
+    GROUP BY whatsapp_id ORDER BY whatsapp_id
+    ON CONFLICT (whatsapp_id) DO UPDATE
+    SET newest_event_date = greatest(session_marks.newest_event_date, excluded.newest_event_date)`,
   insertDeliveries: `
     INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at)
     SELECT seq, target, ordering_key, $4

@@ -48,6 +48,13 @@ export const POSTGRES_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_order ON deliveries (target, ordering_key, id) WHERE status = 'pending';
   CREATE INDEX deliveries_event ON deliveries (event_seq);
   `,
+  `
+  CREATE TABLE session_marks (
+    whatsapp_id       text PRIMARY KEY,
+    newest_event_date text COLLATE "C" NOT NULL
+  );
+  INSERT INTO session_marks SELECT whatsapp_id, max(event_date) FROM events GROUP BY whatsapp_id;
+  `,
 ]
 
 /**

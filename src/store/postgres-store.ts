@@ -167,12 +167,11 @@ export async function openPostgresStore({
       return rows[0]?.due ?? null
     },
 
-    async newestEventDate(whatsappId) {
-      const { rows } = await query<{ newest: string | null }>(
-        'SELECT max(event_date) AS newest FROM events WHERE whatsapp_id = $1',
-        [whatsappId],
+    async newestEventDates() {
+      const { rows } = await query<{ whatsapp_id: string; newest: string }>(
+        'SELECT whatsapp_id, newest_event_date AS newest FROM session_marks',
       )
-      return rows[0]?.newest ?? null
+      return new Map(rows.map((row) => [row.whatsapp_id, row.newest]))
     },
 
     purge({ deliveredBefore, deadBefore, limit }) {
@@ -249,6 +248,10 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     }
     return { key: event.key, inserted: true }
   })
+  const marked = events.filter((_event, i) => results[i]?.inserted)
+  if (marked.length > 0) {
+    await client.query(SQL.markSessions, [marked.map((e) => e.whatsappId), marked.map((e) => e.eventDate)])
+  }
   if (deliveries.seqs.length > 0) {
     await client.query(SQL.insertDeliveries, [
       deliveries.seqs,

@@ -33,4 +33,11 @@ export const SQLITE_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_order ON deliveries (target, ordering_key, id) WHERE status = 'pending';
   CREATE INDEX deliveries_event ON deliveries (event_seq);
   `,
+  `
+  CREATE TABLE session_marks (
+    whatsapp_id       TEXT PRIMARY KEY,
+    newest_event_date TEXT NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO session_marks SELECT whatsapp_id, max(event_date) FROM events GROUP BY whatsapp_id;
+  `,
 ]

@@ -87,6 +87,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
           for (const delivery of event.deliveries) {
             sql.insertDelivery.run(row.seq as number, delivery.target, now, delivery.orderingKey)
           }
+          sql.markSession.run(event.whatsappId, event.eventDate)
           return { key: event.key, inserted: true }
         }),
       )
@@ -129,9 +130,8 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
       return (row?.due as number | null | undefined) ?? null
     },
 
-    async newestEventDate(whatsappId: string): Promise<string | null> {
-      const row = sql.newestEventDate.get(whatsappId)
-      return (row?.newest as string | null | undefined) ?? null
+    async newestEventDates(): Promise<Map<string, string>> {
+      return new Map(sql.sessionMarks.all().map((row) => [row.whatsapp_id as string, row.newest as string]))
     },
 
     purge({ deliveredBefore, deadBefore, limit }: PurgeRequest): Promise<number> {
@@ -234,7 +234,11 @@ function prepareStatements(db: DatabaseSync) {
     nextDue: db.prepare(`
       SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
       FROM deliveries WHERE target = ? AND status = 'pending'`),
-    newestEventDate: db.prepare('SELECT max(event_date) AS newest FROM events WHERE whatsapp_id = ?'),
+    markSession: db.prepare(`
+      INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES (?, ?)
+      ON CONFLICT (whatsapp_id) DO UPDATE
+      SET newest_event_date = max(newest_event_date, excluded.newest_event_date)`),
+    sessionMarks: db.prepare('SELECT whatsapp_id, newest_event_date AS newest FROM session_marks'),
     purgeDelivered: db.prepare(`
       DELETE FROM events WHERE seq IN (
         SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (

@@ -124,8 +124,11 @@ export interface AdminStore {
 }
 
 export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore {
-  /** The newest `event_date` stored for a session: where a backfill starts. */
-  newestEventDate(whatsappId: string): Promise<string | null>
+  /**
+   * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
+   * events, so retention purging a quiet session's events does not send its backfill to the start.
+   */
+  newestEventDates(): Promise<Map<string, string>>
   /** Removes finished events in one small batch; returns how many went. */
   purge(request: PurgeRequest): Promise<number>
   /** Throws when the store cannot serve (readiness). */

@@ -5,15 +5,16 @@ import type { Logger } from 'pino'
 import type { Config, Target } from '../config/index.ts'
 import type { Acceptor } from '../ingest/acceptor.ts'
 import type { ClaimedDelivery, OutboxStore } from '../store/types.ts'
-import { createWhatsGateClient, type WhatsGateClient } from './api-client.ts'
-import { type Backfill, type BackfillResult, createBackfill } from './backfill.ts'
+import { createWhatsGateClient, sleep, type WhatsGateClient } from './api-client.ts'
+import { type BackfillResult, createBackfill } from './backfill.ts'
 import { fetchMedia, mediaReference, withInlineMedia } from './media.ts'
-import { createRegistrar, type Registrar } from './registrar.ts'
+import { createRegistrar, defaultRetryDelay, type Registrar } from './registrar.ts'
+import { createStartupBackfill, type StartupBackfill } from './startup-backfill.ts'
 
 export interface WhatsGateIntegrationDeps {
   config: Config
   acceptor: Acceptor
-  store: Pick<OutboxStore, 'newestEventDate'>
+  store: Pick<OutboxStore, 'newestEventDates'>
   log: Logger
 }
 
@@ -21,7 +22,11 @@ export interface WhatsGateIntegration {
   readonly name: 'whatsgate'
   readonly client: WhatsGateClient
   readonly registrar: Registrar | null
-  start(): void
+  /**
+   * Starts registration and the start-up backfill in the background. Resolves once the backfill's
+   * starting points are read: before ingest opens, so live events cannot move them past the gap.
+   */
+  start(): Promise<void>
   stop(): Promise<void>
   backfill(params?: { since?: string; whatsappIds?: readonly string[] }): Promise<BackfillResult[]>
   /** The body a target receives: with the message's media inlined when it asked for that. */
@@ -40,20 +45,29 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
   const callback = callbackUrl(config)
   if (registerOnStart && !callback)
     log.warn('WHATSGATE_API_KEY is set but PUBLIC_URL is not: set-hook is skipped')
+  const backfillLog = log.child({ name: 'backfill' })
+  const accept = async (body: Buffer) => (await acceptor.accept(body)).status
+  let startupBackfill: StartupBackfill | null = null
   const registrar =
     registerOnStart && callback
-      ? createRegistrar({ client, callbackUrl: callback, whatsappIds, log: log.child({ name: 'registrar' }) })
+      ? createRegistrar({
+          client,
+          callbackUrl: callback,
+          whatsappIds,
+          log: log.child({ name: 'registrar' }),
+          onSessionReady: (whatsappId) => startupBackfill?.add(whatsappId),
+        })
       : null
-  const backfiller: Backfill = createBackfill({
+  // On demand (CLI, admin): from the newest event stored now.
+  const backfiller = createBackfill({
     client,
-    log: log.child({ name: 'backfill' }),
+    log: backfillLog,
     sink: {
-      accept: async (body) => (await acceptor.accept(body)).status,
-      newestEventDate: (whatsappId) => store.newestEventDate(whatsappId),
+      accept,
+      newestEventDate: async (whatsappId) => (await store.newestEventDates()).get(whatsappId) ?? null,
     },
   })
   const abort = new AbortController()
-  let startupBackfill: Promise<unknown> | null = null
   let lastBackfill: BackfillResult[] | null = null
 
   async function sessions(): Promise<readonly string[]> {
@@ -61,6 +75,20 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
     const discovered = registrar?.status().sessions.map((s) => s.whatsappId)
     if (discovered?.length) return discovered
     return (await client.listAllSessions({}, { signal: abort.signal })).map((s) => s.unique_id)
+  }
+
+  async function queueEverySession(backfill: StartupBackfill): Promise<void> {
+    for (let attempt = 1; !abort.signal.aborted; attempt++) {
+      try {
+        for (const id of await sessions()) backfill.add(id)
+        return
+      } catch (error) {
+        if (abort.signal.aborted) return
+        const retryInMs = defaultRetryDelay(attempt)
+        log.warn({ err: error, retryInMs }, 'start-up backfill could not list the sessions; retrying')
+        await sleep(retryInMs, abort.signal).catch(() => undefined)
+      }
+    }
   }
 
   async function backfill(params: { since?: string; whatsappIds?: readonly string[] } = {}) {
@@ -77,28 +105,27 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
     name: 'whatsgate',
     client,
     registrar,
-    start() {
+    async start() {
+      if (backfillOnStart) {
+        const marks = await store.newestEventDates()
+        startupBackfill = createStartupBackfill({
+          backfill: createBackfill({
+            client,
+            log: backfillLog,
+            sink: { accept, newestEventDate: async (whatsappId) => marks.get(whatsappId) ?? null },
+          }),
+          log: backfillLog,
+          retryDelay: defaultRetryDelay,
+        })
+      }
       registrar?.start()
-      if (!backfillOnStart) return
-      // After registration: from then on WhatsGate posts here, so nothing falls between the two.
-      // Sessions that are not pointed here yet are left for a later run (or `backfill` CLI).
-      startupBackfill = (registrar ? registrar.whenSettled() : Promise.resolve(null))
-        .then((registration) => {
-          if (abort.signal.aborted) return
-          if (!registration) return backfill()
-          const ready = registration.sessions
-            .filter((s) => s.outcome === 'registered' || s.outcome === 'already')
-            .map((s) => s.whatsappId)
-          return ready.length > 0 ? backfill({ whatsappIds: ready }) : undefined
-        })
-        .catch((error) => {
-          if (!abort.signal.aborted) log.error({ err: error }, 'start-up backfill failed')
-        })
+      // Without registration WhatsGate was pointed here by hand: every session, at once.
+      if (startupBackfill && !registrar) void queueEverySession(startupBackfill)
     },
     async stop() {
       abort.abort()
       await registrar?.stop()
-      await startupBackfill
+      await startupBackfill?.stop()
     },
     backfill,
     async prepareBody(target, delivery) {
@@ -109,7 +136,10 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
       return media ? withInlineMedia(delivery.body, media) : delivery.body
     },
     status() {
-      return { registration: registrar?.status() ?? null, backfill: lastBackfill }
+      return {
+        registration: registrar?.status() ?? null,
+        backfill: lastBackfill ?? startupBackfill?.results() ?? null,
+      }
     },
   } satisfies WhatsGateIntegration
 }

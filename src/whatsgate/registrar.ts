@@ -32,11 +32,6 @@ export interface Registrar {
   start(): void
   stop(): Promise<void>
   status(): RegistrationStatus
-  /**
-   * Resolves after the first full round, whatever its outcome: a session WhatsGate keeps refusing
-   * must not hold back what depends on the others (backfill).
-   */
-  whenSettled(): Promise<RegistrationStatus>
 }
 
 export interface RegistrarOptions {
@@ -48,6 +43,8 @@ export interface RegistrarOptions {
   retryDelay?: (attempt: number) => number
   /** A rejected key will not fix itself within seconds: retry slowly instead of hammering. */
   unauthorizedDelayMs?: number
+  /** Told each session (maybe more than once) once it points at the relay: backfill may start. */
+  onSessionReady?: (whatsappId: string) => void
 }
 
 export const defaultRetryDelay = (attempt: number): number => {
@@ -125,6 +122,9 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         log.info({ sessions: status.sessions.length }, 'discovered WhatsGate sessions'),
       )
       if (status.sessions.length === 0) log.warn('sessions-get lists no session: nothing to register')
+      for (const session of status.sessions) {
+        if (session.outcome === 'already') options.onSessionReady?.(session.whatsappId)
+      }
       return 'ok'
     } catch (err) {
       if (signal.aborted) throw err
@@ -148,6 +148,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
             log.info({ whatsappId }, 'WhatsGate webhook already points here'),
           )
           status.unauthorized = false
+          options.onSessionReady?.(whatsappId)
           return 'ok'
         }
       }
@@ -158,6 +159,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         log.info({ whatsappId, attempts: session.attempts }, 'WhatsGate webhook registered'),
       )
       status.unauthorized = false
+      options.onSessionReady?.(whatsappId)
       return 'ok'
     } catch (err) {
       if (signal.aborted) throw err
@@ -166,8 +168,6 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       return failed(err)
     }
   }
-
-  const settled = Promise.withResolvers<void>()
 
   async function run() {
     for (let round = 1; ; round++) {
@@ -190,7 +190,6 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         )
         return
       }
-      settled.resolve()
       await sleep(result === 'unauthorized' ? unauthorizedDelayMs : retryDelay(round), signal)
     }
   }
@@ -200,11 +199,9 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     start() {
       if (loop) return
       status.state = 'running'
-      loop = run()
-        .catch((err) => {
-          if (!signal.aborted) log.error({ err }, 'WhatsGate registrar crashed')
-        })
-        .finally(() => settled.resolve())
+      loop = run().catch((err) => {
+        if (!signal.aborted) log.error({ err }, 'WhatsGate registrar crashed')
+      })
     },
     async stop() {
       abort.abort()
@@ -212,10 +209,6 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
       if (status.state !== 'done') status.state = 'stopped'
     },
     status() {
-      return structuredClone(status)
-    },
-    async whenSettled() {
-      await settled.promise
       return structuredClone(status)
     },
   }

@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../src/store/errors.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
+import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
 import {
@@ -412,17 +413,25 @@ for (const factory of [sqlite, postgres]) {
       ])
     })
 
-    it('newestEventDate: the newest event_date stored for a session', async () => {
-      expect(await store.newestEventDate(SESSION)).toBeNull()
+    it('newestEventDates: the newest event_date stored per session, kept when retention purges', async () => {
+      expect(await store.newestEventDates()).toEqual(new Map())
       await store.accept([
-        event(1, { date: '2024-03-01 09:59:59' }),
-        event(2, { date: '2024-03-01 10:00:00' }),
-        event(3, { date: '2023-12-31 23:59:59' }),
-        event(4, { date: '2025-01-01 00:00:00', session: 'other' }),
+        event(1, { date: '2024-03-01 09:59:59', targets: [] }),
+        event(2, { date: '2024-03-01 10:00:00', targets: [] }),
+        event(3, { date: '2023-12-31 23:59:59', targets: [] }),
+        event(4, { date: '2025-01-01 00:00:00', session: 'other', targets: [] }),
       ])
-      expect(await store.newestEventDate(SESSION)).toBe('2024-03-01 10:00:00')
-      expect(await store.newestEventDate('other')).toBe('2025-01-01 00:00:00')
-      expect(await store.newestEventDate('nobody')).toBeNull()
+      // An older event that comes later (a backfill) does not move the mark back.
+      await store.accept([event(5, { date: '2020-01-01 00:00:00', targets: [] })])
+      const marks = new Map([
+        [SESSION, '2024-03-01 10:00:00'],
+        ['other', '2025-01-01 00:00:00'],
+      ])
+      expect(await store.newestEventDates()).toEqual(marks)
+      // Every event is finished (no target): retention may take them all, the marks stay.
+      const future = Date.now() + MINUTE
+      expect(await store.purge({ deliveredBefore: future, deadBefore: future, limit: 100 })).toBe(5)
+      expect(await store.newestEventDates()).toEqual(marks)
     })
 
     it('refuses writes with StoreUnavailableError while the database is out, and recovers after', async () => {
@@ -454,6 +463,33 @@ for (const factory of [sqlite, postgres]) {
 }
 
 describe('sqlite store: one relay per file', () => {
+  it('upgrades a file of the first schema, marking each session with its newest stored event', async () => {
+    const dir = tempDir('outbox-store-')
+    const path = join(dir, 'relay.sqlite')
+    const old = new DatabaseSync(path)
+    old.exec(SQLITE_MIGRATIONS[0] as string)
+    old.exec('PRAGMA user_version = 1')
+    const insert =
+      old.prepare(`INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
+      VALUES (?, ?, ?, 'message', ?, x'7b7d', 0, 0)`)
+    insert.run('a:message:1', 'a', '1', '2024-01-01 10:00:00')
+    insert.run('a:message:2', 'a', '2', '2024-01-02 10:00:00')
+    insert.run('b:message:1', 'b', '1', '2023-05-05 05:05:05')
+    old.close()
+    const store = openSqliteStore({ path })
+    try {
+      expect(await store.newestEventDates()).toEqual(
+        new Map([
+          ['a', '2024-01-02 10:00:00'],
+          ['b', '2023-05-05 05:05:05'],
+        ]),
+      )
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('recoverLeases frees every lease at start: their holder was this relay before it died', async () => {
     const dir = tempDir('outbox-store-')
     const store = openSqliteStore({ path: join(dir, 'relay.sqlite') })

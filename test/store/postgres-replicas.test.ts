@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../src/store/errors.ts'
+import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import type { OutboxStore } from '../../src/store/types.ts'
 import { outboxEvent as event, eventKey, keysOf, MINUTE, sortCounts } from '../support/outbox.ts'
@@ -47,9 +48,9 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     await a?.accept([event(1)])
     await replica()
     const versions = await withAdmin((client) =>
-      client.query(`SELECT version FROM ${schema.name}.relay_migrations`),
+      client.query(`SELECT version FROM ${schema.name}.relay_migrations ORDER BY version`),
     )
-    expect(versions.rows).toEqual([{ version: 1 }])
+    expect(versions.rows).toEqual(POSTGRES_MIGRATIONS.map((_sql, i) => ({ version: i + 1 })))
     expect(keysOf(await b?.listDeliveries({ limit: 10 }))).toEqual([eventKey(1)])
     await c?.ping()
   })

@@ -109,7 +109,7 @@ describe('registration at start', () => {
     expect(new Set(hooked)).toEqual(new Set(['wa-1', 'wa-missing']))
     expect(text).not.toContain(TEST_TOKEN)
     // A session WhatsGate refuses does not hold back the backfill of the others.
-    const backfilled = await readyzUntil(relay, (r) => r.backfill !== null, 'the start-up backfill')
+    const backfilled = await readyzUntil(relay, (r) => r.backfill?.length === 2, 'the start-up backfill')
     expect(backfilled.body.backfill?.map((b) => b.whatsappId).sort()).toEqual(['wa-1', 'wa-3'])
     expect(text).not.toContain(API_KEY)
   })
@@ -172,20 +172,20 @@ describe('WhatsGate down at start', () => {
   })
 })
 
-describe('backfill after downtime', () => {
-  /** Event n of wa-1, 20 s after event n-1, as WhatsGate would post and list it. */
-  function event(n: number) {
-    const date = new Date(Date.UTC(2024, 5, 1, 8, 0, 0) + n * 20_000).toISOString().slice(0, 19)
-    return {
-      id: n,
-      whatsapp_id: 'wa-1',
-      event_action: n % 5 === 0 ? 'ack' : 'message',
-      event_date: date.replace('T', ' '),
-      status_code: null,
-      event_data: { message: { id: `false_7999000${n % 3}@c.us_3EB0${n}`, body: `text ${n}`, ack: 1 } },
-    }
+/** Event n of wa-1, 20 s after event n-1, as WhatsGate would post and list it. */
+function event(n: number) {
+  const date = new Date(Date.UTC(2024, 5, 1, 8, 0, 0) + n * 20_000).toISOString().slice(0, 19)
+  return {
+    id: n,
+    whatsapp_id: 'wa-1',
+    event_action: n % 5 === 0 ? 'ack' : 'message',
+    event_date: date.replace('T', ' '),
+    status_code: null,
+    event_data: { message: { id: `false_7999000${n % 3}@c.us_3EB0${n}`, body: `text ${n}`, ack: 1 } },
   }
+}
 
+describe('backfill after downtime', () => {
   it('delivers every event exactly once: those received by webhook and the missed ones over several pages', async () => {
     const total = 350
     const received = 60
@@ -221,7 +221,7 @@ describe('backfill after downtime', () => {
     // Second run on the same outbox: backfill fetches what was missed, from a minute before the
     // newest stored event, in pages of 100.
     const second = await relayFor(fake, env, dataDir)
-    const { body } = await readyzUntil(second, (r) => r.backfill !== null, 'the start-up backfill')
+    const { body } = await readyzUntil(second, (r) => r.backfill?.length === 1, 'the start-up backfill')
     await target.waitFor(total)
     await waitUntil(
       () => readOutbox(dataDir).deliveries.every((d) => d.status === 'delivered'),
@@ -251,6 +251,51 @@ describe('backfill after downtime', () => {
       )
       expect(sample?.body.toString()).toBe(JSON.stringify(e))
     }
+  })
+})
+
+describe('backfill after downtime, with WhatsGate down when the relay comes back', () => {
+  it('fetches the gap once WhatsGate is back, from before the first live event', async () => {
+    // The registrar's first retry waits a real round (~3.5 s): this test takes about 5 s.
+    const events = Array.from({ length: 30 }, (_, i) => event(i + 1))
+    const fake = await fakeWith({ sessions: [{ unique_id: 'wa-1' }], events })
+    const target = await sink()
+    const env = {
+      WHATSGATE_WHATSAPP_IDS: 'wa-1',
+      TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]),
+    }
+    const dataDir = tempDir()
+    cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }))
+    const first = await relayFor(fake, { ...env, BACKFILL_ON_START: 'false' }, dataDir)
+    for (const e of events.slice(0, 10)) expect((await post(first, JSON.stringify(e))).statusCode).toBe(200)
+    await target.waitFor(10)
+    await first.app.close()
+
+    // Back up while WhatsGate is down; WhatsGate's next live event arrives before the backfill.
+    fake.setDown(true)
+    const second = await relayFor(fake, env, dataDir)
+    const live = event(31)
+    expect((await post(second, JSON.stringify(live))).statusCode).toBe(200)
+    await readyzUntil(
+      second,
+      (r) => r.registration?.state === 'running' && fake.calls.length > 0,
+      'a refused call',
+    )
+    fake.setDown(false)
+
+    const { body } = await readyzUntil(
+      second,
+      (r) => r.backfill?.length === 1,
+      'the start-up backfill',
+      15_000,
+    )
+    // From a minute before event 10 (the newest before this start), not before the live event 31.
+    expect(body.backfill?.[0]).toMatchObject({ from: events[6]?.event_date, accepted: 20, duplicates: 4 })
+    await target.waitFor(31)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const ids = target.requests.map((r) => String(r.headers['webhook-id']))
+    expect(ids).toHaveLength(31)
+    expect(new Set(ids)).toEqual(new Set([...events, live].map((e) => `wa-1:${e.event_action}:${e.id}`)))
   })
 })
 
