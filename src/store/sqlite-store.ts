@@ -167,9 +167,10 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
       return sql.countDeliveries.all() as { target: string; status: DeliveryStatus; count: number }[]
     },
 
+    // Ready means able to take an event: that needs the write lock, which another connection
+    // (a backup, an operator's shell) may hold while reads still work.
     async ping(): Promise<void> {
-      if (!db.isOpen) throw new Error('store is closed')
-      sql.ping.get()
+      await writes.submit(() => sql.ping.get(), BOOKKEEPING)
     },
 
     async close(): Promise<void> {

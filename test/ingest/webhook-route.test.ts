@@ -186,10 +186,22 @@ describe('POST /webhook/<token>', () => {
 })
 
 describe('health', () => {
-  it('/healthz and /readyz answer while the store works; /readyz is 503 once it is closed', async () => {
+  it('/readyz is 503 while the store cannot take a write, and ready again once it can', async () => {
     const relay = await buildTestApp()
     try {
       expect((await relay.app.inject('/healthz')).json()).toEqual({ status: 'ok' })
+      expect((await relay.app.inject('/readyz')).json()).toEqual({ status: 'ready', store: 'ok' })
+      const blocker = new DatabaseSync(join(relay.dataDir, 'relay.sqlite'))
+      blocker.exec('BEGIN EXCLUSIVE')
+      try {
+        const locked = await relay.app.inject('/readyz')
+        expect(locked.statusCode).toBe(503)
+        expect(locked.json()).toEqual({ status: 'unavailable', store: 'unavailable' })
+        expect((await relay.app.inject('/healthz')).statusCode).toBe(200)
+      } finally {
+        blocker.exec('ROLLBACK')
+        blocker.close()
+      }
       expect((await relay.app.inject('/readyz')).statusCode).toBe(200)
     } finally {
       await relay.close()
