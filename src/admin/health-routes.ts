@@ -8,9 +8,9 @@ export interface HealthRouteOptions {
 }
 
 export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
-  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }))
+  app.get('/healthz', async () => ({ status: 'ok' }))
 
-  app.get('/readyz', { logLevel: 'warn' }, async (request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     const details = opts.details?.() ?? {}
     try {
       await opts.pingStore()

@@ -1,8 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { pino } from 'pino'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { buildTestApp, readOutbox } from '../support/relay.ts'
+import { buildApp, loggerOptions } from '../../src/app.ts'
+import { buildTestApp, readOutbox, TEST_TOKEN, tempDir } from '../support/relay.ts'
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures')
 const seedEvents = readdirSync(fixtures)
@@ -56,6 +58,28 @@ describe('POST /webhook/<token>', () => {
     expect(again.body).toBe(first.body)
     expect(readOutbox(relay.dataDir).events).toHaveLength(1)
     expect(readOutbox(relay.dataDir).deliveries).toHaveLength(1)
+  })
+
+  it("answers as the page's example answer does", async () => {
+    const answer = JSON.parse(readFileSync(join(fixtures, 'answer.json'), 'utf8'))
+    expect((await post(readFileSync(join(fixtures, 'event-message.json')))).json()).toEqual(answer)
+  })
+
+  it('takes a message that quotes another, and names a quoted field of the wrong type', async () => {
+    const quoting = JSON.parse(readFileSync(join(fixtures, 'message-object-quoted.json'), 'utf8'))
+    const event = { ...message, event_data: { message: quoting } }
+    expect((await post(JSON.stringify(event))).statusCode).toBe(200)
+    const wrong = {
+      ...event,
+      id: 19,
+      event_data: { message: { ...quoting, quoted: { ...quoting.quoted, body: 5 } } },
+    }
+    const refused = await post(JSON.stringify(wrong))
+    expect(refused.statusCode).toBe(400)
+    expect(refused.json().issues.map((issue: { path: string }) => issue.path)).toEqual([
+      'event_data.message.quoted.body',
+    ])
+    expect(readOutbox(relay.dataDir).events.map((e) => e.key)).toEqual(['191b80a9238:message:18'])
   })
 
   it('keeps one id used by two actions as two events', async () => {
@@ -182,6 +206,41 @@ describe('POST /webhook/<token>', () => {
     const retried = await post(JSON.stringify(message))
     expect(retried.statusCode).toBe(200)
     expect(readOutbox(relay.dataDir).events).toHaveLength(1)
+  })
+})
+
+describe('logs', () => {
+  async function logsOf(env: Record<string, string>) {
+    const lines: string[] = []
+    const logger = pino(
+      { ...loggerOptions, level: 'info' },
+      { write: (line: string) => void lines.push(line) },
+    )
+    const dataDir = tempDir()
+    const app = await buildApp({ env: { DATA_DIR: dataDir, INGEST_TOKEN: TEST_TOKEN, ...env }, logger })
+    try {
+      const response = await app.inject({
+        method: 'POST',
+        url: `/webhook/${TEST_TOKEN}`,
+        payload: JSON.stringify(message),
+        headers: { 'content-type': 'application/json', 'x-request-id': 'req-42' },
+      })
+      expect(response.statusCode).toBe(200)
+    } finally {
+      await app.close()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+    return lines.join('')
+  }
+
+  it('logs each accepted event with its key and request id, without its text or the token', async () => {
+    const text = message.event_data.message.body as string
+    const quiet = await logsOf({})
+    expect(quiet).toContain('"event":"191b80a9238:message:18"')
+    expect(quiet).toContain('"reqId":"req-42"')
+    expect(quiet).not.toContain(text)
+    expect(quiet).not.toContain(TEST_TOKEN)
+    expect(await logsOf({ LOG_MESSAGE_TEXT: 'true' })).toContain(`"text":${JSON.stringify(text)}`)
   })
 })
 
