@@ -60,6 +60,19 @@ export function createMetrics({ store, registration }: MetricsDeps) {
     },
   })
 
+  // A rejected key or a failed discovery leaves no session to show: this still says so.
+  new Gauge({
+    name: 'whatsgate_relay_registration_state',
+    help: 'WhatsGate registration as a whole (1 for the current state); unauthorized while the API key is rejected',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      const status = registration()
+      if (status) this.set({ state: status.unauthorized ? 'unauthorized' : status.state }, 1)
+    },
+  })
+
   return {
     registry,
     eventReceived(outcome: 'accepted' | 'duplicate' | 'invalid') {

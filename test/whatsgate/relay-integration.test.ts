@@ -136,6 +136,32 @@ describe('registration at start', () => {
   })
 })
 
+describe('a rejected API key', () => {
+  it('shows in /readyz and in the metrics, without a session to name', async () => {
+    const fake = await startFakeWhatsGate({
+      apiKey: 'another-key-0000000000',
+      sessions: [{ unique_id: 'wa-1' }],
+    })
+    cleanup.push(() => fake.close())
+    const relay = await relayFor(fake, { ADMIN_TOKEN: 'admin-token-0123456789' })
+    const { body, text } = await readyzUntil(
+      relay,
+      (r) => r.registration?.unauthorized === true,
+      'Unauthorized',
+    )
+    expect(body.registration).toMatchObject({ state: 'running', discovery: 'failed', sessions: [] })
+    expect(text).not.toContain(API_KEY)
+    const metrics = await relay.app.inject({
+      url: '/metrics',
+      headers: { authorization: 'Bearer admin-token-0123456789' },
+    })
+    expect(metrics.body).toContain('whatsgate_relay_registration_state{state="unauthorized"} 1')
+    // One refused discovery, then the slow retry (15 min): no tight loop.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(fake.callsOf('sessions-get')).toHaveLength(1)
+  })
+})
+
 describe('WhatsGate down at start', () => {
   it('takes webhooks meanwhile and finishes registration once WhatsGate is back, without a restart', async () => {
     // The registrar's retry delay (1 s, 2 s, ...) and the client's backoff are not configurable
