@@ -9,6 +9,7 @@ import type { Target } from '../config/index.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { type AttemptDeps, createAttempt } from './attempt.ts'
 import type { HttpSender } from './http-sender.ts'
+import type { Decision } from './retry-policy.ts'
 
 export interface DispatcherDeps {
   store: DeliveryStore
@@ -150,7 +151,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       const sending = attempt(lane.target, delivery, {
         abandoned: () => abandoned.has(delivery.id),
         answered: (outcome) => {
-          countOutcome(lane, outcome === 'delivered')
+          countOutcome(lane, outcome)
           freeSlot()
         },
       })
@@ -181,9 +182,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }, waitMs)
   }
 
-  function countOutcome(lane: Lane, delivered: boolean): void {
+  // Only a failure that will be retried says the target is struggling: a 410 (dead at once) is
+  // the target answering about one delivery, and a delivery's last failure adds nothing new.
+  function countOutcome(lane: Lane, outcome: Decision['kind']): void {
     const { name } = lane.target
-    if (!delivered) {
+    if (outcome === 'dead') return
+    if (outcome === 'retry') {
       lane.failures++
       if (lane.failures === failingAfter) {
         log.warn(

@@ -244,6 +244,28 @@ describe('a target that keeps failing', () => {
     )
   })
 
+  it('keeps its full concurrency for a target answering 410: gone is an answer, not a struggle', async () => {
+    const target = await sink()
+    let inFlight = 0
+    const concurrentAtArrival: number[] = []
+    target.respondWith(async () => {
+      concurrentAtArrival.push(++inFlight)
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      inFlight--
+      return { status: 410 }
+    })
+    const relay = await relayWith([
+      { name: 't', url: target.url, events: ['*'], concurrency: 4, retry: slowRetry },
+    ])
+    for (let id = 1; id <= 16; id++) await relay.post(wgEvent({ id }))
+    await target.waitFor(16, 5000)
+    expect(Math.max(...concurrentAtArrival.slice(8))).toBe(4)
+    await waitUntil(
+      () => statusOf(relay.dataDir, 't').every((d) => d.status === 'dead' && d.attempts === 1),
+      'each delivery dead after its one 410',
+    )
+  })
+
   it('sends what waits for a retry as soon as the target answers 2xx again', async () => {
     const target = await sink()
     let down = true
