@@ -99,11 +99,12 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
     return error
   }
 
-  type Result = 'ok' | 'failed' | 'unauthorized'
+  type Result = 'ok' | 'failed' | 'unavailable' | 'unauthorized'
 
   function failed(err: unknown): Result {
     status.unauthorized = isUnauthorized(err)
-    return status.unauthorized ? 'unauthorized' : 'failed'
+    if (status.unauthorized) return 'unauthorized'
+    return err instanceof WhatsGateUnavailableError ? 'unavailable' : 'failed'
   }
 
   async function discover(): Promise<Result> {
@@ -177,8 +178,9 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
           if (session.outcome === 'registered' || session.outcome === 'already') continue
           const outcome = await ensure(session)
           if (outcome !== 'ok') result = outcome
-          // One rejected key rejects them all: do not spend a call per session to learn it again.
-          if (outcome === 'unauthorized') break
+          // One rejected key rejects them all, and an outage fails them all (each after the
+          // client's own retries): do not spend calls per session to learn it again.
+          if (outcome === 'unauthorized' || outcome === 'unavailable') break
         }
       }
       if (result === 'ok') {

@@ -161,12 +161,27 @@ describe('registrar', () => {
     for (const line of capture.lines) expect(line).not.toContain('ingest-token-123')
   })
 
+  it('ends a round at the first session WhatsGate is down for, instead of trying every session', async () => {
+    const ids = ['wa1', 'wa2', 'wa3', 'wa4']
+    fake = await startFakeWhatsGate({ apiKey: API_KEY, sessions: ids.map((unique_id) => ({ unique_id })) })
+    fake.setDown(true)
+    const r = setup({ whatsappIds: ids })
+    await vi.waitFor(() => expect(fake.calls.length).toBeGreaterThanOrEqual(4))
+    expect(new Set(fake.calls.map((c) => (c.body as { WhatsappID?: string }).WhatsappID))).toEqual(
+      new Set(['wa1']),
+    )
+    fake.setDown(false)
+    await done(r)
+    expect([...fake.hooks.keys()].sort()).toEqual(ids)
+  })
+
   it('retries one failing session without re-registering the others', async () => {
     fake = await startFakeWhatsGate({
       apiKey: API_KEY,
       sessions: [{ unique_id: 'wa1' }, { unique_id: 'wa2' }],
     })
-    // The first set-hook call (wa1) hits an outage; wa2 succeeds in the same round.
+    // The first set-hook call (wa1) hits an outage, which ends the round; the next one finishes
+    // wa1 and then registers wa2.
     fake.failNext('set-hook', 1, '503')
     const capture = captureLogger('info')
     const r = setup({ log: capture.log })
@@ -175,7 +190,7 @@ describe('registrar', () => {
     const order = fake
       .callsOf('set-hook')
       .map((c) => `${(c.body as { WhatsappID: string }).WhatsappID}:${c.outcome}`)
-    expect(order).toEqual(['wa1:503', 'wa2:ok', 'wa1:ok'])
+    expect(order).toEqual(['wa1:503', 'wa1:ok', 'wa2:ok'])
     expect(fake.callsOf('sessions-get')).toHaveLength(1)
     expect(r.status().sessions).toEqual([
       { whatsappId: 'wa1', outcome: 'registered', attempts: 2 },
