@@ -1,9 +1,11 @@
 // One attempt of one delivery: build and sign the request, send it, decide what the answer means
 // (retry-policy.ts) and record that in the store. The dispatcher decides when; this decides how.
+import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { Target } from '../config/index.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
-import type { HttpSender } from './http-sender.ts'
+import { MediaFetchError } from '../whatsgate/media.ts'
+import type { HttpSender, SendResult } from './http-sender.ts'
 import { type Decision, decide, parseRetryAfter } from './retry-policy.ts'
 import { signWebhook } from './standard-webhooks.ts'
 
@@ -13,8 +15,13 @@ export interface AttemptDeps {
   log: Logger
   now: () => number
   random: () => number
-  /** Rewrites the body for a target that asked for it (inline media). */
-  prepareBody: (target: Target, delivery: ClaimedDelivery) => Promise<Buffer>
+  /**
+   * Rewrites the body for a target with `media: "inline"`; without it, or for other targets, the
+   * stored bytes go out. `signal` aborts at the attempt's deadline, the target's timeoutMs; the
+   * attempt stops waiting then in any case. Throws MediaFetchError when WhatsGate failed: that
+   * spends an attempt. Anything else it throws is our failure and spends none.
+   */
+  prepareBody?: (target: Target, delivery: ClaimedDelivery, signal: AbortSignal) => Promise<Buffer>
   /** Told the outcome of every attempt (metrics). */
   onAttempt?: (target: string, outcome: Decision['kind'], durationMs: number) => void
 }
@@ -29,6 +36,42 @@ export interface AttemptHooks {
 export function createAttempt(deps: AttemptDeps) {
   const { store, sender, log, now, random, prepareBody } = deps
 
+  /**
+   * The body for this target, within the target's timeoutMs: the lease is sized for the send's
+   * own timeout, so a media fetch that ran on (WhatsGate hanging, the client's own retries) would
+   * let another worker claim the delivery while this one still meant to send it.
+   */
+  async function prepareWithin(target: Target, delivery: ClaimedDelivery): Promise<Buffer> {
+    if (!prepareBody || target.media !== 'inline') return delivery.body
+    const deadline = AbortSignal.timeout(target.timeoutMs)
+    try {
+      return await prepareBody(target, delivery, deadline)
+    } catch (error) {
+      if (!deadline.aborted) throw error
+      throw new MediaFetchError(`timed out after ${target.timeoutMs} ms`, { cause: error })
+    }
+  }
+
+  function send(target: Target, delivery: ClaimedDelivery, body: Buffer): Promise<SendResult> {
+    const timestamp = Math.floor(now() / 1000)
+    const headers: Record<string, string> = {
+      ...target.headers,
+      'x-whatsgate-event': delivery.action,
+      'x-whatsgate-session': delivery.whatsappId,
+      'webhook-id': delivery.eventKey,
+      'webhook-timestamp': String(timestamp),
+    }
+    if (target.secrets.length > 0) {
+      headers['webhook-signature'] = signWebhook({
+        secrets: target.secrets,
+        id: delivery.eventKey,
+        timestamp,
+        body,
+      })
+    }
+    return sender.send({ url: target.url, headers, body, timeoutMs: target.timeoutMs })
+  }
+
   return async function attempt(
     target: Target,
     delivery: ClaimedDelivery,
@@ -42,24 +85,23 @@ export function createAttempt(deps: AttemptDeps) {
       attempt: attempts,
     }
     try {
-      const body = await prepareBody(target, delivery)
-      const timestamp = Math.floor(now() / 1000)
-      const headers: Record<string, string> = {
-        ...target.headers,
-        'x-whatsgate-event': delivery.action,
-        'x-whatsgate-session': delivery.whatsappId,
-        'webhook-id': delivery.eventKey,
-        'webhook-timestamp': String(timestamp),
+      const started = performance.now()
+      let result: SendResult
+      let mediaFailed = false
+      try {
+        const body = await prepareWithin(target, delivery)
+        result = await send(target, delivery, body)
+      } catch (error) {
+        if (!(error instanceof MediaFetchError)) throw error
+        // WhatsGate's failure, not the target's: the target was never called.
+        mediaFailed = true
+        result = {
+          status: null,
+          retryAfter: undefined,
+          error: error.message,
+          durationMs: Math.round(performance.now() - started),
+        }
       }
-      if (target.secrets.length > 0) {
-        headers['webhook-signature'] = signWebhook({
-          secrets: target.secrets,
-          id: delivery.eventKey,
-          timestamp,
-          body,
-        })
-      }
-      const result = await sender.send({ url: target.url, headers, body, timeoutMs: target.timeoutMs })
       // Given back at shutdown: the aborted send is ours, not the target's, and spends nothing.
       if (hooks.abandoned()) return
       const at = now()
@@ -87,11 +129,13 @@ export function createAttempt(deps: AttemptDeps) {
         recording = store.kill(delivery.id, { ...outcome, error: decision.reason })
         log.warn({ ...context, reason: decision.reason }, 'delivery dead')
       }
-      hooks.answered(decision.kind)
+      // A media failure says nothing about the target, so it does not count towards the target's
+      // failing streak (one request at a time); its slot frees once the outcome is recorded.
+      if (!mediaFailed) hooks.answered(decision.kind)
       await recording
     } catch (error) {
-      // Our side failed (store, body preparation): spend no attempt. The lease runs out and the
-      // delivery is due again, so at worst the target sees a repeat with the same webhook-id.
+      // Our side failed (store, a bug preparing the body): spend no attempt. The lease runs out
+      // and the delivery is due again, so at worst the target sees a repeat with the same webhook-id.
       log.error(
         { ...context, err: error },
         'could not complete the delivery; it will be retried after its lease',

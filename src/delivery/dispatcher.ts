@@ -24,7 +24,7 @@ export interface DispatcherDeps {
   leaseMarginMs?: number
   /** Failed attempts in a row after which a target gets one request at a time. */
   failingAfter?: number
-  /** Default: the body as stored. */
+  /** Inline media (see AttemptDeps); without it every target gets the body as stored. */
   prepareBody?: AttemptDeps['prepareBody']
   onAttempt?: AttemptDeps['onAttempt']
 }
@@ -61,9 +61,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const pollIntervalMs = deps.pollIntervalMs ?? 1000
   const leaseMarginMs = deps.leaseMarginMs ?? 30_000
   const failingAfter = deps.failingAfter ?? 5
-  const prepareBody = deps.prepareBody ?? (async (_target, delivery) => delivery.body)
   const owner = randomUUID()
-  const attempt = createAttempt({ store, sender, log, now, random, prepareBody, onAttempt: deps.onAttempt })
+  const attempt = createAttempt({
+    store,
+    sender,
+    log,
+    now,
+    random,
+    prepareBody: deps.prepareBody,
+    onAttempt: deps.onAttempt,
+  })
   const lanes = new Map(
     deps.targets.map((target) => [
       target.name,
@@ -119,8 +126,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           limit,
           owner,
           now: now(),
-          // A claimed delivery may wait for a slot for one attempt's time before its own attempt.
-          leaseMs: 2 * target.timeoutMs + leaseMarginMs,
+          // A claimed delivery may wait for a slot for one attempt's time before its own attempt;
+          // an inline-media attempt is a fetch and a send, each up to timeoutMs.
+          leaseMs: (target.media === 'inline' ? 4 : 2) * target.timeoutMs + leaseMarginMs,
         })
       } catch (error) {
         log.error({ err: error, target: target.name }, 'claim failed; will try again')

@@ -7,7 +7,7 @@ import type { Acceptor } from '../ingest/acceptor.ts'
 import type { ClaimedDelivery, OutboxStore } from '../store/types.ts'
 import { createWhatsGateClient, sleep, type WhatsGateClient } from './api-client.ts'
 import { type BackfillResult, createBackfill } from './backfill.ts'
-import { fetchMedia, mediaReference, withInlineMedia } from './media.ts'
+import { inlineMediaBody } from './media.ts'
 import { createRegistrar, defaultRetryDelay, type Registrar } from './registrar.ts'
 import { createStartupBackfill, type StartupBackfill } from './startup-backfill.ts'
 
@@ -30,7 +30,7 @@ export interface WhatsGateIntegration {
   stop(): Promise<void>
   backfill(params?: { since?: string; whatsappIds?: readonly string[] }): Promise<BackfillResult[]>
   /** The body a target receives: with the message's media inlined when it asked for that. */
-  prepareBody(target: Target, delivery: ClaimedDelivery): Promise<Buffer>
+  prepareBody(target: Target, delivery: ClaimedDelivery, signal?: AbortSignal): Promise<Buffer>
   status(): Record<string, unknown>
 }
 
@@ -46,6 +46,7 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
   if (registerOnStart && !callback)
     log.warn('WHATSGATE_API_KEY is set but PUBLIC_URL is not: set-hook is skipped')
   const backfillLog = log.child({ name: 'backfill' })
+  const mediaLog = log.child({ name: 'media' })
   const accept = async (body: Buffer) => (await acceptor.accept(body)).status
   let startupBackfill: StartupBackfill | null = null
   const registrar =
@@ -128,13 +129,8 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
       await startupBackfill?.stop()
     },
     backfill,
-    async prepareBody(target, delivery) {
-      if (target.media !== 'inline') return delivery.body
-      const ref = mediaReference(delivery.body)
-      if (!ref) return delivery.body
-      const media = await fetchMedia(client, ref.whatsappId, ref.messageId)
-      return media ? withInlineMedia(delivery.body, media) : delivery.body
-    },
+    prepareBody: (target, delivery, signal) =>
+      inlineMediaBody({ client, log: mediaLog }, target, delivery, signal),
     status() {
       return {
         registration: registrar?.status() ?? null,
