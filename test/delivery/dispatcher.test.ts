@@ -220,7 +220,8 @@ describe('a target that keeps failing', () => {
   // Retries wait at least a tenth of initialDelayMs (6 s here): anything sooner is the relay's doing.
   const slowRetry = { maxAttempts: 10, initialDelayMs: 60_000, maxDelayMs: 60_000 }
 
-  it('gets one request at a time after five failures in a row', async () => {
+  /** 16 events to a target of concurrency 4 that takes 30 ms and answers `status` every time. */
+  async function sixteenAnswered(status: number) {
     const target = await sink()
     let inFlight = 0
     const concurrentAtArrival: number[] = []
@@ -228,13 +229,18 @@ describe('a target that keeps failing', () => {
       concurrentAtArrival.push(++inFlight)
       await new Promise((resolve) => setTimeout(resolve, 30))
       inFlight--
-      return { status: 503 }
+      return { status }
     })
     const relay = await relayWith([
       { name: 't', url: target.url, events: ['*'], concurrency: 4, retry: slowRetry },
     ])
     for (let id = 1; id <= 16; id++) await relay.post(wgEvent({ id }))
     await target.waitFor(16, 5000)
+    return { relay, concurrentAtArrival }
+  }
+
+  it('gets one request at a time after five failures in a row', async () => {
+    const { relay, concurrentAtArrival } = await sixteenAnswered(503)
     // The first rounds go four at once; once five answers have failed, never more than one.
     expect(Math.max(...concurrentAtArrival.slice(0, 4))).toBe(4)
     expect(concurrentAtArrival.slice(9)).toEqual(Array(7).fill(1))
@@ -245,20 +251,7 @@ describe('a target that keeps failing', () => {
   })
 
   it('keeps its full concurrency for a target answering 410: gone is an answer, not a struggle', async () => {
-    const target = await sink()
-    let inFlight = 0
-    const concurrentAtArrival: number[] = []
-    target.respondWith(async () => {
-      concurrentAtArrival.push(++inFlight)
-      await new Promise((resolve) => setTimeout(resolve, 30))
-      inFlight--
-      return { status: 410 }
-    })
-    const relay = await relayWith([
-      { name: 't', url: target.url, events: ['*'], concurrency: 4, retry: slowRetry },
-    ])
-    for (let id = 1; id <= 16; id++) await relay.post(wgEvent({ id }))
-    await target.waitFor(16, 5000)
+    const { relay, concurrentAtArrival } = await sixteenAnswered(410)
     expect(Math.max(...concurrentAtArrival.slice(8))).toBe(4)
     await waitUntil(
       () => statusOf(relay.dataDir, 't').every((d) => d.status === 'dead' && d.attempts === 1),

@@ -1,7 +1,6 @@
 // The whole relay (buildApp, as main.ts runs it) against the fake WhatsGate: set-hook at start,
 // a WhatsGate outage at start, backfill after downtime, and inline media. Targets are real HTTP
 // sinks on 127.0.0.1; nothing here talks to anything else.
-import { rmSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RegistrationStatus } from '../../src/whatsgate/registrar.ts'
 import { waitUntil, wgEvent } from '../support/events.ts'
@@ -211,38 +210,32 @@ function event(n: number) {
   }
 }
 
+/**
+ * WhatsGate holds `total` events of wa-1; a first run of the relay took the first `received` by
+ * webhook and delivered them, then went away. The second run is the test's.
+ */
+async function afterDowntime(total: number, received: number) {
+  const events = Array.from({ length: total }, (_, i) => event(i + 1))
+  const fake = await fakeWith({ sessions: [{ unique_id: 'wa-1' }], events })
+  const target = await sink()
+  const env = {
+    WHATSGATE_WHATSAPP_IDS: 'wa-1',
+    TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]),
+  }
+  const dataDir = tempDir()
+  const first = await relayFor(fake, { ...env, BACKFILL_ON_START: 'false' }, dataDir)
+  for (const e of events.slice(0, received))
+    expect((await post(first, JSON.stringify(e))).statusCode).toBe(200)
+  await target.waitFor(received)
+  await first.app.close() // not first.close(): that would delete the data folder
+  return { events, fake, target, env, dataDir }
+}
+
 describe('backfill after downtime', () => {
   it('delivers every event exactly once: those received by webhook and the missed ones over several pages', async () => {
     const total = 350
     const received = 60
-    const events = Array.from({ length: total }, (_, i) => event(i + 1))
-    const fake = await fakeWith({ sessions: [{ unique_id: 'wa-1' }], events })
-    const target = await sink()
-    const env = {
-      WHATSGATE_WHATSAPP_IDS: 'wa-1',
-      TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]),
-    }
-    const dataDir = tempDir()
-    cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }))
-
-    // First run: WhatsGate posts the first events, then the relay goes away.
-    const first = await buildTestApp(
-      {
-        ...env,
-        WHATSGATE_API_URL: fake.url,
-        WHATSGATE_API_KEY: API_KEY,
-        PUBLIC_URL,
-        BACKFILL_ON_START: 'false',
-      },
-      dataDir,
-    )
-    cleanup.push(() => first.app.close())
-    await first.app.ready()
-    for (const e of events.slice(0, received)) {
-      expect((await post(first, JSON.stringify(e))).statusCode).toBe(200)
-    }
-    await target.waitFor(received)
-    await first.app.close() // not first.close(): that would delete the data folder
+    const { events, fake, target, env, dataDir } = await afterDowntime(total, received)
 
     // Second run on the same outbox: backfill fetches what was missed, from a minute before the
     // newest stored event, in pages of 100.
@@ -283,19 +276,7 @@ describe('backfill after downtime', () => {
 describe('backfill after downtime, with WhatsGate down when the relay comes back', () => {
   it('fetches the gap once WhatsGate is back, from before the first live event', async () => {
     // The registrar's first retry waits a real round (~3.5 s): this test takes about 5 s.
-    const events = Array.from({ length: 30 }, (_, i) => event(i + 1))
-    const fake = await fakeWith({ sessions: [{ unique_id: 'wa-1' }], events })
-    const target = await sink()
-    const env = {
-      WHATSGATE_WHATSAPP_IDS: 'wa-1',
-      TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]),
-    }
-    const dataDir = tempDir()
-    cleanup.push(async () => rmSync(dataDir, { recursive: true, force: true }))
-    const first = await relayFor(fake, { ...env, BACKFILL_ON_START: 'false' }, dataDir)
-    for (const e of events.slice(0, 10)) expect((await post(first, JSON.stringify(e))).statusCode).toBe(200)
-    await target.waitFor(10)
-    await first.app.close()
+    const { events, fake, target, env, dataDir } = await afterDowntime(30, 10)
 
     // Back up while WhatsGate is down; WhatsGate's next live event arrives before the backfill.
     fake.setDown(true)
