@@ -19,14 +19,7 @@ async function relayWithDeadLetters(count: number) {
     ADMIN_TOKEN,
     TARGETS: JSON.stringify([{ name: 'crm', url: sink.url, events: ['*'] }]),
   })
-  for (let id = 1; id <= count; id++) {
-    await relay.app.inject({
-      method: 'POST',
-      url: relay.webhookPath,
-      payload: wgEvent({ id }),
-      headers: { 'content-type': 'application/json' },
-    })
-  }
+  for (let id = 1; id <= count; id++) await relay.post(wgEvent({ id }))
   await waitUntil(
     () => readOutbox(relay.dataDir).deliveries.filter((d) => d.status === 'dead').length === count,
     'dead letters',

@@ -23,15 +23,7 @@ async function relayWith(targets: object[]) {
   const relay = await buildTestApp({ TARGETS: JSON.stringify(targets) })
   cleanup.push(() => relay.close())
   await relay.app.ready()
-  const post = async (body: string) => {
-    const response = await relay.app.inject({
-      method: 'POST',
-      url: relay.webhookPath,
-      payload: body,
-      headers: { 'content-type': 'application/json' },
-    })
-    expect(response.statusCode).toBe(200)
-  }
+  const post = async (body: string) => expect((await relay.post(body)).statusCode).toBe(200)
   return { ...relay, post }
 }
 
@@ -347,14 +339,7 @@ describe('shutdown', () => {
       TARGETS: JSON.stringify([{ name: 't', url: target.url, events: ['*'], timeoutMs: 60_000 }]),
     })
     cleanup.push(() => relay.close())
-    for (let id = 1; id <= 3; id++) {
-      await relay.app.inject({
-        method: 'POST',
-        url: relay.webhookPath,
-        payload: wgEvent({ id }),
-        headers: { 'content-type': 'application/json' },
-      })
-    }
+    for (let id = 1; id <= 3; id++) await relay.post(wgEvent({ id }))
     await target.waitFor(3)
     const started = Date.now()
     await relay.app.close()

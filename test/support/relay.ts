@@ -17,10 +17,19 @@ export async function buildTestApp(env: Record<string, string> = {}, dataDir = t
     env: { DATA_DIR: dataDir, INGEST_TOKEN: TEST_TOKEN, SHUTDOWN_TIMEOUT_MS: '1000', ...env },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   })
+  const webhookPath = `/webhook/${TEST_TOKEN}`
   return {
     app,
     dataDir,
-    webhookPath: `/webhook/${TEST_TOKEN}`,
+    webhookPath,
+    /** WhatsGate posting one event body, through the app. */
+    post: (body: string | Buffer) =>
+      app.inject({
+        method: 'POST',
+        url: webhookPath,
+        payload: body,
+        headers: { 'content-type': 'application/json' },
+      }),
     async close() {
       await app.close()
       rmSync(dataDir, { recursive: true, force: true })

@@ -55,15 +55,7 @@ async function relayWithMedia({ maxAttempts = 5, timeoutMs = 5000, events = ['me
   })
   cleanup.push(() => relay.close())
   await relay.app.ready()
-  const post = async (body: string) => {
-    const response = await relay.app.inject({
-      method: 'POST',
-      url: relay.webhookPath,
-      payload: body,
-      headers: { 'content-type': 'application/json' },
-    })
-    expect(response.statusCode).toBe(200)
-  }
+  const post = async (body: string) => expect((await relay.post(body)).statusCode).toBe(200)
   const delivery = (target: string) => readOutbox(relay.dataDir).deliveries.find((d) => d.target === target)
   return { fake, inline, plain, post, delivery }
 }

@@ -69,15 +69,6 @@ async function readyzUntil(relay: TestRelay, check: (r: Readiness) => boolean, w
 const outcomes = (r: Readiness) =>
   Object.fromEntries((r.registration?.sessions ?? []).map((s) => [s.whatsappId, s.outcome]))
 
-async function post(relay: TestRelay, body: string) {
-  return relay.app.inject({
-    method: 'POST',
-    url: relay.webhookPath,
-    payload: body,
-    headers: { 'content-type': 'application/json' },
-  })
-}
-
 describe('registration at start', () => {
   it('sets the callback on the configured sessions only, and /readyz shows each outcome without the token', async () => {
     const fake = await fakeWith({
@@ -172,7 +163,7 @@ describe('WhatsGate down at start', () => {
       TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]),
     })
 
-    const during = await post(relay, wgEvent({ id: 1, whatsappId: 'wa-1' }))
+    const during = await relay.post(wgEvent({ id: 1, whatsappId: 'wa-1' }))
     expect(during.statusCode).toBe(200)
     expect(during.json()).toEqual({ result: 'OK', id: 1 })
     await target.waitFor(1)
@@ -189,7 +180,7 @@ describe('WhatsGate down at start', () => {
     expect(refusedCalls).toBeGreaterThan(0)
 
     fake.setDown(false)
-    expect((await post(relay, wgEvent({ id: 2, whatsappId: 'wa-2' }))).statusCode).toBe(200)
+    expect((await relay.post(wgEvent({ id: 2, whatsappId: 'wa-2' }))).statusCode).toBe(200)
     const { body } = await readyzUntil(relay, (r) => r.registration?.state === 'done', 'registration', 15_000)
     expect(outcomes(body)).toEqual({ 'wa-1': 'registered', 'wa-2': 'registered' })
     expect(Object.fromEntries(fake.hooks)).toEqual({ 'wa-1': CALLBACK, 'wa-2': CALLBACK })
@@ -225,7 +216,7 @@ async function afterDowntime(total: number, received: number) {
   const dataDir = tempDir()
   const first = await relayFor(fake, { ...env, BACKFILL_ON_START: 'false' }, dataDir)
   for (const e of events.slice(0, received))
-    expect((await post(first, JSON.stringify(e))).statusCode).toBe(200)
+    expect((await first.post(JSON.stringify(e))).statusCode).toBe(200)
   await target.waitFor(received)
   await first.app.close() // not first.close(): that would delete the data folder
   return { events, fake, target, env, dataDir }
@@ -282,7 +273,7 @@ describe('backfill after downtime, with WhatsGate down when the relay comes back
     fake.setDown(true)
     const second = await relayFor(fake, env, dataDir)
     const live = event(31)
-    expect((await post(second, JSON.stringify(live))).statusCode).toBe(200)
+    expect((await second.post(JSON.stringify(live))).statusCode).toBe(200)
     await readyzUntil(
       second,
       (r) => r.registration?.state === 'running' && fake.calls.length > 0,
@@ -329,7 +320,7 @@ describe('inline media', () => {
   "event_date": "2024-06-01 08:00:00", "status_code": null,
   "event_data": { "message": { "_id": "3EB0MEDIA77", "id": "${messageId}",
     "hasMedia": true, "mediaKey": "mk==", "body": "\\u0444\\u043e\\u0442\\u043e", "type": "image" } } }`
-    expect((await post(relay, original)).statusCode).toBe(200)
+    expect((await relay.post(original)).statusCode).toBe(200)
     await Promise.all([inline.waitFor(1), plain.waitFor(1)])
 
     expect(plain.requests[0]?.body.equals(Buffer.from(original))).toBe(true)
