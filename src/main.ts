@@ -1,4 +1,5 @@
 // Runs the relay as a process: start, announce, and shut down cleanly on SIGTERM/SIGINT.
+import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/index.ts'
@@ -37,9 +38,35 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   })
 }
 
-await app.listen({ port: config.port, host: config.host })
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (error) {
+  // Nothing was acknowledged yet, so there is nothing to wind down: leave with one line. A token
+  // made by this start was never announced: it goes, and the start that listens makes and logs one.
+  if (config.ingestTokenGenerated && config.ingestTokenFile) rmSync(config.ingestTokenFile, { force: true })
+  process.stderr.write(
+    `whatsgate-relay: could not listen on HOST=${config.host} PORT=${config.port}: ${listenProblem(error)}\n`,
+  )
+  process.exit(1)
+}
+// Once, when made: the token is the callback's only secret (it stays in DATA_DIR/ingest-token).
 if (config.ingestTokenGenerated) {
   const port = (app.server.address() as AddressInfo).port
   const base = config.publicUrl ?? `http://<this-host>:${port}`
   app.log.info(`generated an ingest token; WhatsGate callback URL: ${base}/webhook/${config.ingestToken}`)
+}
+
+function listenProblem(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'the port is already in use',
+    EADDRNOTAVAIL: 'HOST is not an address of this machine',
+    EACCES: 'permission denied (ports below 1024 need privileges)',
+    ENOTFOUND: 'HOST does not resolve to an address',
+    EAI_AGAIN: 'HOST could not be resolved (DNS unavailable)',
+  }
+  const reason = code === undefined ? undefined : reasons[code]
+  if (reason) return `${reason} (${code})`
+  const message = String((error as Error | undefined)?.message ?? error)
+  return message.split('\n', 1)[0] ?? message
 }

@@ -4,6 +4,17 @@ import { z } from 'zod'
 
 const optionalString = z.string().min(1).optional()
 
+/**
+ * The secret path part of the callback URL, whether set in INGEST_TOKEN or kept in DATA_DIR.
+ * At most 100 characters: Fastify refuses longer route parameters (maxParamLength) with 414, so a
+ * longer token would fail every webhook instead of failing at start.
+ */
+export const ingestTokenSchema = z
+  .string()
+  .min(16, 'must be at least 16 characters')
+  .max(100, 'must be at most 100 characters (the longest path part the webhook route takes)')
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - and _ only')
+
 export const envSchema = z.object({
   PORT: z.number().int().min(0).max(65535).default(3000).describe('Port the relay listens on'),
   HOST: z.string().default('0.0.0.0').describe('Interface the relay listens on'),
@@ -15,10 +26,7 @@ export const envSchema = z.object({
   DATABASE_URL: optionalString.describe(
     'PostgreSQL outbox shared by replicas (needs INGEST_TOKEN); unset = SQLite in DATA_DIR',
   ),
-  INGEST_TOKEN: z
-    .string()
-    .min(16)
-    .regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, - and _ only')
+  INGEST_TOKEN: ingestTokenSchema
     .optional()
     .describe('Secret path part of the callback URL; generated and kept in DATA_DIR when unset'),
   BODY_LIMIT: z.number().int().min(1024).default(1048576).describe('Largest accepted event body, bytes'),
@@ -42,7 +50,7 @@ export const envSchema = z.object({
     .describe('Fetch missed events at start; default on with an API key'),
   ADMIN_TOKEN: z
     .string()
-    .min(16)
+    .min(16, 'must be at least 16 characters')
     .optional()
     .describe('Bearer token of the admin API; the API is off without it'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

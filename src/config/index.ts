@@ -1,7 +1,7 @@
 // The relay's typed, frozen configuration, built from the validated environment.
 import { join } from 'node:path'
 import type { Env } from './env.ts'
-import { resolveIngestToken } from './ingest-token.ts'
+import { IngestTokenError, resolveIngestToken } from './ingest-token.ts'
 import { loadTargets, type Target, TargetConfigError } from './targets.ts'
 
 export { envJsonSchema, envSchema } from './env.ts'
@@ -19,7 +19,9 @@ export interface Config {
   /** PostgreSQL outbox shared by replicas; null = the SQLite file in DATA_DIR. */
   databaseUrl: string | null
   ingestToken: string
-  /** True when the token was made on this start: the callback URL is then logged once. */
+  /** The DATA_DIR file the token is kept in; null when INGEST_TOKEN set it. */
+  ingestTokenFile: string | null
+  /** True when the token was made on this start. */
   ingestTokenGenerated: boolean
   bodyLimit: number
   publicUrl: string | null
@@ -54,20 +56,23 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
   }
   for (const name of ['PUBLIC_URL', 'WHATSGATE_API_URL', 'FORWARD_URL'] as const) {
     const value = env[name]
+    // The value is not echoed: it may carry a password (https://user:password@host).
     if (value !== undefined && !URL.canParse(value))
-      throw new ConfigError(`${name}: not a valid URL: "${value}"`)
+      throw new ConfigError(`${name}: not a valid URL (expected e.g. https://host/path; value not shown)`)
   }
   let targets: Target[]
+  let ingestToken: ReturnType<typeof resolveIngestToken>
   try {
     targets = loadTargets(
       { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },
       warn,
     )
+    ingestToken = resolveIngestToken(env.DATA_DIR, env.INGEST_TOKEN)
   } catch (error) {
-    if (error instanceof TargetConfigError) throw new ConfigError(error.message)
+    if (error instanceof TargetConfigError || error instanceof IngestTokenError)
+      throw new ConfigError(error.message)
     throw error
   }
-  const { token, generated } = resolveIngestToken(env.DATA_DIR, env.INGEST_TOKEN)
   const apiKey = env.WHATSGATE_API_KEY ?? null
   return Object.freeze({
     port: env.PORT,
@@ -75,8 +80,9 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     dataDir: env.DATA_DIR,
     sqlitePath: join(env.DATA_DIR, 'relay.sqlite'),
     databaseUrl,
-    ingestToken: token,
-    ingestTokenGenerated: generated,
+    ingestToken: ingestToken.token,
+    ingestTokenFile: ingestToken.file,
+    ingestTokenGenerated: ingestToken.generated,
     bodyLimit: env.BODY_LIMIT,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     whatsgate: Object.freeze({

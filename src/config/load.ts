@@ -3,7 +3,8 @@
 // throwaway instance, so every entry point accepts and refuses exactly the same variables.
 import fastifyEnv from '@fastify/env'
 import Fastify from 'fastify'
-import type { Env } from './env.ts'
+import type { z } from 'zod'
+import { type Env, envSchema } from './env.ts'
 import { type Config, ConfigError, createConfig, envJsonSchema } from './index.ts'
 
 export interface LoadedConfig {
@@ -21,7 +22,7 @@ export async function loadEnv(env: Record<string, string | undefined>): Promise<
     await probe.register(fastifyEnv, { schema: envJsonSchema, data: present, env: false, confKey: 'env' })
     return probe.getEnvs<Env>()
   } catch (error) {
-    throw new ConfigError(describeEnvError(error))
+    throw new ConfigError(describeEnvError(error, present))
   } finally {
     await probe.close()
   }
@@ -36,14 +37,40 @@ export async function loadConfig(
   return { env: validated, config: createConfig(validated, warn) }
 }
 
-export function describeEnvError(error: unknown): string {
-  const issues = (error as { errors?: { instancePath: string; message?: string; params?: unknown }[] }).errors
+interface EnvIssue {
+  instancePath: string
+  keyword: string
+  message?: string
+  params?: unknown
+}
+
+export function describeEnvError(error: unknown, env: Record<string, string | undefined> = {}): string {
+  const issues = (error as { errors?: EnvIssue[] }).errors
   if (!issues?.length) return (error as Error).message
   return issues
     .map((issue) => {
       const name = issue.instancePath.replace(/^\//, '') || 'environment'
       const allowed = (issue.params as { allowedValues?: unknown[] } | undefined)?.allowedValues
-      return `${name}: ${issue.message}${allowed ? ` (${allowed.join(', ')})` : ''}`
+      const message = schemaMessage(name, issue.keyword, env[name]) ?? issue.message
+      return `${name}: ${message}${allowed ? ` (${allowed.join(', ')})` : ''}`
     })
     .join('; ')
+}
+
+/**
+ * The zod schema's own words for a failed string rule: ajv says `must match pattern "^[A-Za-z…"`,
+ * the schema says what is allowed and why. Not for other rules: ajv checks coerced values.
+ */
+function schemaMessage(name: string, keyword: string, value: string | undefined): string | undefined {
+  const code = STRING_RULES[keyword]
+  if (code === undefined || value === undefined) return undefined
+  const field = (envSchema.shape as Record<string, z.ZodType | undefined>)[name]
+  return field?.safeParse(value).error?.issues.find((issue) => issue.code === code)?.message
+}
+
+/** ajv's keyword → the code of zod's issue for the same rule. */
+const STRING_RULES: Record<string, string> = {
+  minLength: 'too_small',
+  maxLength: 'too_big',
+  pattern: 'invalid_format',
 }

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { parseDocument, type YAMLError } from 'yaml'
 import { z } from 'zod'
 import { decodeWebhookSecret } from '../delivery/standard-webhooks.ts'
 import { isKnownAction, KNOWN_ACTIONS } from '../events/schemas.ts'
@@ -201,7 +201,7 @@ export function loadTargets(source: TargetSources, warn: (msg: string) => void):
   if (forwardUrl)
     return [createTarget({ name: 'default', url: forwardUrl, events: ['*'] }, 'FORWARD_URL', warn)]
   if (targets) return fromArray(parseJson(targets, 'TARGETS'), 'TARGETS', warn)
-  if (targetsFile) return fromArray(readTargetsFile(targetsFile), 'TARGETS_FILE', warn)
+  if (targetsFile) return fromArray(readTargetsFile(targetsFile, warn), 'TARGETS_FILE', warn)
   return []
 }
 
@@ -219,15 +219,18 @@ function fromArray(raw: unknown, label: string, warn: (msg: string) => void): Ta
   })
 }
 
+// Parse errors say where and what, never quote the text: targets hold authorization headers and
+// secrets, and start-up errors end up in logs. JSON.parse's and yaml's own messages quote it.
+
 function parseJson(text: string, label: string): unknown {
   try {
     return JSON.parse(text)
   } catch (error) {
-    throw new TargetConfigError(`${label} is not valid JSON: ${(error as Error).message}`)
+    throw new TargetConfigError(`${label} is not valid JSON: ${describeJsonError(error)}`)
   }
 }
 
-function readTargetsFile(path: string): unknown {
+function readTargetsFile(path: string, warn: (msg: string) => void): unknown {
   const extension = extname(path).toLowerCase()
   if (!['.json', '.yaml', '.yml'].includes(extension)) {
     throw new TargetConfigError(`TARGETS_FILE must end in .json, .yaml or .yml: ${path}`)
@@ -239,9 +242,37 @@ function readTargetsFile(path: string): unknown {
     throw new TargetConfigError(`TARGETS_FILE cannot be read: ${(error as Error).message}`)
   }
   if (extension === '.json') return parseJson(text, `TARGETS_FILE ${path}`)
+  const document = parseDocument(text)
+  const [error] = document.errors
+  if (error)
+    throw new TargetConfigError(`TARGETS_FILE ${path} is not valid YAML: ${describeYamlError(error)}`)
+  for (const warning of document.warnings) warn(`TARGETS_FILE ${path}: ${describeYamlError(warning)}`)
   try {
-    return parseYaml(text)
-  } catch (error) {
-    throw new TargetConfigError(`TARGETS_FILE ${path} is not valid YAML: ${(error as Error).message}`)
+    return document.toJS()
+  } catch {
+    // Only aliases fail here (unresolved, or too many), and yaml's message quotes the alias name.
+    throw new TargetConfigError(`TARGETS_FILE ${path} is not valid YAML: an alias (*name) cannot be resolved`)
   }
+}
+
+/** "bad indent at line 3, column 5": yaml's code for the kind, its position, no code frame. */
+function describeYamlError(error: YAMLError): string {
+  const kind = error.code.toLowerCase().replaceAll('_', ' ')
+  const position = error.linePos?.[0]
+  return position
+    ? `${kind} at line ${position.line}, column ${position.col}`
+    : `${kind} at offset ${error.pos[0]}`
+}
+
+/**
+ * What is wrong with text that JSON.parse refused, and where. V8 says both ("Expected ',' or ']'
+ * after array element in JSON at position 4 (line 1 column 5)"), except for an unexpected token,
+ * where it quotes the text around it instead: that form is told without the quote.
+ */
+function describeJsonError(error: unknown): string {
+  const message = error instanceof Error ? error.message : ''
+  const located = /^(.+?)(?: in JSON)? at position \d+ \(line (\d+) column (\d+)\)/.exec(message)
+  if (located) return `${located[1]} at line ${located[2]}, column ${located[3]}`
+  if (message.startsWith('Unexpected end of JSON input')) return 'unexpected end of input'
+  return 'unexpected character (check quotes, commas and brackets)'
 }

@@ -1,14 +1,14 @@
 // A wrong setting stops the relay at start with a message naming it, both through buildApp and as
 // the operator sees it (one line on stderr); an unset INGEST_TOKEN is made once and kept.
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.ts'
 import { ConfigError, configSummary, envSchema } from '../../src/config/index.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { freePort } from '../support/free-port.ts'
-import { TEST_TOKEN, tempDir } from '../support/relay.ts'
+import { TEST_TOKEN, tempDirsOfFile } from '../support/relay.ts'
 import {
   logRecords,
   PROJECT_ROOT,
@@ -17,15 +17,7 @@ import {
   stopAllRelayProcesses,
 } from '../support/relay-process.ts'
 
-const dirs: string[] = []
-function freshDir(): string {
-  const dir = tempDir('relay-config-')
-  dirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
-})
+const freshDir = tempDirsOfFile('relay-config-')
 
 describe('buildApp with a bad variable', () => {
   const silent = pino({ level: 'silent' })
@@ -56,10 +48,16 @@ describe('buildApp with a bad variable', () => {
     ['TARGETS entry without url and events', { TARGETS: '[{"name":"a"}]' }, /^TARGETS\[0\].*url/],
     ['TARGETS not JSON', { TARGETS: '[{' }, /^TARGETS\b.*JSON/],
     ['INGEST_TOKEN too short', { INGEST_TOKEN: 'short' }, /^INGEST_TOKEN\b.*16/],
+    // Fastify answers 414 to a route parameter over 100 characters: every webhook would fail.
+    [
+      'INGEST_TOKEN too long for a route parameter',
+      { INGEST_TOKEN: 'a'.repeat(101) },
+      /^INGEST_TOKEN: must be at most 100 characters/,
+    ],
     [
       'INGEST_TOKEN with characters a URL would mangle',
       { INGEST_TOKEN: 'abc/def?ghi#jkl-0123' },
-      /^INGEST_TOKEN\b/,
+      /^INGEST_TOKEN: must be letters, digits, - and _ only$/,
     ],
     ['FORWARD_URL not a URL', { FORWARD_URL: 'not a url' }, /^FORWARD_URL\b/],
     ['DATABASE_URL not a PostgreSQL URL', { DATABASE_URL: 'mysql://127.0.0.1/x' }, /^DATABASE_URL\b/],
@@ -82,6 +80,25 @@ describe('buildApp with a bad variable', () => {
       expect((error as ConfigError).message).toMatch(message)
     })
   }
+})
+
+describe('INGEST_TOKEN of the longest length allowed', () => {
+  it('is the path part of a webhook that is accepted', async () => {
+    const token = `${'a1_-'.repeat(25)}`
+    expect(token).toHaveLength(100)
+    const app = await buildApp({
+      env: { DATA_DIR: freshDir(), INGEST_TOKEN: token },
+      logger: pino({ level: 'silent' }),
+    })
+    try {
+      const event = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'event-ready.json'))
+      const headers = { 'content-type': 'application/json' }
+      const response = await app.inject({ method: 'POST', url: `/webhook/${token}`, headers, payload: event })
+      expect(response.statusCode, response.body).toBe(200)
+    } finally {
+      await app.close()
+    }
+  })
 })
 
 describe('DATABASE_URL', () => {

@@ -4,12 +4,26 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { pino } from 'pino'
+import { afterAll } from 'vitest'
 import { buildApp } from '../../src/app.ts'
 
 export const TEST_TOKEN = 'test-token-0123456789'
 
 export function tempDir(prefix = 'relay-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
+}
+
+/** A maker of fresh folders for one test file; they are removed after its tests. */
+export function tempDirsOfFile(prefix: string): () => string {
+  const dirs: string[] = []
+  afterAll(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+  })
+  return () => {
+    const dir = tempDir(prefix)
+    dirs.push(dir)
+    return dir
+  }
 }
 
 export async function buildTestApp(env: Record<string, string> = {}, dataDir = tempDir()) {
