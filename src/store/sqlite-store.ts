@@ -40,6 +40,13 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
   migrate(db)
 
   const sql = prepareStatements(db)
+  // The marks as stored, so an event writes its session's mark only when it moves it: one write a
+  // second per session, not one per event. A rolled-back write leaves a mark here ahead of the
+  // table's, which only makes a backfill start a little earlier (more overlap, deduplicated).
+  const marks = readMarks()
+  function readMarks(): Map<string, string> {
+    return new Map(sql.sessionMarks.all().map((row) => [row.whatsapp_id as string, row.newest as string]))
+  }
   let synchronous = 'FULL'
   const writes = createGroupCommit((run, durable) => {
     try {
@@ -87,7 +94,10 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
           for (const delivery of event.deliveries) {
             sql.insertDelivery.run(row.seq as number, delivery.target, now, delivery.orderingKey)
           }
-          sql.markSession.run(event.whatsappId, event.eventDate)
+          if (event.eventDate > (marks.get(event.whatsappId) ?? '')) {
+            sql.markSession.run(event.whatsappId, event.eventDate)
+            marks.set(event.whatsappId, event.eventDate)
+          }
           return { key: event.key, inserted: true }
         }),
       )
@@ -131,7 +141,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
     },
 
     async newestEventDates(): Promise<Map<string, string>> {
-      return new Map(sql.sessionMarks.all().map((row) => [row.whatsapp_id as string, row.newest as string]))
+      return readMarks()
     },
 
     purge({ deliveredBefore, deadBefore, limit }: PurgeRequest): Promise<number> {
