@@ -1,18 +1,22 @@
-// Group commit: writes that arrive in the same turn of the event loop share one transaction, so
-// one fsync serves every request in flight instead of one fsync each.
+// Group commit: writes that arrive in the same turn of the event loop share one transaction, and
+// the transactions committed while a sync runs share the next sync, so one fsync serves every
+// request in flight instead of one fsync each.
 
 export interface GroupCommit {
   /**
-   * Runs `work` inside the next shared transaction; resolves with its result once committed.
-   * A transaction is durable when any of its work asked to be (the default); work submitted with
-   * `durable: false` may commit without waiting for the disk when it is alone.
+   * Runs `work` inside the next shared transaction; resolves with its result once committed and,
+   * unless submitted with `durable: false`, on disk.
    */
   submit<T>(work: () => T, options?: { durable: boolean }): Promise<T>
 }
 
-type Transaction = (run: () => void, durable: boolean) => void
+/** Runs the batch in one transaction and commits it (without waiting for the disk). */
+type Transaction = (run: () => void) => void
 
-export function createGroupCommit(transaction: Transaction): GroupCommit {
+/** Resolves once every commit made before the call is on disk. */
+type Sync = () => Promise<void>
+
+export function createGroupCommit(transaction: Transaction, sync: Sync): GroupCommit {
   let queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
     []
   let durable = false
@@ -26,13 +30,18 @@ export function createGroupCommit(transaction: Transaction): GroupCommit {
     try {
       transaction(() => {
         for (const entry of batch) results.push(entry.work())
-      }, mustSync)
+      })
     } catch (error) {
       for (const entry of batch) entry.reject(error)
       return
     }
-    batch.forEach((entry, i) => {
-      entry.resolve(results[i])
+    const resolve = () =>
+      batch.forEach((entry, i) => {
+        entry.resolve(results[i])
+      })
+    if (!mustSync) return resolve()
+    sync().then(resolve, (error: unknown) => {
+      for (const entry of batch) entry.reject(error)
     })
   }
 

@@ -1,6 +1,7 @@
 // The outbox on an embedded SQLite file (node:sqlite: built into Node, no compiler needed).
-// WAL with synchronous=FULL: a commit that holds an event is on disk before it returns. Every write
-// goes through one group commit, so concurrent requests share a transaction and its fsync.
+// WAL, durable as synchronous=FULL: a commit that holds an event is on disk before it resolves,
+// through an fdatasync off the event loop (wal-sync.ts). Every write goes through one group
+// commit, so concurrent requests share a transaction and its sync.
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
@@ -20,11 +21,12 @@ import type {
   OutboxStore,
   PurgeRequest,
 } from './types.ts'
+import { createWalSync } from './wal-sync.ts'
 
-// The dispatcher's bookkeeping (claims and attempt outcomes) commits without its own fsync when no
-// event shares its transaction: WAL order puts it on disk with the next durable commit. A power
-// cut can only undo the record of a send, which then repeats with its webhook-id (invariant 3);
-// a killed process loses nothing, as the OS holds the write. Backlogs drain about 1.7x faster.
+// The dispatcher's bookkeeping (claims and attempt outcomes) does not wait for the disk: WAL order
+// puts it there with the next durable commit. A power cut can only undo the record of a send,
+// which then repeats with its webhook-id (invariant 3); a killed process loses nothing, as the
+// OS holds the write.
 const BOOKKEEPING = { durable: false }
 
 export interface SqliteStoreOptions {
@@ -36,7 +38,16 @@ export interface SqliteStoreOptions {
 export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptions): OutboxStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const db = new DatabaseSync(path, { timeout: busyTimeoutMs })
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
+  const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode
+  // Durability rests on syncing the WAL file (wal-sync.ts); a file system without the shared
+  // memory WAL needs (some network mounts) would leave SQLite in its rollback journal.
+  if (path !== ':memory:' && mode !== 'wal') {
+    db.close()
+    throw new Error(
+      `SQLite cannot use WAL mode for ${path} (journal mode stays ${mode}): put DATA_DIR on a local disk`,
+    )
+  }
+  db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON')
   migrate(db)
 
   const sql = prepareStatements(db)
@@ -47,22 +58,26 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
   function readMarks(): Map<string, string> {
     return new Map(sql.sessionMarks.all().map((row) => [row.whatsapp_id as string, row.newest as string]))
   }
-  let synchronous = 'FULL'
-  const writes = createGroupCommit((run, durable) => {
-    try {
-      const wanted = durable ? 'FULL' : 'NORMAL'
-      if (wanted !== synchronous) {
-        db.exec(`PRAGMA synchronous = ${wanted}`)
-        synchronous = wanted
+  const wal = path === ':memory:' ? null : createWalSync(`${path}-wal`)
+  const writes = createGroupCommit(
+    (run) => {
+      try {
+        db.exec('BEGIN IMMEDIATE')
+        run()
+        db.exec('COMMIT')
+      } catch (error) {
+        if (db.isOpen && db.isTransaction) db.exec('ROLLBACK')
+        throw new StoreUnavailableError(error)
       }
-      db.exec('BEGIN IMMEDIATE')
-      run()
-      db.exec('COMMIT')
-    } catch (error) {
-      if (db.isOpen && db.isTransaction) db.exec('ROLLBACK')
-      throw new StoreUnavailableError(error)
-    }
-  })
+    },
+    async () => {
+      try {
+        await wal?.sync()
+      } catch (error) {
+        throw new StoreUnavailableError(error)
+      }
+    },
+  )
 
   function finish(id: number, status: string | null, outcome: AttemptOutcome, nextAttemptAt: number | null) {
     sql.finish.run({
@@ -186,6 +201,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
     async close(): Promise<void> {
       // Let queued writes commit first: they have callers waiting to answer.
       await writes.submit(() => undefined).catch(() => undefined)
+      await wal?.close()
       if (db.isOpen) db.close()
     },
   }
