@@ -61,9 +61,12 @@ const headerSchema = z.record(z.string(), z.string()).superRefine((headers, ctx)
   }
 })
 
+const MAX_ATTEMPTS = 1000
+
 const retrySchema = z
   .strictObject({
-    maxAttempts: z.int().min(1).max(1000).default(15),
+    // Default 15, or with maxAgeMs alone the cap: then the age is the limit the operator set.
+    maxAttempts: z.int().min(1).max(MAX_ATTEMPTS).optional(),
     maxAgeMs: z.int().positive().optional(),
     // Positive rather than a large minimum: tests run short schedules; production uses defaults.
     initialDelayMs: z.int().positive().default(60_000),
@@ -78,7 +81,10 @@ export const targetInputSchema = z.strictObject({
   name: z.string().regex(TARGET_NAME, 'must be 1-64 characters of letters, digits, ".", "_" or "-"'),
   url: z.url({ protocol: /^https?$/, error: 'Invalid URL (http or https)' }),
   events: z.array(z.string().min(1)).min(1),
-  sessions: z.array(z.string().min(1)).optional(),
+  sessions: z
+    .array(z.string().min(1))
+    .min(1, 'list at least one session, or leave sessions out for all')
+    .optional(),
   headers: headerSchema.optional(),
   secret: z.union([secretSchema, z.array(secretSchema).min(1)]).optional(),
   // Capped so a lease taken by the dispatcher can always outlive one attempt.
@@ -173,7 +179,7 @@ export function createTarget(
     secrets: Object.freeze([...secrets]),
     timeoutMs: data.timeoutMs,
     retry: Object.freeze({
-      maxAttempts: retry.maxAttempts,
+      maxAttempts: retry.maxAttempts ?? (retry.maxAgeMs === undefined ? 15 : MAX_ATTEMPTS),
       maxAgeMs: retry.maxAgeMs ?? null,
       initialDelayMs: retry.initialDelayMs,
       maxDelayMs: retry.maxDelayMs,
@@ -213,7 +219,8 @@ function fromArray(raw: unknown, label: string, warn: (msg: string) => void): Ta
     const itemLabel =
       typeof name === 'string' ? `${label}[${index}] (${JSON.stringify(name)})` : `${label}[${index}]`
     const target = createTarget(item, itemLabel, warn)
-    if (seen.has(target.name)) throw new TargetConfigError(`${label}: duplicate target name "${target.name}"`)
+    if (seen.has(target.name))
+      throw new TargetConfigError(`${itemLabel}.name: "${target.name}" is the name of an earlier target`)
     seen.add(target.name)
     return target
   })

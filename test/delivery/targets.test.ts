@@ -195,9 +195,22 @@ describe('target validation', () => {
     ],
     [/^TARGETS\[0\] \("crm"\): Unrecognized key: "secrets"/, [{ ...crm, secrets: [SECRET] }]],
     [/^TARGETS\[0\]: /, ['http://a']],
-    [/^TARGETS: duplicate target name "crm"$/, [crm, { ...crm, url: 'http://b' }]],
+    [
+      /^TARGETS\[1\] \("crm"\)\.name: "crm" is the name of an earlier target$/,
+      [crm, { ...crm, url: 'http://b' }],
+    ],
+    [/\.sessions: list at least one session/, [{ ...crm, sessions: [] }]],
   ])('reports %s', (expected, targets) => {
     expect(message(targets)).toMatch(expected)
+  })
+
+  it('limits the retries by age alone when only maxAgeMs is given', () => {
+    const [byAge, byBoth] = load([
+      { ...crm, retry: { maxAgeMs: 86_400_000 } },
+      { ...crm, name: 'both', retry: { maxAgeMs: 86_400_000, maxAttempts: 5 } },
+    ])
+    expect(byAge?.retry).toMatchObject({ maxAgeMs: 86_400_000, maxAttempts: 1000 })
+    expect(byBoth?.retry).toMatchObject({ maxAgeMs: 86_400_000, maxAttempts: 5 })
   })
 
   it('warns about, but keeps, an event name WhatsGate does not document', () => {
