@@ -39,7 +39,10 @@ export function createGroupCommit(transaction: Transaction, sync: Sync): GroupCo
       batch.forEach((entry, i) => {
         entry.resolve(results[i])
       })
-    if (!mustSync) return resolve()
+    if (!mustSync) {
+      resolve()
+      return
+    }
     sync().then(resolve, (error: unknown) => {
       for (const entry of batch) entry.reject(error)
     })

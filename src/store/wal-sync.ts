@@ -20,7 +20,8 @@ export function createWalSync(walPath: string): WalSync {
 
   function syncNow(): Promise<void> {
     // The WAL file exists while the database is open in WAL mode; it is opened once and kept.
-    const opened = (file ??= open(walPath, 'r'))
+    file ??= open(walPath, 'r')
+    const opened = file
     const syncing = opened.then((handle) => handle.datasync())
     running = syncing.then(
       () => {
