@@ -10,8 +10,17 @@ const eventDate = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/, 'exp
 export const envelopeSchema = z.looseObject({
   // Documented as an integer; a string id is tolerated and echoed back as it came.
   id: z.union([z.number().int().nonnegative(), z.string().min(1).max(128)]),
-  whatsapp_id: z.string().min(1).max(128),
-  event_action: z.string().min(1).max(64),
+  // No ':' in these two, so the event key `<whatsapp_id>:<event_action>:<id>` names one event only.
+  whatsapp_id: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[^:]+$/, 'must not contain ":"'),
+  event_action: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[^:]+$/, 'must not contain ":"'),
   event_date: eventDate,
   status_code: z.union([z.null(), z.number(), z.string()]).optional(),
   event_data: z.looseObject({}),
@@ -19,27 +28,28 @@ export const envelopeSchema = z.looseObject({
 export type Envelope = z.infer<typeof envelopeSchema>
 
 export const quotedSchema = z.looseObject({
-  _id: z.string().optional(),
-  from: z.string().optional(),
-  type: z.string().optional(),
-  body: z.string().optional(),
+  _id: z.string().nullish(),
+  from: z.string().nullish(),
+  type: z.string().nullish(),
+  body: z.string().nullish(),
 })
 
 // Only `id` is required: it names the chat (ordering) and the message (media). The rest is typed
-// when present, since WhatsGate's page documents the fields but not which ones are always sent.
+// when present, since WhatsGate's page documents the fields but not which ones are always sent;
+// null counts as absent, since a 400 for a null would make WhatsGate drop the event.
 export const messageSchema = z.looseObject({
-  _id: z.string().optional(),
+  _id: z.string().nullish(),
   id: z.string().min(1),
-  ack: z.number().int().optional(),
-  hasMedia: z.boolean().optional(),
-  mediaKey: z.string().nullable().optional(),
-  body: z.string().optional(),
-  type: z.string().optional(),
-  timestamp: z.number().optional(),
-  from: z.string().optional(),
-  to: z.string().optional(),
-  isForwarded: z.boolean().optional(),
-  quoted: quotedSchema.optional(),
+  ack: z.number().int().nullish(),
+  hasMedia: z.boolean().nullish(),
+  mediaKey: z.string().nullish(),
+  body: z.string().nullish(),
+  type: z.string().nullish(),
+  timestamp: z.number().nullish(),
+  from: z.string().nullish(),
+  to: z.string().nullish(),
+  isForwarded: z.boolean().nullish(),
+  quoted: quotedSchema.nullish(),
 })
 export type Message = z.infer<typeof messageSchema>
 
@@ -47,16 +57,16 @@ const messageData = z.looseObject({ message: messageSchema })
 
 export const actionDataSchemas = {
   ready: z.looseObject({
-    pushname: z.string().optional(),
-    number: z.string().optional(),
-    id: z.string().optional(),
+    pushname: z.string().nullish(),
+    number: z.string().nullish(),
+    id: z.string().nullish(),
   }),
   message: messageData,
   sent: messageData,
   ack: messageData,
   create: messageData,
-  disconnect: z.looseObject({ reason: z.string().optional() }),
-  error: z.looseObject({ error: z.union([z.string(), z.looseObject({})]).optional() }),
+  disconnect: z.looseObject({ reason: z.string().nullish() }),
+  error: z.looseObject({ error: z.union([z.string(), z.looseObject({})]).nullish() }),
 } satisfies Record<KnownAction, z.ZodType>
 
 export type ReadyData = z.infer<typeof actionDataSchemas.ready>

@@ -99,6 +99,16 @@ describe('POST /webhook/<token>', () => {
     expect(response.body).toBe('{"result":"OK","id":"77"}')
   })
 
+  it('takes null for a field the page documents as optional', async () => {
+    const nulls = { mediaKey: null, quoted: null, ack: null, hasMedia: null, body: null }
+    const body = JSON.stringify({
+      ...message,
+      event_data: { message: { ...message.event_data.message, ...nulls } },
+    })
+    expect((await post(body)).statusCode).toBe(200)
+    expect(readOutbox(relay.dataDir).events[0]?.body.toString()).toBe(body)
+  })
+
   it('keeps fields it does not know', async () => {
     const body = JSON.stringify({ ...message, extra: { nested: [1, 2] } })
     expect((await post(body)).statusCode).toBe(200)
@@ -172,6 +182,15 @@ describe('POST /webhook/<token>', () => {
             { path: 'event_data.message.ack', message: expect.any(String) },
             { path: 'event_data.message.hasMedia', message: expect.any(String) },
           ],
+        },
+      ],
+      [
+        'a session or action with a colon, which would make two events share a key',
+        () => post(JSON.stringify({ ...message, whatsapp_id: '191b80a9238:message', id: '18:x' })),
+        400,
+        {
+          error: 'not a valid WhatsGate event',
+          issues: [{ path: 'whatsapp_id', message: 'must not contain ":"' }],
         },
       ],
       [
