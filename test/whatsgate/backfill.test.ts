@@ -1,15 +1,22 @@
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createAcceptor } from '../../src/ingest/acceptor.ts'
+import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import { createWhatsGateClient } from '../../src/whatsgate/api-client.ts'
 import { type BackfillSink, createBackfill, subtractSeconds } from '../../src/whatsgate/backfill.ts'
 import { captureLogger, type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
+import { readOutbox, tempDir } from '../support/relay.ts'
 
 const API_KEY = 'backfill-key'
 const silent = pino({ level: 'silent' })
 
 let fake: FakeWhatsGate
+const cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
   await fake?.close()
+  for (const step of cleanup.splice(0).reverse()) await step()
 })
 
 /** Event `n` of a session, 20 s after event n-1. */
@@ -28,33 +35,25 @@ function event(whatsappId: string, n: number, body = `text ${n}`) {
   }
 }
 
-// Test support standing in for the relay's ingest path: the envelope check and the
-// `<whatsapp_id>:<event_action>:<id>` key of DESIGN.md, over an array.
-function arraySink(stored: Record<string, unknown>[] = []) {
-  const keys = new Set(stored.map((e) => `${e.whatsapp_id}:${e.event_action}:${e.id}`))
+/**
+ * The relay's own accept path (validation, event key, deduplication) on a real SQLite file with
+ * no targets, holding `preStored` already; `stored()` reads back what the file holds.
+ */
+async function relaySink(preStored: Record<string, unknown>[] = []) {
+  const dir = tempDir('backfill-')
+  const store = openSqliteStore({ path: join(dir, 'relay.sqlite') })
+  cleanup.push(async () => {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const acceptor = createAcceptor({ store, targets: [] })
+  for (const e of preStored) await acceptor.accept(Buffer.from(JSON.stringify(e)))
   const sink: BackfillSink = {
-    async accept(body) {
-      const e = JSON.parse(body.toString()) as Record<string, unknown> | null
-      const valid =
-        typeof e === 'object' &&
-        e !== null &&
-        typeof e.id === 'number' &&
-        typeof e.whatsapp_id === 'string' &&
-        typeof e.event_action === 'string' &&
-        typeof e.event_date === 'string' &&
-        typeof e.event_data === 'object'
-      if (!valid) return 'invalid'
-      const key = `${e.whatsapp_id}:${e.event_action}:${e.id}`
-      if (keys.has(key)) return 'duplicate'
-      keys.add(key)
-      stored.push(e)
-      return 'accepted'
-    },
-    async newestEventDate(whatsappId) {
-      const dates = stored.filter((e) => e.whatsapp_id === whatsappId).map((e) => String(e.event_date))
-      return dates.length ? (dates.sort().at(-1) ?? null) : null
-    },
+    accept: async (body) => (await acceptor.accept(body)).status,
+    newestEventDate: async (whatsappId) => (await store.newestEventDates()).get(whatsappId) ?? null,
   }
+  const stored = () =>
+    readOutbox(dir).events.map((e) => JSON.parse(e.body.toString()) as Record<string, unknown>)
   return { sink, stored }
 }
 
@@ -73,7 +72,7 @@ describe('backfill', () => {
     const a = Array.from({ length: 25 }, (_, i) => event('wa-a', i + 1))
     const b = Array.from({ length: 3 }, (_, i) => event('wa-b', i + 1))
     fake = await startFakeWhatsGate({ apiKey: API_KEY, events: [...b, ...a] })
-    const { sink, stored } = arraySink(a.slice(0, 10))
+    const { sink, stored } = await relaySink(a.slice(0, 10))
 
     const results = await createBackfill({
       client: client(),
@@ -94,14 +93,19 @@ describe('backfill', () => {
     expect(fake.callsOf('events-get').map((c) => c.body)).toEqual(
       [1, 2, 3, 4].map((page) => ({ WhatsappID: 'wa-a', page, page_cnt: 5, date: from })),
     )
-    expect(stored.map((e) => e.id)).toEqual(a.map((e) => e.id))
-    expect(stored.every((e) => e.whatsapp_id === 'wa-a')).toBe(true)
+    expect(stored().map((e) => e.id)).toEqual(a.map((e) => e.id))
+    expect(stored().every((e) => e.whatsapp_id === 'wa-a')).toBe(true)
   })
 
   it('fetches everything when nothing is stored, and starts at `since` when given', async () => {
     const a = Array.from({ length: 12 }, (_, i) => event('wa-a', i + 1))
     fake = await startFakeWhatsGate({ apiKey: API_KEY, events: a })
-    const backfill = createBackfill({ client: client(), sink: arraySink().sink, log: silent, pageSize: 10 })
+    const backfill = createBackfill({
+      client: client(),
+      sink: (await relaySink()).sink,
+      log: silent,
+      pageSize: 10,
+    })
 
     const all = await backfill.run({ whatsappIds: ['wa-a'] })
     expect(all[0]).toMatchObject({ from: null, fetched: 12, accepted: 12 })
@@ -112,7 +116,7 @@ describe('backfill', () => {
 
     fake.calls.length = 0
     const since = a[9]?.event_date ?? ''
-    const some = await createBackfill({ client: client(), sink: arraySink().sink, log: silent }).run({
+    const some = await createBackfill({ client: client(), sink: (await relaySink()).sink, log: silent }).run({
       whatsappIds: ['wa-a'],
       since,
     })
@@ -122,23 +126,23 @@ describe('backfill', () => {
 
   it('counts and logs invalid elements without their text, and goes on', async () => {
     const secret = 'my bank PIN is 4321'
-    const broken = { ...event('wa-a', 3, secret), id: 'not-a-number' }
+    const broken = { ...event('wa-a', 3, secret), id: -3 }
     const { event_action: _dropped, ...noAction } = event('wa-a', 4, secret)
     fake = await startFakeWhatsGate({
       apiKey: API_KEY,
       events: [event('wa-a', 1), broken, event('wa-a', 2), noAction, event('wa-a', 5)],
     })
     const capture = captureLogger()
-    const { sink, stored } = arraySink()
+    const { sink, stored } = await relaySink()
     const [result] = await createBackfill({ client: client(), sink, log: capture.log, pageSize: 2 }).run({
       whatsappIds: ['wa-a'],
     })
 
     expect(result).toMatchObject({ fetched: 5, accepted: 3, duplicates: 0, invalid: 2 })
-    expect(stored.map((e) => e.id)).toEqual([1, 2, 5])
+    expect(stored().map((e) => e.id)).toEqual([1, 2, 5])
     const warnings = capture.entries().filter((e) => e.level === 40)
     expect(warnings).toHaveLength(2)
-    expect(warnings[0]).toMatchObject({ whatsappId: 'wa-a', id: 'not-a-number', event_action: 'message' })
+    expect(warnings[0]).toMatchObject({ whatsappId: 'wa-a', id: -3, event_action: 'message' })
     for (const line of capture.lines) expect(line).not.toContain('4321')
   })
 
@@ -148,19 +152,19 @@ describe('backfill', () => {
       events: [event('wa-a', 1), event('wa-b', 1)],
       eventsGetOmits: ['whatsapp_id'],
     })
-    const { sink, stored } = arraySink()
+    const { sink, stored } = await relaySink()
     const [result] = await createBackfill({ client: client(), sink, log: silent }).run({
       whatsappIds: ['wa-a'],
     })
     expect(result).toMatchObject({ fetched: 1, accepted: 1 })
-    expect(stored[0]?.whatsapp_id).toBe('wa-a')
+    expect(stored()[0]?.whatsapp_id).toBe('wa-a')
     expect(fake.events[0]?.whatsapp_id).toBe('wa-a')
   })
 
   it('records an outage on one session and still backfills the next', async () => {
     fake = await startFakeWhatsGate({ apiKey: API_KEY, events: [event('wa-a', 1), event('wa-b', 1)] })
     fake.failNext('events-get', 2, 'reset')
-    const { sink, stored } = arraySink()
+    const { sink, stored } = await relaySink()
     const results = await createBackfill({ client: client(), sink, log: silent }).run({
       whatsappIds: ['wa-a', 'wa-b'],
     })
@@ -174,7 +178,7 @@ describe('backfill', () => {
       duplicates: 0,
       invalid: 0,
     })
-    expect(stored).toHaveLength(1)
+    expect(stored()).toHaveLength(1)
   })
 })
 
