@@ -11,6 +11,8 @@ import { signWebhook } from './standard-webhooks.ts'
 
 export interface AttemptDeps {
   store: DeliveryStore
+  /** The dispatcher's lease owner id: outcomes are recorded under it. */
+  owner: string
   sender: HttpSender
   log: Logger
   now: () => number
@@ -105,7 +107,7 @@ export function createAttempt(deps: AttemptDeps) {
       // Given back at shutdown: the aborted send is ours, not the target's, and spends nothing.
       if (hooks.abandoned()) return
       const at = now()
-      const outcome = { now: at, httpStatus: result.status, error: result.error }
+      const outcome = { owner: deps.owner, now: at, httpStatus: result.status, error: result.error }
       const decision = decide(
         { status: result.status, error: result.error, retryAfterMs: parseRetryAfter(result.retryAfter, at) },
         { attempts, firstReceivedAt: delivery.receivedAt, now: at },

@@ -64,6 +64,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const owner = randomUUID()
   const attempt = createAttempt({
     store,
+    owner,
     sender,
     log,
     now,
@@ -206,7 +207,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const queued = lane.queue.splice(0).map((delivery) => delivery.id)
         if (queued.length > 0) {
           store
-            .release(queued)
+            .release(queued, owner)
             .catch((error) => log.error({ err: error, target: name }, 'could not release leases'))
         }
       }
@@ -282,7 +283,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         for (const id of unfinished) abandoned.add(id)
         log.warn({ deliveries: unfinished.length }, 'sends still in flight at shutdown; releasing them')
         await store
-          .release(unfinished)
+          .release(unfinished, owner)
           .catch((error) => log.error({ err: error }, 'could not release leases'))
       }
     },

@@ -57,7 +57,7 @@ export const SQL = {
       finished_at = CASE WHEN $2::text IS NULL THEN NULL ELSE $4::bigint END,
       lease_owner = NULL,
       lease_expires_at = NULL
-    WHERE id = $1`,
+    WHERE id = $1 AND lease_owner = $7`,
   expedite: `
     UPDATE deliveries SET next_attempt_at = $1
     WHERE id IN (

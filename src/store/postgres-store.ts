@@ -125,9 +125,8 @@ export async function openPostgresStore({
   })
 
   function finish(id: number, status: DeliveryStatus | null, outcome: AttemptOutcome, next: number | null) {
-    return query(SQL.finish, [id, status, next, outcome.now, outcome.httpStatus, outcome.error]).then(
-      () => undefined,
-    )
+    const values = [id, status, next, outcome.now, outcome.httpStatus, outcome.error, outcome.owner]
+    return query(SQL.finish, values).then(() => undefined)
   }
 
   let closed = false
@@ -151,10 +150,11 @@ export async function openPostgresStore({
     // leases of a replica that died run out on their own and the rows are claimable again then.
     recoverLeases: async () => 0,
 
-    async release(ids) {
+    async release(ids, owner) {
       await query(
-        'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ANY($1::bigint[])',
-        [ids],
+        `UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ANY($1::bigint[]) AND lease_owner = $2`,
+        [ids, owner],
       )
     },
 

@@ -82,6 +82,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
   function finish(id: number, status: string | null, outcome: AttemptOutcome, nextAttemptAt: number | null) {
     sql.finish.run({
       id,
+      owner: outcome.owner,
       status,
       next: nextAttemptAt,
       now: outcome.now,
@@ -140,9 +141,9 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
       return writes.submit(() => Number(sql.releaseAll.run().changes))
     },
 
-    release(ids: number[]): Promise<void> {
+    release(ids: number[], owner: string): Promise<void> {
       return writes.submit(() => {
-        for (const id of ids) sql.release.run(id)
+        for (const id of ids) sql.release.run(id, owner)
       })
     },
 
@@ -248,8 +249,10 @@ function prepareStatements(db: DatabaseSync) {
         finished_at = CASE WHEN :status IS NULL THEN NULL ELSE :now END,
         lease_owner = NULL,
         lease_expires_at = NULL
-      WHERE id = :id`),
-    release: db.prepare('UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ?'),
+      WHERE id = :id AND lease_owner = :owner`),
+    release: db.prepare(
+      'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?',
+    ),
     releaseAll: db.prepare(
       'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL',
     ),

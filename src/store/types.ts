@@ -50,6 +50,11 @@ export interface ClaimRequest {
 }
 
 export interface AttemptOutcome {
+  /**
+   * The dispatcher the attempt was claimed by. The outcome is recorded only while it still holds
+   * the lease: one that ran out belongs to whoever claimed the delivery since.
+   */
+  owner: string
   now: number
   httpStatus: number | null
   error: string | null
@@ -67,8 +72,8 @@ export interface DeliveryStore {
   kill(id: number, outcome: AttemptOutcome): Promise<void>
   /** Frees the leases of a dispatcher that died, when the store can know it did; returns how many. */
   recoverLeases(): Promise<number>
-  /** Gives claimed rows back untouched (shutdown): they are due again at once. */
-  release(ids: number[]): Promise<void>
+  /** Gives claimed rows that `owner` still holds back untouched (shutdown): due again at once. */
+  release(ids: number[], owner: string): Promise<void>
   /**
    * Makes up to `limit` pending deliveries of a target that wait for a later retry due at `now`,
    * oldest first: the target has recovered. Returns how many.

@@ -43,10 +43,10 @@ describe('retention', () => {
       leaseMs: 60_000,
     })
     const idOf = (key: string) => claimed.find((d) => d.eventKey === key)?.id as number
-    const outcome = { now: Date.now(), httpStatus: 200, error: null }
+    const outcome = { owner: 'test', now: Date.now(), httpStatus: 200, error: null }
     await store.complete(idOf('s:message:1'), outcome)
     await store.kill(idOf('s:message:2'), { ...outcome, httpStatus: 410, error: 'gone' })
-    await store.release([idOf('s:message:3')])
+    await store.release([idOf('s:message:3')], 'test')
     await store.complete(idOf('s:message:5'), outcome)
     const [five] = await store.claim({
       target: 'b',

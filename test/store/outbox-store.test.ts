@@ -105,7 +105,7 @@ for (const factory of [sqlite, postgres]) {
 
     const claim = (target: string, overrides: Partial<ClaimRequest> = {}) =>
       store.claim({ target, limit: 100, owner: 'worker-1', now: Date.now(), leaseMs: MINUTE, ...overrides })
-    const ok = (now = Date.now()) => ({ now, httpStatus: 200, error: null })
+    const ok = (now = Date.now()) => ({ owner: 'worker-1', now, httpStatus: 200, error: null })
 
     it('accepts an event once: a repeat, also within one batch, writes nothing and says so', async () => {
       expect(await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: [] })])).toEqual([
@@ -226,18 +226,48 @@ for (const factory of [sqlite, postgres]) {
       expect(keysOf(await claim('a', { now: now + MINUTE }))).toEqual([key(4)])
     })
 
+    it('records an outcome and a release only under a lease still held: one that ran out is not', async () => {
+      await store.accept([event(1), event(2)])
+      const now = Date.now()
+      const [late, released] = await claim('a', { now, leaseMs: 1000 })
+      // worker-1 stalls past its lease; worker-2 claims both and delivers the first.
+      const taken = await claim('a', { owner: 'worker-2', now: now + 2000 })
+      expect(keysOf(taken)).toEqual([key(1), key(2)])
+      await store.complete(late?.id as number, { ...ok(now + 2500), owner: 'worker-2', httpStatus: 200 })
+      // worker-1's late outcomes change nothing: neither 'dead' over 'delivered', nor a release.
+      await store.kill(late?.id as number, { ...ok(now + 3000), httpStatus: 410, error: 'gone' })
+      await store.release([released?.id as number], 'worker-1')
+      const rows = await store.listDeliveries({ limit: 10 })
+      expect(rows.map((r) => [r.status, r.attempts, r.lastStatus])).toEqual([
+        ['delivered', 1, 200],
+        ['pending', 0, null],
+      ])
+      expect(await claim('a', { owner: 'worker-3', now: now + 2000 })).toEqual([])
+    })
+
     it('records complete, retry and kill on the delivery', async () => {
       await store.accept([event(1), event(2), event(3)])
       const now = Date.now()
       const [one, two, three] = await claim('a', { now })
-      await store.complete(one?.id as number, { now: now + 1, httpStatus: 204, error: null })
+      await store.complete(one?.id as number, {
+        owner: 'worker-1',
+        now: now + 1,
+        httpStatus: 204,
+        error: null,
+      })
       await store.retry(two?.id as number, {
+        owner: 'worker-1',
         now: now + 2,
         httpStatus: 503,
         error: 'HTTP 503',
         nextAttemptAt: now + 5 * MINUTE,
       })
-      await store.kill(three?.id as number, { now: now + 3, httpStatus: null, error: 'connect ECONNREFUSED' })
+      await store.kill(three?.id as number, {
+        owner: 'worker-1',
+        now: now + 3,
+        httpStatus: null,
+        error: 'connect ECONNREFUSED',
+      })
       const rows = await store.listDeliveries({ limit: 10 })
       expect(
         rows.map(({ status, attempts, lastStatus, lastError, finishedAt }) => ({
@@ -271,8 +301,11 @@ for (const factory of [sqlite, postgres]) {
       const now = Date.now()
       const claimed = await claim('a', { now })
       expect(keysOf(claimed)).toEqual([key(1)])
-      await store.release(claimed.map((d) => d.id))
-      await store.release([])
+      await store.release(
+        claimed.map((d) => d.id),
+        'worker-1',
+      )
+      await store.release([], 'worker-1')
       expect(await claim('a', { owner: 'worker-2', now })).toEqual([
         expect.objectContaining({ id: claimed[0]?.id, attempts: 0 }),
       ])
@@ -291,7 +324,8 @@ for (const factory of [sqlite, postgres]) {
       expect(await store.nextDueAt('a')).toBe(now + MINUTE)
       await store.retry(one?.id as number, { ...ok(now), httpStatus: 500, nextAttemptAt: now + 30_000 })
       expect(await store.nextDueAt('a')).toBe(now + 30_000)
-      await store.complete(one?.id as number, ok(now))
+      const [again] = await claim('a', { now: now + 30_000 })
+      await store.complete(again?.id as number, ok(now))
       await store.kill(two?.id as number, ok(now))
       expect(await store.nextDueAt('a')).toBeNull()
       expect(await store.nextDueAt('b')).toBeLessThanOrEqual(Date.now())
@@ -335,7 +369,7 @@ for (const factory of [sqlite, postgres]) {
       const idOf = (k: string) => claimed.find((d) => d.eventKey === k)?.id as number
       await store.complete(idOf(key(1)), ok(now))
       await store.kill(idOf(key(2)), { ...ok(now), httpStatus: 410, error: 'gone' })
-      await store.release([idOf(key(3))])
+      await store.release([idOf(key(3))], 'worker-1')
       await store.complete(idOf(key(5)), ok(now))
       const [five] = await claim('b', { now })
       await store.kill(five?.id as number, ok(now))
@@ -381,7 +415,7 @@ for (const factory of [sqlite, postgres]) {
       await store.complete(a[1]?.id as number, ok(now))
       await store.kill(b[0]?.id as number, ok(now))
       await store.kill(b[1]?.id as number, ok(now))
-      await store.release([a[2]?.id as number])
+      await store.release([a[2]?.id as number], 'worker-1')
 
       // A pending delivery is not replayed; finished ones are, delivered included.
       const later = now + MINUTE

@@ -114,7 +114,7 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
             await sleep(Math.random() * 4)
             // The send is over before its outcome is recorded, as in the dispatcher.
             if (chat && inFlight.get(chat) === delivery.id) inFlight.delete(chat)
-            await store.complete(delivery.id, { now: Date.now(), httpStatus: 200, error: null })
+            await store.complete(delivery.id, { owner, now: Date.now(), httpStatus: 200, error: null })
           }),
         )
       }
