@@ -80,13 +80,9 @@ export function createBackfill(options: BackfillOptions): Backfill {
           ...(result.from ? { date: result.from } : {}),
         }
         const answer = await client.eventsGet(params, { signal })
-        if (answer.page !== page) {
-          log.warn(
-            { whatsappId, asked: page, got: answer.page },
-            'events-get answered another page; stopping',
-          )
-          break
-        }
+        // A server that ignores `page` would hand the first page back forever: what follows it
+        // cannot be fetched, so the session's backfill is incomplete, not done.
+        if (answer.page !== page) throw new Error(`events-get answered page ${answer.page} for page ${page}`)
         for (const element of answer.data) {
           result.fetched++
           const outcome = await sink.accept(Buffer.from(JSON.stringify(withSession(element, whatsappId))))

@@ -48,6 +48,8 @@ export interface FakeWhatsGateOptions {
   media?: Record<string, FakeMedia>
   /** Fields left out of events-get elements (their shape is undocumented), e.g. ['whatsapp_id']. */
   eventsGetOmits?: string[]
+  /** events-get answers the first page whatever `page` asks for (a server that ignores it). */
+  eventsGetIgnoresPage?: boolean
 }
 
 export interface FakeWhatsGate {
@@ -211,7 +213,7 @@ export async function startFakeWhatsGate(options: FakeWhatsGateOptions): Promise
       const shown = matching.map((e) =>
         Object.fromEntries(Object.entries(e).filter(([k]) => !omit.includes(k))),
       )
-      return [200, paginate(shown, params)]
+      return [200, paginate(shown, options.eventsGetIgnoresPage ? { ...params, page: 1 } : params)]
     },
     'get-messagemedia': (params) => {
       const found = typeof params.MessageID === 'string' ? media[params.MessageID] : undefined

@@ -161,6 +161,20 @@ describe('backfill', () => {
     expect(fake.events[0]?.whatsapp_id).toBe('wa-a')
   })
 
+  it('reports a backfill as incomplete when WhatsGate ignores the page asked for', async () => {
+    fake = await startFakeWhatsGate({
+      apiKey: API_KEY,
+      events: Array.from({ length: 12 }, (_, i) => event('wa-a', i + 1)),
+      eventsGetIgnoresPage: true,
+    })
+    const { sink, stored } = await relaySink()
+    const [result] = await createBackfill({ client: client(), sink, log: silent, pageSize: 5 }).run({
+      whatsappIds: ['wa-a'],
+    })
+    expect(result).toMatchObject({ fetched: 5, accepted: 5, error: 'events-get answered page 1 for page 2' })
+    expect(stored()).toHaveLength(5)
+  })
+
   it('records an outage on one session and still backfills the next', async () => {
     fake = await startFakeWhatsGate({ apiKey: API_KEY, events: [event('wa-a', 1), event('wa-b', 1)] })
     fake.failNext('events-get', 2, 'reset')
