@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/index.ts'
+import { ingestTokenPath } from './config/ingest-token.ts'
 
 let app: Awaited<ReturnType<typeof buildApp>>
 try {
@@ -43,7 +44,7 @@ try {
 } catch (error) {
   // Nothing was acknowledged yet, so there is nothing to wind down: leave with one line. A token
   // made by this start was never announced: it goes, and the start that listens makes and logs one.
-  if (config.ingestTokenGenerated && config.ingestTokenFile) rmSync(config.ingestTokenFile, { force: true })
+  if (config.ingestTokenGenerated) rmSync(ingestTokenPath(config.dataDir), { force: true })
   process.stderr.write(
     `whatsgate-relay: could not listen on HOST=${config.host} PORT=${config.port}: ${listenProblem(error)}\n`,
   )

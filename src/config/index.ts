@@ -19,9 +19,7 @@ export interface Config {
   /** PostgreSQL outbox shared by replicas; null = the SQLite file in DATA_DIR. */
   databaseUrl: string | null
   ingestToken: string
-  /** The DATA_DIR file the token is kept in; null when INGEST_TOKEN set it. */
-  ingestTokenFile: string | null
-  /** True when the token was made on this start. */
+  /** True when the token was made on this start (kept at ingestTokenPath(dataDir)). */
   ingestTokenGenerated: boolean
   bodyLimit: number
   publicUrl: string | null
@@ -81,7 +79,6 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     sqlitePath: join(env.DATA_DIR, 'relay.sqlite'),
     databaseUrl,
     ingestToken: ingestToken.token,
-    ingestTokenFile: ingestToken.file,
     ingestTokenGenerated: ingestToken.generated,
     bodyLimit: env.BODY_LIMIT,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') ?? null,

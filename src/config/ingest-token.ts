@@ -18,10 +18,13 @@ export class IngestTokenError extends Error {
 
 export interface IngestToken {
   token: string
-  /** The file in DATA_DIR the token is kept in; null when INGEST_TOKEN gave it. */
-  file: string | null
-  /** True when the token was made on this start. */
+  /** True when the token was made on this start (into ingestTokenPath). */
   generated: boolean
+}
+
+/** Where a token made because INGEST_TOKEN is unset is kept. */
+export function ingestTokenPath(dataDir: string): string {
+  return join(dataDir, 'ingest-token')
 }
 
 /**
@@ -30,14 +33,14 @@ export interface IngestToken {
  * valid token.
  */
 export function resolveIngestToken(dataDir: string, configured: string | undefined): IngestToken {
-  if (configured) return { token: configured, file: null, generated: false }
-  const file = join(dataDir, 'ingest-token')
+  if (configured) return { token: configured, generated: false }
+  const file = ingestTokenPath(dataDir)
   const kept = readTokenFile(file)
-  if (kept !== null) return { token: kept, file, generated: false }
+  if (kept !== null) return { token: kept, generated: false }
   mkdirSync(dataDir, { recursive: true })
   const token = randomBytes(24).toString('base64url')
   writeFileAtomically(file, `${token}\n`)
-  return { token, file, generated: true }
+  return { token, generated: true }
 }
 
 /** The token in the file, null when there is no file. */

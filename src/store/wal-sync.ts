@@ -42,10 +42,7 @@ export function createWalSync(walPath: string): WalSync {
       if (!running) return syncNow()
       // The sync in flight may have started before the caller's commit: it needs the next one.
       next ??= running
-        .then(
-          () => undefined,
-          () => undefined,
-        )
+        .catch(() => undefined)
         .then(() => {
           next = null
           return syncNow()

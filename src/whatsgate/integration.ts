@@ -59,15 +59,15 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
           onSessionReady: (whatsappId) => startupBackfill?.add(whatsappId),
         })
       : null
-  // On demand (CLI, admin): from the newest event stored now.
-  const backfiller = createBackfill({
-    client,
-    log: backfillLog,
-    sink: {
-      accept,
-      newestEventDate: async (whatsappId) => (await store.newestEventDates()).get(whatsappId) ?? null,
-    },
-  })
+  /** A backfill through the ingest path, starting from the dates `marks` gives. */
+  const backfillFrom = (marks: () => Promise<Map<string, string>>) =>
+    createBackfill({
+      client,
+      log: backfillLog,
+      sink: { accept, newestEventDate: async (whatsappId) => (await marks()).get(whatsappId) ?? null },
+    })
+  // On demand (CLI): from the newest event stored now.
+  const backfiller = backfillFrom(() => store.newestEventDates())
   const abort = new AbortController()
   let lastBackfill: BackfillResult[] | null = null
 
@@ -110,11 +110,7 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
       if (backfillOnStart) {
         const marks = await store.newestEventDates()
         startupBackfill = createStartupBackfill({
-          backfill: createBackfill({
-            client,
-            log: backfillLog,
-            sink: { accept, newestEventDate: async (whatsappId) => marks.get(whatsappId) ?? null },
-          }),
+          backfill: backfillFrom(async () => marks),
           log: backfillLog,
           retryDelay: defaultRetryDelay,
         })
