@@ -1,12 +1,13 @@
 # syntax=docker/dockerfile:1
 # whatsgate-relay: Node 26 runs the TypeScript sources directly (type stripping), so the image
-# holds package.json, the production node_modules and src/, nothing built.
+# holds package.json, the production node_modules, bin/ and src/, nothing built.
 
 FROM node:26-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: no production dependency needs an install script (node:sqlite is built in),
-# and none gets to run one.
+# and none gets to run one. That also skips the download of the Node.js the `node` dependency pins
+# for machines whose own is older: this image has Node 26, and runs it.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM node:26-slim AS runtime
@@ -17,14 +18,17 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY bin ./bin
 COPY src ./src
-# The outbox and the generated ingest token live in /data, owned by the image's unprivileged user.
-RUN mkdir -p /data && chown node:node /data
+# The outbox and the generated ingest token live in /data, owned by the image's unprivileged user
+# and readable by it alone (message bodies are personal data).
+RUN mkdir -p -m 0700 /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 3000
 # slim has no curl: node itself asks /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# node as PID 1 gets SIGTERM from `docker stop` directly: main.ts shuts down gracefully on it.
-CMD ["node", "src/main.ts"]
+# node as PID 1 gets SIGTERM from `docker stop` directly: src/main.ts shuts down gracefully on it.
+# bin/start.js checks the Node.js version first, as `npm start` does.
+CMD ["node", "bin/start.js"]

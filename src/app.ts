@@ -7,6 +7,8 @@ import { adminRoutes } from './admin/admin-routes.ts'
 import { healthRoutes } from './admin/health-routes.ts'
 import { type Config, configSummary } from './config/index.ts'
 import { loadConfig } from './config/load.ts'
+import { configWarnings } from './config/warnings.ts'
+import { createRefusals } from './ingest/refusals.ts'
 import { webhookRoute } from './ingest/webhook-route.ts'
 import { createRelay } from './relay.ts'
 import { StoreUnavailableError } from './store/errors.ts'
@@ -41,6 +43,7 @@ export async function buildApp({ env, logger }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
   const { config } = await loadConfig(env, (message) => log.warn(message))
   if (!logger) log.level = config.logLevel
+  for (const warning of configWarnings(config)) log.warn(warning)
 
   const app = Fastify({
     loggerInstance: log,
@@ -48,6 +51,12 @@ export async function buildApp({ env, logger }: BuildAppOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // Slow or vanished clients cannot hold a connection. Node's server checks the headers and
+    // request deadlines on a timer (every 30 s by default, long past a 10 s deadline): every second
+    // here, so a client is cut off within a second of its deadline.
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
   })
 
   app.decorate('relayConfig', config)
@@ -81,10 +90,16 @@ export async function buildApp({ env, logger }: BuildAppOptions) {
     })
   }
   await app.register(webhookRoute, {
+    prefix: '/webhook',
     acceptor: relay.acceptor,
     token: config.ingestToken,
     bodyLimit: config.bodyLimit,
     logMessageText: config.logMessageText,
+    recordRefusal: createRefusals({
+      store: relay.store,
+      keep: config.refusedRequestsKept,
+      onRefused: relay.metrics.webhookRefused,
+    }),
   })
 
   app.log.info(configSummary(config), 'whatsgate-relay configured')

@@ -54,6 +54,9 @@ Options:
 Environment (the server's own; .env.example lists every variable):
 ${env.join('\n')}
 
+The server's start-up backfill does not replay history: a session it has never seen starts at
+the relay's first start, unless BACKFILL_SINCE says otherwise (or backfill --since, here).
+
 Exit status: 0 done, 1 failed, 2 bad arguments.
 `
 }
@@ -104,9 +107,14 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ')
 }
 
-if (import.meta.main) {
+/** Runs this process's command line and sets its exit status (bin/whatsgate-relay.js calls it). */
+export async function runCli(): Promise<void> {
+  // backfill may create DATA_DIR and the outbox: message bodies are for the relay's user only.
+  process.umask(0o077)
   process.exitCode = await main(process.argv.slice(2), process.env, {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   })
 }
+
+if (import.meta.main) await runCli()

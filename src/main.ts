@@ -5,6 +5,11 @@ import { buildApp } from './app.ts'
 import { ConfigError } from './config/index.ts'
 import { ingestTokenPath } from './config/ingest-token.ts'
 
+// What this process creates is readable by the relay's user only: DATA_DIR holds message bodies.
+// The umask is the only say there is over the SQLite file and its -wal and -shm: SQLite makes them
+// 0644 less the umask, and node:sqlite takes no mode.
+process.umask(0o077)
+
 let app: Awaited<ReturnType<typeof buildApp>>
 try {
   app = await buildApp({ env: process.env })

@@ -21,6 +21,7 @@ export async function createRelay(config: Config, log: Logger) {
   const acceptor = createAcceptor({
     store,
     targets: config.targets,
+    log: log.child({ name: 'ingest' }),
     onStored: (targets) => dispatcher.notify(targets),
     onOutcome: metrics.eventReceived,
   })

@@ -1,10 +1,11 @@
-// The operator's API: list deliveries (dead letters above all), replay them, and /metrics.
+// The operator's API: events (non-conforming ones above all), the webhook requests refused,
+// deliveries (dead letters above all), replay, and /metrics.
 // Registered only when ADMIN_TOKEN is set; every request must carry it as a bearer token.
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
 import { createTokenCheck } from '../ingest/token.ts'
-import type { AdminStore } from '../store/types.ts'
+import type { AdminStore, RefusedRow } from '../store/types.ts'
 
 export interface AdminRouteOptions {
   store: AdminStore
@@ -22,6 +23,20 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 })
 
+const eventsQuery = z.strictObject({
+  conforming: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
+const pageQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
 const replayBody = z.union([
   z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) }),
   z.strictObject({ target: z.string(), status: z.literal('dead') }),
@@ -33,6 +48,22 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
   app.addHook('onRequest', async (request, reply) => {
     const presented = request.headers.authorization?.replace(/^Bearer /i, '')
     if (!tokenMatches(presented)) return reply.code(401).send({ error: 'admin token required' })
+  })
+
+  app.get('/admin/events', async (request, reply) => {
+    const query = eventsQuery.safeParse(request.query)
+    if (!query.success) return reply.code(400).send({ error: 'bad query', issues: issuesOf(query.error) })
+    const { conforming, after, limit } = query.data
+    const events = await opts.store.listEvents({ conforming, afterSeq: after, limit })
+    return { events, next: events.length === limit ? events.at(-1)?.seq : null }
+  })
+
+  app.get('/admin/refused', async (request, reply) => {
+    const query = pageQuery.safeParse(request.query)
+    if (!query.success) return reply.code(400).send({ error: 'bad query', issues: issuesOf(query.error) })
+    const { after, limit } = query.data
+    const refused = (await opts.store.listRefused({ afterId: after, limit })).map(withTextBody)
+    return { refused, next: refused.length === limit ? refused.at(-1)?.id : null }
   })
 
   app.get('/admin/deliveries', async (request, reply) => {
@@ -64,4 +95,15 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
 
 function issuesOf(error: z.ZodError) {
   return error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }))
+}
+
+/** A refused body as text when it is UTF-8 (as JSON is), else as base64, so any bytes show. */
+function withTextBody({ body, ...row }: RefusedRow) {
+  if (body === null) return { ...row, body: null, bodyEncoding: null }
+  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+  try {
+    return { ...row, body: text.decode(body), bodyEncoding: 'utf8' as const }
+  } catch {
+    return { ...row, body: body.toString('base64'), bodyEncoding: 'base64' as const }
+  }
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { configWarnings } from '../config/warnings.ts'
 
 export interface HealthRouteOptions {
   /** Throws when the store cannot serve. */
@@ -8,6 +9,11 @@ export interface HealthRouteOptions {
 }
 
 export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOptions): Promise<void> {
+  // What start-up logged as a warning stays visible here: the configuration does not change while
+  // the relay runs. Ready all the same (it takes events), so a load balancer keeps sending them.
+  const warnings = configWarnings(app.relayConfig)
+  const warned = warnings.length > 0 ? { warnings } : {}
+
   app.get('/healthz', async () => ({ status: 'ok' }))
 
   app.get('/readyz', async (request, reply) => {
@@ -16,8 +22,8 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
       await opts.pingStore()
     } catch (error) {
       request.log.warn({ err: error }, 'store not ready')
-      return reply.code(503).send({ status: 'unavailable', store: 'unavailable', ...details })
+      return reply.code(503).send({ status: 'unavailable', store: 'unavailable', ...details, ...warned })
     }
-    return { status: 'ready', store: 'ok', ...details }
+    return { status: 'ready', store: 'ok', ...details, ...warned }
   })
 }

@@ -1,6 +1,8 @@
 // Prometheus metrics. Counters are fed by the ingest and delivery paths through two callbacks;
 // gauges of the outbox and of WhatsGate registration are read when scraped, so they cannot drift.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { isKnownAction } from '../events/index.ts'
+import type { AcceptOutcome } from '../ingest/acceptor.ts'
 import type { AdminStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 
@@ -21,6 +23,18 @@ export function createMetrics({ store, registration }: MetricsDeps) {
     name: 'whatsgate_relay_events_received_total',
     help: 'Events received from WhatsGate (webhook and backfill), by outcome',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
+  const nonConforming = new Counter({
+    name: 'whatsgate_relay_events_nonconforming_total',
+    help: "Events stored that depart from WhatsGate's documentation, by action (undocumented actions: other)",
+    labelNames: ['action'] as const,
+    registers: [registry],
+  })
+  const refused = new Counter({
+    name: 'whatsgate_relay_webhook_refused_total',
+    help: 'Webhook requests refused, by reason (token, not_found, too_large, not_json, no_identity, bad_request)',
+    labelNames: ['reason'] as const,
     registers: [registry],
   })
   const attempts = new Counter({
@@ -75,8 +89,16 @@ export function createMetrics({ store, registration }: MetricsDeps) {
 
   return {
     registry,
-    eventReceived(outcome: 'accepted' | 'duplicate' | 'invalid') {
-      events.inc({ outcome })
+    eventReceived(outcome: AcceptOutcome) {
+      events.inc({ outcome: outcome.status })
+      if (outcome.status === 'accepted' && outcome.issues.length > 0) {
+        // Actions come from the sender: an open label set would grow without bound.
+        const action = outcome.event.event_action
+        nonConforming.inc({ action: isKnownAction(action) ? action : 'other' })
+      }
+    },
+    webhookRefused(reason: string) {
+      refused.inc({ reason })
     },
     deliveryAttempt(target: string, outcome: AttemptOutcome, durationMs: number) {
       attempts.inc({ target, outcome })

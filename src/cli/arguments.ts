@@ -1,5 +1,6 @@
 // The command line's words: which command, which options, checked before anything is tried.
 import { parseArgs } from 'node:util'
+import { isWallClock } from '../events/index.ts'
 
 export const PROGRAM = 'whatsgate-relay'
 
@@ -28,16 +29,6 @@ export interface Options {
   sessions: string[]
   since?: string
   force: boolean
-}
-
-const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
-
-function isWallClock(text: string): boolean {
-  const m = WALL_CLOCK.exec(text)
-  if (!m) return false
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number]
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s))
-  return date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && h < 24 && mi < 60 && s < 60
 }
 
 export function parseCommand(argv: string[]): { command: Command | 'help' | 'version'; options: Options } {

@@ -30,6 +30,32 @@ export const envSchema = z.object({
     .optional()
     .describe('Secret path part of the callback URL; generated and kept in DATA_DIR when unset'),
   BODY_LIMIT: z.number().int().min(1024).default(1048576).describe('Largest accepted event body, bytes'),
+  HEADERS_TIMEOUT_MS: z
+    .number()
+    .int()
+    .min(1000)
+    .max(300_000)
+    .default(10_000)
+    .describe("A client's request headers must arrive within this long of its first byte (else 408, closed)"),
+  REQUEST_TIMEOUT_MS: z
+    .number()
+    .int()
+    .min(1000)
+    .default(30_000)
+    .describe('The whole request, headers and body, must arrive within this long (else 408, closed)'),
+  KEEP_ALIVE_TIMEOUT_MS: z
+    .number()
+    .int()
+    .min(1000)
+    .default(72_000)
+    .describe('An idle kept-alive connection is closed after this long; keep it above a proxy in front'),
+  REFUSED_REQUESTS_KEPT: z
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(100)
+    .describe('How many refused webhook requests the store keeps for the operator (0 = none)'),
   FORWARD_URL: optionalString.describe('One target that receives every event'),
   TARGETS: optionalString.describe('Targets as a JSON array'),
   TARGETS_FILE: optionalString.describe('Targets as a JSON or YAML file'),
@@ -48,6 +74,16 @@ export const envSchema = z.object({
     .boolean()
     .optional()
     .describe('Fetch missed events at start; default on with an API key'),
+  BACKFILL_SINCE: z
+    .string()
+    .regex(
+      /^(all|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})$/,
+      'must be "all" or a date "YYYY-MM-DD HH:MM:SS" (UTC, as WhatsGate\'s event_date)',
+    )
+    .optional()
+    .describe(
+      'Where a session never seen before starts its backfill: a date or "all"; default the first start',
+    ),
   ADMIN_TOKEN: z
     .string()
     .min(16, 'must be at least 16 characters')

@@ -22,6 +22,12 @@ export interface Config {
   /** True when the token was made on this start (kept at ingestTokenPath(dataDir)). */
   ingestTokenGenerated: boolean
   bodyLimit: number
+  /** Slow or vanished clients: see HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS. */
+  headersTimeoutMs: number
+  requestTimeoutMs: number
+  keepAliveTimeoutMs: number
+  /** How many refused webhook requests are kept for the operator; 0 = none. */
+  refusedRequestsKept: number
   publicUrl: string | null
   whatsgate: {
     apiUrl: string
@@ -29,6 +35,11 @@ export interface Config {
     whatsappIds: string[]
     registerOnStart: boolean
     backfillOnStart: boolean
+    /**
+     * Where a session with no stored mark starts its backfill: null = the relay's first start
+     * (no history), 'all' = everything WhatsGate keeps, or a `YYYY-MM-DD HH:MM:SS` date.
+     */
+    backfillSince: string | null
   }
   adminToken: string | null
   logLevel: Env['LOG_LEVEL']
@@ -51,6 +62,10 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
         'INGEST_TOKEN: required with DATABASE_URL, so that every replica answers the same callback URL',
       )
     }
+  }
+  // Both run from the request's first byte: a headers timeout past the request timeout never fires.
+  if (env.HEADERS_TIMEOUT_MS > env.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS')
   }
   for (const name of ['PUBLIC_URL', 'WHATSGATE_API_URL', 'FORWARD_URL'] as const) {
     const value = env[name]
@@ -81,6 +96,10 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     ingestToken: ingestToken.token,
     ingestTokenGenerated: ingestToken.generated,
     bodyLimit: env.BODY_LIMIT,
+    headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.KEEP_ALIVE_TIMEOUT_MS,
+    refusedRequestsKept: env.REFUSED_REQUESTS_KEPT,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     whatsgate: Object.freeze({
       apiUrl: env.WHATSGATE_API_URL.replace(/\/+$/, ''),
@@ -90,6 +109,7 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
         .filter(Boolean),
       registerOnStart: env.REGISTER_ON_START,
       backfillOnStart: env.BACKFILL_ON_START ?? apiKey !== null,
+      backfillSince: env.BACKFILL_SINCE ?? null,
     }),
     adminToken: env.ADMIN_TOKEN ?? null,
     logLevel: env.LOG_LEVEL,

@@ -37,7 +37,8 @@ export function resolveIngestToken(dataDir: string, configured: string | undefin
   const file = ingestTokenPath(dataDir)
   const kept = readTokenFile(file)
   if (kept !== null) return { token: kept, generated: false }
-  mkdirSync(dataDir, { recursive: true })
+  // The relay's user only: the folder holds this token and the outbox's message bodies.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const token = randomBytes(24).toString('base64url')
   writeFileAtomically(file, `${token}\n`)
   return { token, generated: true }

@@ -1,10 +1,12 @@
 // One attempt of one delivery: build and sign the request, send it, decide what the answer means
 // (retry-policy.ts) and record that in the store. The dispatcher decides when; this decides how.
+
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { Target } from '../config/index.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { MediaFetchError } from '../whatsgate/media.ts'
+import { headerValue } from './header-value.ts'
 import type { HttpSender, SendResult } from './http-sender.ts'
 import { type Decision, decide, parseRetryAfter } from './retry-policy.ts'
 import { signWebhook } from './standard-webhooks.ts'
@@ -56,17 +58,18 @@ export function createAttempt(deps: AttemptDeps) {
 
   function send(target: Target, delivery: ClaimedDelivery, body: Buffer): Promise<SendResult> {
     const timestamp = Math.floor(now() / 1000)
+    const id = headerValue(delivery.eventKey)
     const headers: Record<string, string> = {
       ...target.headers,
-      'x-whatsgate-event': delivery.action,
-      'x-whatsgate-session': delivery.whatsappId,
-      'webhook-id': delivery.eventKey,
+      'x-whatsgate-event': headerValue(delivery.action),
+      'x-whatsgate-session': headerValue(delivery.whatsappId),
+      'webhook-id': id,
       'webhook-timestamp': String(timestamp),
     }
     if (target.secrets.length > 0) {
       headers['webhook-signature'] = signWebhook({
         secrets: target.secrets,
-        id: delivery.eventKey,
+        id,
         timestamp,
         body,
       })

@@ -1,2 +1,11 @@
-export { type EventIssue, eventKey, messageIdOf, type ParseResult, parseEvent } from './parse.ts'
+export { eventDateOf, isWallClock, subtractSeconds, wallClock } from './dates.ts'
+export {
+  type EventIssue,
+  eventKey,
+  type IncomingEvent,
+  messageIdOf,
+  messageTextOf,
+  type ParseResult,
+  parseEvent,
+} from './parse.ts'
 export * from './schemas.ts'

@@ -1,34 +1,74 @@
 import type { z } from 'zod'
-import { actionDataSchemas, type Envelope, envelopeSchema, isKnownAction } from './schemas.ts'
+import {
+  actionDataSchemas,
+  type EventIdentity,
+  envelopeSchema,
+  identitySchema,
+  isKnownAction,
+} from './schemas.ts'
 
 export interface EventIssue {
   path: string
   message: string
 }
 
-export type ParseResult = { ok: true; event: Envelope } | { ok: false; issues: EventIssue[] }
+/**
+ * An event the relay takes: its identity, and the rest of the object as it came (of any shape).
+ * `event_date` and `event_data` are what the relay reads beyond the identity, so they are named,
+ * as unknown: a non-conforming event may carry anything there.
+ */
+export type IncomingEvent = EventIdentity & { event_date?: unknown; event_data?: unknown }
 
-/** Validates a parsed JSON value as a WhatsGate event: the envelope, then a known action's data. */
+export type ParseResult =
+  /** `issues` lists where the event departs from WhatsGate's documentation; empty = conforming. */
+  | { ok: true; event: IncomingEvent; issues: EventIssue[] }
+  /** No identity: the relay cannot key, dedupe or answer it. */
+  | { ok: false; issues: EventIssue[] }
+
+/**
+ * Reads a parsed JSON value as a WhatsGate event. Only the identity (`id`, `whatsapp_id`,
+ * `event_action`) is required; the envelope and a known action's data are checked against the
+ * documentation, and what differs is reported, not refused.
+ */
 export function parseEvent(value: unknown): ParseResult {
+  // The documented shape first: it holds the identity, so a conforming event is checked once.
   const envelope = envelopeSchema.safeParse(value)
-  if (!envelope.success) return { ok: false, issues: toIssues(envelope.error, []) }
-  const event = envelope.data
-  if (isKnownAction(event.event_action)) {
+  if (envelope.success) {
+    const event = envelope.data
+    if (!isKnownAction(event.event_action)) return { ok: true, event, issues: [] }
     const data = actionDataSchemas[event.event_action].safeParse(event.event_data)
-    if (!data.success) return { ok: false, issues: toIssues(data.error, ['event_data']) }
+    return { ok: true, event, issues: data.success ? [] : toIssues(data.error, ['event_data']) }
   }
-  return { ok: true, event }
+  const identity = identitySchema.safeParse(value)
+  if (!identity.success) return { ok: false, issues: toIssues(identity.error, []) }
+  const event: IncomingEvent = identity.data
+  const issues = toIssues(envelope.error, [])
+  if (isKnownAction(event.event_action) && isObject(event.event_data)) {
+    const data = actionDataSchemas[event.event_action].safeParse(event.event_data)
+    if (!data.success) issues.push(...toIssues(data.error, ['event_data']))
+  }
+  return { ok: true, event, issues }
 }
 
 /** The outbox key: WhatsGate reuses one `id` across actions, so the id alone is not unique. */
-export function eventKey(event: Pick<Envelope, 'whatsapp_id' | 'event_action' | 'id'>): string {
+export function eventKey(event: EventIdentity): string {
   return `${event.whatsapp_id}:${event.event_action}:${event.id}`
 }
 
 /** The message id of a message-bearing event, if it has one. */
-export function messageIdOf(event: Envelope): string | null {
-  const message = (event.event_data as { message?: { id?: unknown } }).message
-  return typeof message?.id === 'string' ? message.id : null
+export function messageIdOf(event: IncomingEvent): string | null {
+  const message = isObject(event.event_data) ? event.event_data.message : undefined
+  return isObject(message) && typeof message.id === 'string' ? message.id : null
+}
+
+/** The message text of a message-bearing event, if it has one (logged only when asked). */
+export function messageTextOf(event: IncomingEvent): unknown {
+  const message = isObject(event.event_data) ? event.event_data.message : undefined
+  return isObject(message) ? message.body : undefined
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function toIssues(error: z.ZodError, prefix: PropertyKey[]): EventIssue[] {

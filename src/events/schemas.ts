@@ -7,20 +7,35 @@ export type KnownAction = (typeof KNOWN_ACTIONS)[number]
 
 const eventDate = z.string().regex(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/, 'expected "YYYY-MM-DD HH:MM:SS"')
 
-export const envelopeSchema = z.looseObject({
-  // Documented as an integer; a string id is tolerated and echoed back as it came.
-  id: z.union([z.number().int().nonnegative(), z.string().min(1).max(128)]),
+// What makes a body an event the relay can take: the fields it keys, dedupes and answers by.
+// Everything else is checked against the documentation below, and a miss only flags the event.
+const noColon = /^[^:]+$/
+// PostgreSQL's text cannot hold a NUL: such an event could never be stored, so it is refused at once.
+const noNul = /^[^\0]*$/
+const identityFields = {
+  // Answered back as it came: WhatsGate matches the answer to its request by this id.
+  id: z.union([z.int(), z.string().min(1).max(128).regex(noNul, 'must not contain a NUL character')]),
   // No ':' in these two, so the event key `<whatsapp_id>:<event_action>:<id>` names one event only.
   whatsapp_id: z
     .string()
     .min(1)
     .max(128)
-    .regex(/^[^:]+$/, 'must not contain ":"'),
+    .regex(noColon, 'must not contain ":"')
+    .regex(noNul, 'must not contain a NUL character'),
   event_action: z
     .string()
     .min(1)
     .max(64)
-    .regex(/^[^:]+$/, 'must not contain ":"'),
+    .regex(noColon, 'must not contain ":"')
+    .regex(noNul, 'must not contain a NUL character'),
+}
+export const identitySchema = z.looseObject(identityFields)
+export type EventIdentity = z.infer<typeof identitySchema>
+
+// The envelope as WhatsGate's webhook page documents it.
+export const envelopeSchema = z.looseObject({
+  ...identityFields,
+  id: z.number().int().nonnegative(),
   event_date: eventDate,
   status_code: z.union([z.null(), z.number(), z.string()]).optional(),
   event_data: z.looseObject({}),

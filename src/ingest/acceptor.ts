@@ -1,13 +1,21 @@
-// The accept path shared by the webhook route and backfill: parse once, validate, route,
-// store durably. Knows nothing of HTTP.
+// The accept path shared by the webhook route and backfill: parse once, check the identity,
+// route, store durably. Knows nothing of HTTP. An event is taken on its identity alone; where the
+// rest departs from WhatsGate's documentation it is flagged, never refused (DESIGN.md, invariant 5).
+import type { Logger } from 'pino'
 import type { Target } from '../config/index.ts'
 import { routeEvent } from '../delivery/routing.ts'
-import { type Envelope, type EventIssue, eventKey, parseEvent } from '../events/index.ts'
+import { type EventIssue, eventDateOf, eventKey, type IncomingEvent, parseEvent } from '../events/index.ts'
 import type { IngestStore } from '../store/types.ts'
 
 export type AcceptOutcome =
-  | { status: 'accepted' | 'duplicate'; event: Envelope; key: string }
-  | { status: 'invalid'; error: string; issues: EventIssue[] }
+  | {
+      status: 'accepted' | 'duplicate'
+      event: IncomingEvent
+      key: string
+      /** Where the event departs from WhatsGate's documentation; empty = conforming. */
+      issues: EventIssue[]
+    }
+  | { status: 'invalid'; reason: 'not_json' | 'no_identity'; error: string; issues: EventIssue[] }
 
 export interface Acceptor {
   accept(body: Buffer): Promise<AcceptOutcome>
@@ -16,23 +24,38 @@ export interface Acceptor {
 export interface AcceptorDeps {
   store: IngestStore
   targets: readonly Target[]
+  log: Logger
   /** Told which targets got new deliveries once they are committed (wakes the dispatcher). */
   onStored?: (targetNames: string[]) => void
   /** Told every outcome (metrics). */
-  onOutcome?: (status: AcceptOutcome['status']) => void
+  onOutcome?: (outcome: AcceptOutcome) => void
 }
 
-export function createAcceptor({ store, targets, onStored, onOutcome }: AcceptorDeps): Acceptor {
+const BOM = Buffer.from([0xef, 0xbb, 0xbf])
+const BOM_ISSUE: EventIssue = { path: '(body)', message: 'starts with a UTF-8 byte-order mark' }
+
+export function createAcceptor({ store, targets, log, onStored, onOutcome }: AcceptorDeps): Acceptor {
   async function accept(body: Buffer): Promise<AcceptOutcome> {
     let value: unknown
+    // JSON text must not start with a byte-order mark (RFC 8259), but some senders put one first:
+    // it is read past and flagged, and the stored body keeps it.
+    const bom = body.subarray(0, 3).equals(BOM)
     try {
-      value = JSON.parse(body.toString('utf8'))
+      value = JSON.parse(bom ? body.toString('utf8', 3) : body.toString('utf8'))
     } catch {
-      return { status: 'invalid', error: 'body is not valid JSON', issues: [] }
+      return { status: 'invalid', reason: 'not_json', error: 'body is not valid JSON', issues: [] }
     }
     const parsed = parseEvent(value)
-    if (!parsed.ok) return { status: 'invalid', error: 'not a valid WhatsGate event', issues: parsed.issues }
-    const event = parsed.event
+    if (!parsed.ok) {
+      return {
+        status: 'invalid',
+        reason: 'no_identity',
+        error: 'not a WhatsGate event: it needs id, whatsapp_id and event_action',
+        issues: parsed.issues,
+      }
+    }
+    const { event } = parsed
+    const issues = bom ? [BOM_ISSUE, ...parsed.issues] : parsed.issues
     const key = eventKey(event)
     const deliveries = routeEvent(event, targets)
     const [result] = await store.accept([
@@ -41,20 +64,28 @@ export function createAcceptor({ store, targets, onStored, onOutcome }: Acceptor
         whatsappId: event.whatsapp_id,
         eventId: String(event.id),
         action: event.event_action,
-        eventDate: event.event_date,
+        eventDate: eventDateOf(event.event_date, Date.now()),
         body,
         deliveries,
+        issues,
       },
     ])
-    if (!result?.inserted) return { status: 'duplicate', event, key }
+    if (!result?.inserted) return { status: 'duplicate', event, key, issues }
+    if (issues.length > 0) {
+      // Paths only: a message could name the text it found, and message text is not logged.
+      log.warn(
+        { event: key, paths: issues.map((issue) => issue.path) },
+        "event does not match WhatsGate's documentation; stored and forwarded as it came",
+      )
+    }
     if (deliveries.length > 0) onStored?.(deliveries.map((d) => d.target))
-    return { status: 'accepted', event, key }
+    return { status: 'accepted', event, key, issues }
   }
 
   return {
     async accept(body) {
       const outcome = await accept(body)
-      onOutcome?.(outcome.status)
+      onOutcome?.(outcome)
       return outcome
     },
   }

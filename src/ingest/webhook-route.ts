@@ -1,6 +1,9 @@
-// POST /webhook/<token>: WhatsGate's callback. Thin: token, limits, then the acceptor decides.
-import type { FastifyInstance } from 'fastify'
+// POST /webhook/<token>: WhatsGate's callback. Thin: token, size limit, then the acceptor decides.
+// Registered under the /webhook prefix, so its refusals (404s included) are all its own.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { messageTextOf } from '../events/index.ts'
 import type { Acceptor } from './acceptor.ts'
+import type { RecordRefusal, Refusal } from './refusals.ts'
 import { createTokenCheck } from './token.ts'
 
 export interface WebhookRouteOptions {
@@ -8,43 +11,71 @@ export interface WebhookRouteOptions {
   token: string
   bodyLimit: number
   logMessageText: boolean
+  recordRefusal: RecordRefusal
 }
 
 export async function webhookRoute(app: FastifyInstance, opts: WebhookRouteOptions): Promise<void> {
   const tokenMatches = createTokenCheck(opts.token)
 
-  // Keep the bytes as they came: they are stored and forwarded unchanged. Only JSON is taken;
-  // any other content type gets Fastify's 415.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+  async function refuse(request: FastifyRequest, reply: FastifyReply, refusal: Refusal, answer: object) {
+    await opts.recordRefusal(request, refusal)
+    return reply.code(refusal.status).send(answer)
+  }
 
-  app.post<{ Params: { token: string }; Body: Buffer }>('/webhook/:token', {
+  // WhatsGate's page names no content type, and its sample handler reads the raw body whatever
+  // the header says: every body is kept as bytes (stored and forwarded unchanged) and parsed as
+  // JSON by the acceptor. The header is set aside before parsing (the request's rawHeaders still
+  // hold it), so not even a malformed one can turn an event away.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+
+  app.setNotFoundHandler((request, reply) =>
+    refuse(request, reply, { reason: 'not_found', status: 404, body: null }, { error: 'not found' }),
+  )
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500
+    // Not a refusal (a store outage is a 503): the app's handler answers it.
+    if (status < 400 || status >= 500) throw error
+    const reason = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'too_large' : 'bad_request'
+    return refuse(request, reply, { reason, status, body: null }, { error: error.message })
+  })
+
+  app.post<{ Params: { token: string }; Body: Buffer | undefined }>('/:token', {
     bodyLimit: opts.bodyLimit,
     // Before the body is read: a stranger cannot make the relay parse anything.
     onRequest: async (request, reply) => {
-      if (!tokenMatches(request.params.token)) return reply.code(401).send({ error: 'unknown webhook token' })
+      if (!tokenMatches(request.params.token)) {
+        return refuse(
+          request,
+          reply,
+          { reason: 'token', status: 401, body: null },
+          { error: 'unknown webhook token' },
+        )
+      }
+      delete request.headers['content-type']
     },
     handler: async (request, reply) => {
-      if (!Buffer.isBuffer(request.body)) return reply.code(400).send({ error: 'empty body' })
-      const outcome = await opts.acceptor.accept(request.body)
-      if (outcome.status === 'invalid') {
-        request.log.info({ issues: outcome.issues }, `event rejected: ${outcome.error}`)
-        return reply.code(400).send({ error: outcome.error, issues: outcome.issues })
+      const body = request.body
+      if (!Buffer.isBuffer(body) || body.length === 0) {
+        const refusal = { reason: 'not_json', status: 400, body: null } as const
+        return refuse(request, reply, refusal, { error: 'empty body', issues: [] })
       }
-      const { event } = outcome
+      const outcome = await opts.acceptor.accept(body)
+      if (outcome.status === 'invalid') {
+        const refusal = { reason: outcome.reason, status: 400, body }
+        return refuse(request, reply, refusal, { error: outcome.error, issues: outcome.issues })
+      }
       request.log.info(
         {
           event: outcome.key,
           status: outcome.status,
-          text: opts.logMessageText ? messageText(event) : undefined,
+          conforming: outcome.issues.length === 0,
+          text: opts.logMessageText ? messageTextOf(outcome.event) : undefined,
         },
         'event accepted',
       )
-      return reply.send({ result: 'OK', id: event.id })
+      return reply.send({ result: 'OK', id: outcome.event.id })
     },
   })
-}
-
-function messageText(event: { event_data: Record<string, unknown> }): unknown {
-  return (event.event_data.message as { body?: unknown } | undefined)?.body
 }

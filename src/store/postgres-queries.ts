@@ -7,10 +7,10 @@ export const SQL = {
     FROM (SELECT DISTINCT hashtext(lane) AS h FROM unnest($2::text[]) AS lane ORDER BY h) AS lanes`,
   // Rows go in the batch's order (ids follow it); of one key twice in a batch the first stays.
   insertEvents: `
-    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, routed, received_at)
-    SELECT key, whatsapp_id, event_id, action, event_date, body, routed, $8
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::int[])
-      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, body, routed, n)
+    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, routed, issues, received_at)
+    SELECT key, whatsapp_id, event_id, action, event_date, body, routed, issues, $9
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::int[], $8::text[])
+      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, body, routed, issues, n)
     ORDER BY n
     ON CONFLICT (key) DO NOTHING
     RETURNING seq, key`,
@@ -76,6 +76,22 @@ export const SQL = {
       SELECT e.seq FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
         SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
       LIMIT $2)`,
+  insertRefused: `
+    INSERT INTO refused_requests (received_at, reason, status, headers, body, body_size)
+    VALUES ($1, $2, $3, $4, $5, $6)`,
+  trimRefused: `
+    DELETE FROM refused_requests WHERE id NOT IN (SELECT id FROM refused_requests ORDER BY id DESC LIMIT $1)`,
+  listRefused: `
+    SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
+    WHERE id > $1 ORDER BY id LIMIT $2`,
+  listEvents: `
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
+    WHERE seq > $1 AND ($2::boolean IS NULL OR (issues IS NULL) = $2)
+    ORDER BY seq LIMIT $3`,
+  markSession: `
+    INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES ($1, $2)
+    ON CONFLICT (whatsapp_id) DO UPDATE
+    SET newest_event_date = greatest(session_marks.newest_event_date, excluded.newest_event_date)`,
   listDeliveries: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at

@@ -55,6 +55,20 @@ export const POSTGRES_MIGRATIONS: string[] = [
   );
   INSERT INTO session_marks SELECT whatsapp_id, max(event_date) FROM events GROUP BY whatsapp_id;
   `,
+  `
+  ALTER TABLE events ADD COLUMN issues text;
+  CREATE INDEX events_nonconforming ON events (seq) WHERE issues IS NOT NULL;
+
+  CREATE TABLE refused_requests (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    received_at bigint NOT NULL,
+    reason      text NOT NULL,
+    status      integer NOT NULL,
+    headers     text NOT NULL,
+    body        bytea,
+    body_size   bigint
+  );
+  `,
 ]
 
 /**

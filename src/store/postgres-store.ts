@@ -21,7 +21,7 @@ import { StoreUnavailableError } from './errors.ts'
 import { createBatchCommit } from './group-commit.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
-import { toClaimed, toDeliveryRow } from './rows.ts'
+import { issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
 import type { AcceptResult, AttemptOutcome, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
 
 export interface PostgresStoreOptions {
@@ -134,6 +134,20 @@ export async function openPostgresStore({
   return {
     accept: (events) => accepts.submit(events),
 
+    keepRefused(request, keep) {
+      return transaction(async (client) => {
+        await client.query(SQL.insertRefused, [
+          request.receivedAt,
+          request.reason,
+          request.status,
+          JSON.stringify(request.headers),
+          request.body,
+          request.bodySize,
+        ])
+        await client.query(SQL.trimRefused, [keep])
+      })
+    },
+
     claim({ target, limit, owner, now, leaseMs }) {
       return transaction(async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.claim, target])
@@ -174,12 +188,26 @@ export async function openPostgresStore({
       return new Map(rows.map((row) => [row.whatsapp_id, row.newest]))
     },
 
+    async markSession(whatsappId, eventDate) {
+      await query(SQL.markSession, [whatsappId, eventDate])
+    },
+
     purge({ deliveredBefore, deadBefore, limit }) {
       return transaction(async (client) => {
         const delivered = await client.query(SQL.purgeDelivered, [deliveredBefore, limit])
         const dead = await client.query(SQL.purgeDead, [deadBefore, limit])
         return (delivered.rowCount ?? 0) + (dead.rowCount ?? 0)
       })
+    },
+
+    async listEvents({ conforming, afterSeq, limit }) {
+      const { rows } = await query(SQL.listEvents, [afterSeq ?? 0, conforming ?? null, limit])
+      return rows.map(toEventRow)
+    },
+
+    async listRefused({ afterId, limit }) {
+      const { rows } = await query(SQL.listRefused, [afterId ?? 0, limit])
+      return rows.map((row) => toRefusedRow(row, row.body as Buffer | null))
     },
 
     async listDeliveries({ status, target, afterId, limit }) {
@@ -232,6 +260,7 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     events.map((e) => e.eventDate),
     events.map((e) => e.body),
     events.map((e) => e.deliveries.length),
+    events.map((e) => issuesColumn(e.issues)),
     now,
   ])
   const inserted = new Map(rows.map((row) => [row.key, row.seq]))

@@ -1,5 +1,12 @@
 // Result rows to domain objects. Both stores select the same column names, so one mapping serves.
-import type { ClaimedDelivery, DeliveryRow, DeliveryStatus } from './types.ts'
+import type {
+  ClaimedDelivery,
+  DeliveryRow,
+  DeliveryStatus,
+  EventRow,
+  RefusedRow,
+  SchemaIssue,
+} from './types.ts'
 
 type Row = Record<string, unknown>
 
@@ -31,4 +38,34 @@ export function toDeliveryRow(row: Row): DeliveryRow {
     receivedAt: row.received_at as number,
     finishedAt: row.finished_at as number | null,
   }
+}
+
+export function toEventRow(row: Row): EventRow {
+  return {
+    seq: row.seq as number,
+    key: row.key as string,
+    whatsappId: row.whatsapp_id as string,
+    eventId: row.event_id as string,
+    action: row.action as string,
+    eventDate: row.event_date as string,
+    receivedAt: row.received_at as number,
+    issues: row.issues === null ? null : (JSON.parse(row.issues as string) as SchemaIssue[]),
+  }
+}
+
+export function toRefusedRow(row: Row, body: Buffer | null): RefusedRow {
+  return {
+    id: row.id as number,
+    receivedAt: row.received_at as number,
+    reason: row.reason as string,
+    status: row.status as number,
+    headers: JSON.parse(row.headers as string) as Record<string, string>,
+    body,
+    bodySize: row.body_size as number | null,
+  }
+}
+
+/** The issues column: null for a conforming event, so the non-conforming index stays small. */
+export function issuesColumn(issues: readonly SchemaIssue[]): string | null {
+  return issues.length === 0 ? null : JSON.stringify(issues)
 }

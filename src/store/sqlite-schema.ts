@@ -40,4 +40,18 @@ export const SQLITE_MIGRATIONS: string[] = [
   ) STRICT, WITHOUT ROWID;
   INSERT INTO session_marks SELECT whatsapp_id, max(event_date) FROM events GROUP BY whatsapp_id;
   `,
+  `
+  ALTER TABLE events ADD COLUMN issues TEXT;
+  CREATE INDEX events_nonconforming ON events (seq) WHERE issues IS NOT NULL;
+
+  CREATE TABLE refused_requests (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    headers     TEXT NOT NULL,
+    body        BLOB,
+    body_size   INTEGER
+  ) STRICT;
+  `,
 ]

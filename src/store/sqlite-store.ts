@@ -7,7 +7,7 @@ import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { StoreUnavailableError } from './errors.ts'
 import { createGroupCommit } from './group-commit.ts'
-import { toClaimed, toDeliveryRow } from './rows.ts'
+import { issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 import type {
   AcceptResult,
@@ -20,6 +20,7 @@ import type {
   NewEvent,
   OutboxStore,
   PurgeRequest,
+  RefusedRequest,
 } from './types.ts'
 import { createWalSync } from './wal-sync.ts'
 
@@ -36,7 +37,7 @@ export interface SqliteStoreOptions {
 }
 
 export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptions): OutboxStore {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new DatabaseSync(path, { timeout: busyTimeoutMs })
   const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode
   // Durability rests on syncing the WAL file (wal-sync.ts); a file system without the shared
@@ -105,6 +106,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
             event.body,
             now,
             event.deliveries.length,
+            issuesColumn(event.issues),
           )
           if (row === undefined) return { key: event.key, inserted: false }
           for (const delivery of event.deliveries) {
@@ -119,14 +121,25 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
       )
     },
 
+    keepRefused(request: RefusedRequest, keep: number): Promise<void> {
+      return writes.submit(() => {
+        sql.insertRefused.run(
+          request.receivedAt,
+          request.reason,
+          request.status,
+          JSON.stringify(request.headers),
+          request.body,
+          request.bodySize,
+        )
+        sql.trimRefused.run(keep)
+      }, BOOKKEEPING)
+    },
+
     claim({ target, limit, owner, now, leaseMs }: ClaimRequest): Promise<ClaimedDelivery[]> {
       return writes.submit(() => {
         const rows = sql.selectDue.all(target, now, now, limit)
         for (const row of rows) sql.lease.run(owner, now + leaseMs, row.id as number)
-        return rows.map((row) => {
-          const body = row.body as Uint8Array
-          return toClaimed(row, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
-        })
+        return rows.map((row) => toClaimed(row, asBuffer(row.body as Uint8Array)))
       }, BOOKKEEPING)
     },
 
@@ -160,12 +173,34 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
       return readMarks()
     },
 
+    markSession(whatsappId: string, eventDate: string): Promise<void> {
+      return writes.submit(() => {
+        sql.markSession.run(whatsappId, eventDate)
+        if (eventDate > (marks.get(whatsappId) ?? '')) marks.set(whatsappId, eventDate)
+      })
+    },
+
     purge({ deliveredBefore, deadBefore, limit }: PurgeRequest): Promise<number> {
       return writes.submit(() => {
         const delivered = sql.purgeDelivered.run(deliveredBefore, limit).changes
         const dead = sql.purgeDead.run(deadBefore, limit).changes
         return Number(delivered) + Number(dead)
       })
+    },
+
+    async listEvents({ conforming, afterSeq, limit }) {
+      const rows = sql.listEvents.all({
+        conforming: conforming === undefined ? null : Number(conforming),
+        after: afterSeq ?? 0,
+        limit,
+      })
+      return rows.map(toEventRow)
+    },
+
+    async listRefused({ afterId, limit }) {
+      return sql.listRefused
+        .all(afterId ?? 0, limit)
+        .map((row) => toRefusedRow(row, row.body === null ? null : asBuffer(row.body as Uint8Array)))
     },
 
     async listDeliveries({ status, target, afterId, limit }: DeliveryQuery): Promise<DeliveryRow[]> {
@@ -208,6 +243,11 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
   }
 }
 
+/** A BLOB as a Buffer over the same bytes, without a copy. */
+function asBuffer(blob: Uint8Array): Buffer {
+  return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength)
+}
+
 function migrate(db: DatabaseSync): void {
   const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0)
   for (let i = version; i < SQLITE_MIGRATIONS.length; i++) {
@@ -221,8 +261,8 @@ function migrate(db: DatabaseSync): void {
 function prepareStatements(db: DatabaseSync) {
   return {
     insertEvent: db.prepare(`
-      INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed, issues)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (key) DO NOTHING
       RETURNING seq`),
     insertDelivery: db.prepare(`
@@ -279,6 +319,18 @@ function prepareStatements(db: DatabaseSync) {
         SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
           SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
         LIMIT ?)`),
+    insertRefused: db.prepare(`
+      INSERT INTO refused_requests (received_at, reason, status, headers, body, body_size)
+      VALUES (?, ?, ?, ?, ?, ?)`),
+    trimRefused: db.prepare(`
+      DELETE FROM refused_requests WHERE id NOT IN (SELECT id FROM refused_requests ORDER BY id DESC LIMIT ?)`),
+    listRefused: db.prepare(`
+      SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
+      WHERE id > ? ORDER BY id LIMIT ?`),
+    listEvents: db.prepare(`
+      SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
+      WHERE seq > :after AND (:conforming IS NULL OR (issues IS NULL) = :conforming)
+      ORDER BY seq LIMIT :limit`),
     listDeliveries: db.prepare(`
       SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
              d.last_status, d.last_error, e.received_at, d.finished_at

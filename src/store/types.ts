@@ -1,4 +1,4 @@
-// The outbox contract. Every store (SQLite now, PostgreSQL later) implements OutboxStore;
+// The outbox contract. Both stores (SQLite, PostgreSQL) implement OutboxStore;
 // consumers import only the narrow slice they need (IngestStore, DeliveryStore, ...).
 
 /** One WhatsGate event, validated and routed, ready to be written with its deliveries. */
@@ -8,11 +8,37 @@ export interface NewEvent {
   whatsappId: string
   eventId: string
   action: string
-  /** WhatsGate's `event_date`, `YYYY-MM-DD HH:MM:SS`, kept as sent. */
+  /** `YYYY-MM-DD HH:MM:SS`: WhatsGate's `event_date` as sent, or the same instant (see eventDateOf). */
   eventDate: string
   /** The body exactly as received. */
   body: Buffer
   deliveries: NewDelivery[]
+  /** Where the event departs from WhatsGate's documentation; empty = conforming. */
+  issues: readonly SchemaIssue[]
+}
+
+export interface SchemaIssue {
+  path: string
+  message: string
+}
+
+/** A webhook request the relay refused (after its token matched), kept for the operator. */
+export interface RefusedRequest {
+  receivedAt: number
+  /** `not_json`, `no_identity`, `too_large`, ...: why it was refused. */
+  reason: string
+  /** The HTTP status it was answered with. */
+  status: number
+  /** Its headers, secrets left out. */
+  headers: Record<string, string>
+  /** The body as it came, at most BODY_LIMIT bytes; null when it was not read (too large). */
+  body: Buffer | null
+  /** The body's size in bytes, as read or as announced; null when unknown. */
+  bodySize: number | null
+}
+
+export interface RefusedRow extends RefusedRequest {
+  id: number
 }
 
 export interface NewDelivery {
@@ -63,6 +89,8 @@ export interface AttemptOutcome {
 export interface IngestStore {
   /** Writes the events and their deliveries durably; resolves only once committed. */
   accept(events: NewEvent[]): Promise<AcceptResult[]>
+  /** Keeps a refused request, then drops the oldest beyond the `keep` most recent. */
+  keepRefused(request: RefusedRequest, keep: number): Promise<void>
 }
 
 export interface DeliveryStore {
@@ -106,19 +134,45 @@ export interface DeliveryRow {
   finishedAt: number | null
 }
 
-export interface DeliveryQuery {
+export interface DeliveryQuery extends PageQuery {
   status?: DeliveryStatus
   target?: string
+}
+
+export interface EventRow {
+  seq: number
+  key: string
+  whatsappId: string
+  eventId: string
+  action: string
+  eventDate: string
+  receivedAt: number
+  /** Null for an event that conforms to WhatsGate's documentation. */
+  issues: SchemaIssue[] | null
+}
+
+export interface EventQuery {
+  /** true: only conforming events; false: only non-conforming ones. */
+  conforming?: boolean
+  /** Events stored after this one (keyset pagination). */
+  afterSeq?: number
+  limit: number
+}
+
+export interface PageQuery {
   /** Rows with an id above this one (keyset pagination). */
   afterId?: number
   limit: number
 }
 
 export interface AdminStore {
+  listEvents(query: EventQuery): Promise<EventRow[]>
+  /** The refused requests kept, oldest first. */
+  listRefused(query: PageQuery): Promise<RefusedRow[]>
   listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]>
   /**
    * Makes finished deliveries due again from scratch (attempts reset), by id or all dead ones of
-   * a target. Returns the targets touched, so the dispatcher can be woken.
+   * a target. Returns how many.
    */
   replay(
     selector: { ids: number[] } | { target: string; status: 'dead' },
@@ -134,6 +188,8 @@ export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore {
    * events, so retention purging a quiet session's events does not send its backfill to the start.
    */
   newestEventDates(): Promise<Map<string, string>>
+  /** Raises a session's mark to at least `eventDate` (a session first seen: nothing older is fetched). */
+  markSession(whatsappId: string, eventDate: string): Promise<void>
   /** Removes finished events in one small batch; returns how many went. */
   purge(request: PurgeRequest): Promise<number>
   /** Throws when the store cannot serve (readiness). */

@@ -3,12 +3,18 @@
 // It starts a little before the newest stored event: events of the same second may be listed in
 // any order, and the overlap is harmless because the store drops keys it already has.
 import type { Logger } from 'pino'
+import { subtractSeconds } from '../events/index.ts'
 import type { WhatsGateClient } from './api-client.ts'
 
 export interface BackfillSink {
   accept(body: Buffer): Promise<'accepted' | 'duplicate' | 'invalid'>
   /** The `event_date` of the newest stored event of this session, or null. */
   newestEventDate(whatsappId: string): Promise<string | null>
+  /**
+   * Where a session with no stored event starts (taken as is, without overlap); null = from the
+   * start of what WhatsGate keeps, as without this.
+   */
+  unseenSince?(whatsappId: string): Promise<string | null>
 }
 
 export interface BackfillResult {
@@ -49,7 +55,7 @@ export function createBackfill(options: BackfillOptions): Backfill {
   async function startDate(whatsappId: string, since: string | undefined): Promise<string | null> {
     if (since !== undefined) return since
     const newest = await sink.newestEventDate(whatsappId)
-    if (newest === null) return null
+    if (newest === null) return (await sink.unseenSince?.(whatsappId)) ?? null
     const earlier = subtractSeconds(newest, overlapSeconds)
     if (earlier === null) {
       log.warn(
@@ -132,21 +138,4 @@ function describe(element: unknown): Record<string, unknown> {
   const { id, event_action, event_date } = element as Record<string, unknown>
   const scalar = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? v : typeof v)
   return { id: scalar(id), event_action: scalar(event_action), event_date: scalar(event_date) }
-}
-
-const WALL_CLOCK = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/
-
-/**
- * Subtracts seconds from a `YYYY-MM-DD HH:MM:SS` wall-clock time. The zone is unknown and does not
- * matter: computing in UTC never applies a DST shift, so the result is the same wall clock minus
- * the interval. Null when the input is not in that format.
- */
-export function subtractSeconds(dateTime: string, seconds: number): string | null {
-  const m = WALL_CLOCK.exec(dateTime)
-  if (!m) return null
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[]
-  const ms = Date.UTC(y ?? 0, (mo ?? 1) - 1, d, h, mi, s)
-  const date = new Date(ms - seconds * 1000)
-  if (Number.isNaN(date.getTime())) return null
-  return date.toISOString().slice(0, 19).replace('T', ' ')
 }

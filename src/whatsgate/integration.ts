@@ -3,6 +3,7 @@
 // targets that want it inline.
 import type { Logger } from 'pino'
 import type { Config, Target } from '../config/index.ts'
+import { wallClock } from '../events/index.ts'
 import type { Acceptor } from '../ingest/acceptor.ts'
 import type { ClaimedDelivery, OutboxStore } from '../store/types.ts'
 import { createWhatsGateClient, sleep, type WhatsGateClient } from './api-client.ts'
@@ -14,7 +15,7 @@ import { createStartupBackfill, type StartupBackfill } from './startup-backfill.
 export interface WhatsGateIntegrationDeps {
   config: Config
   acceptor: Acceptor
-  store: Pick<OutboxStore, 'newestEventDates'>
+  store: Pick<OutboxStore, 'newestEventDates' | 'markSession'>
   log: Logger
 }
 
@@ -39,7 +40,7 @@ export function callbackUrl(config: Config): string | null {
 }
 
 export function createWhatsGateIntegration({ config, acceptor, store, log }: WhatsGateIntegrationDeps) {
-  const { apiKey, apiUrl, whatsappIds, registerOnStart, backfillOnStart } = config.whatsgate
+  const { apiKey, apiUrl, whatsappIds, registerOnStart, backfillOnStart, backfillSince } = config.whatsgate
   if (!apiKey) return null
   const client = createWhatsGateClient({ baseUrl: apiUrl, apiKey, log: log.child({ name: 'whatsgate' }) })
   const callback = callbackUrl(config)
@@ -60,13 +61,20 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
         })
       : null
   /** A backfill through the ingest path, starting from the dates `marks` gives. */
-  const backfillFrom = (marks: () => Promise<Map<string, string>>) =>
+  const backfillFrom = (
+    marks: () => Promise<Map<string, string>>,
+    unseenSince?: (whatsappId: string) => Promise<string | null>,
+  ) =>
     createBackfill({
       client,
       log: backfillLog,
-      sink: { accept, newestEventDate: async (whatsappId) => (await marks()).get(whatsappId) ?? null },
+      sink: {
+        accept,
+        newestEventDate: async (whatsappId) => (await marks()).get(whatsappId) ?? null,
+        ...(unseenSince ? { unseenSince } : {}),
+      },
     })
-  // On demand (CLI): from the newest event stored now.
+  // On demand (CLI): from the newest event stored now; a session never seen, from --since or all.
   const backfiller = backfillFrom(() => store.newestEventDates())
   const abort = new AbortController()
   let lastBackfill: BackfillResult[] | null = null
@@ -109,8 +117,18 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
     async start() {
       if (backfillOnStart) {
         const marks = await store.newestEventDates()
+        const startedAt = wallClock(Date.now())
+        // A session never seen before would otherwise bring every event WhatsGate keeps, and a bot
+        // would take years of messages as new. It starts at this start instead (or where
+        // BACKFILL_SINCE says), and its mark is written at once, so a later restart fetches the gap.
+        const unseenSince = async (whatsappId: string) => {
+          if (backfillSince === 'all') return null
+          if (backfillSince !== null) return backfillSince
+          await store.markSession(whatsappId, startedAt)
+          return startedAt
+        }
         startupBackfill = createStartupBackfill({
-          backfill: backfillFrom(async () => marks),
+          backfill: backfillFrom(async () => marks, unseenSince),
           log: backfillLog,
           retryDelay: defaultRetryDelay,
         })

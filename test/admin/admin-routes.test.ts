@@ -34,12 +34,41 @@ describe('admin API', () => {
 
   it('refuses a missing or wrong token', async () => {
     relay = await buildTestApp({ ADMIN_TOKEN })
-    expect((await relay.app.inject({ url: '/admin/deliveries' })).statusCode).toBe(401)
+    for (const url of ['/admin/deliveries', '/admin/events', '/admin/refused']) {
+      expect((await relay.app.inject({ url })).statusCode, url).toBe(401)
+    }
     const wrong = await relay.app.inject({
       url: '/admin/deliveries',
       headers: { authorization: 'Bearer nope' },
     })
     expect(wrong.statusCode).toBe(401)
+  })
+
+  it('lists events, conforming or not, page by page, and names a bad filter', async () => {
+    sink = await startSink()
+    relay = await buildTestApp({ ADMIN_TOKEN })
+    for (let id = 1; id <= 3; id++) await relay.post(wgEvent({ id }))
+    const drifted = JSON.parse(wgEvent({ id: 4 }))
+    await relay.post(JSON.stringify({ ...drifted, event_date: '2022-09-07T18:29:37Z' }))
+
+    const page = await relay.app.inject({ url: '/admin/events?limit=2', headers: auth })
+    const { events, next } = page.json()
+    expect(events.map((e: { eventId: string }) => e.eventId)).toEqual(['1', '2'])
+    expect(events[0]).toMatchObject({ action: 'message', eventDate: '2022-09-07 18:29:37', issues: null })
+    const rest = await relay.app.inject({ url: `/admin/events?after=${next}`, headers: auth })
+    expect(rest.json().events.map((e: { eventId: string }) => e.eventId)).toEqual(['3', '4'])
+
+    const flagged = (await relay.app.inject({ url: '/admin/events?conforming=false', headers: auth })).json()
+    expect(flagged.events).toEqual([
+      expect.objectContaining({
+        key: '191b80a9238:message:4',
+        eventDate: '2022-09-07 18:29:37',
+        issues: [{ path: 'event_date', message: expect.stringContaining('YYYY-MM-DD') }],
+      }),
+    ])
+    const bad = await relay.app.inject({ url: '/admin/events?conforming=maybe', headers: auth })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().issues).toEqual([expect.objectContaining({ path: 'conforming' })])
   })
 
   it('lists dead letters with their last error, page by page', async () => {

@@ -1,11 +1,14 @@
 // A relay that cannot listen says so in one line naming HOST and PORT, as a bad variable does; and
 // a token it generated, never announced, is not kept: the start that listens makes and logs one.
-import { existsSync } from 'node:fs'
+// Start-up tells the truth: no target is a warning (log and /readyz), and what the relay writes to
+// DATA_DIR is its user's alone.
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { tempDirsOfFile } from '../support/relay.ts'
+import { buildTestApp, tempDirsOfFile } from '../support/relay.ts'
 import {
+  logRecords,
   type RelayChild,
   spawnRelay,
   startRelayProcess,
@@ -83,5 +86,58 @@ describe('the callback URL of a generated token', () => {
     const relay = await startRelayProcess({ dataDir: freshDir() })
     expect(await relay.kill('SIGTERM')).toEqual({ code: 0, signal: null })
     expect(relay.stdoutLines.filter((l) => l.includes('callback URL') || l.includes(relay.token))).toEqual([])
+  })
+})
+
+describe('start-up tells the truth', () => {
+  const NO_TARGET = 'no target configured: events are stored and acknowledged but forwarded nowhere'
+
+  it('without a target: one warn at start, and the same words in /readyz, which stays ready', async () => {
+    const relay = await startRelayProcess({ dataDir: freshDir() })
+    const warned = logRecords(relay.stdoutLines).filter((r) => String(r.msg).startsWith(NO_TARGET))
+    expect(warned).toHaveLength(1)
+    expect(warned[0]?.level).toBe(40)
+    const ready = await fetch(`${relay.url}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({ status: 'ready', warnings: [warned[0]?.msg] })
+  })
+
+  it('with a target: no such warning, and none in /readyz', async () => {
+    const relay = await startRelayProcess({
+      dataDir: freshDir(),
+      env: { FORWARD_URL: 'http://127.0.0.1:9/hook' },
+    })
+    expect(relay.stdoutLines.filter((line) => line.includes(NO_TARGET))).toEqual([])
+    const body = await (await fetch(`${relay.url}/readyz`)).json()
+    expect(body).toMatchObject({ status: 'ready' })
+    expect(body).not.toHaveProperty('warnings')
+  })
+
+  it('DATA_DIR and every file of the store and token are made readable by the relay user only', async () => {
+    const parent = join(freshDir(), 'made-by-the-relay')
+    const dataDir = join(parent, 'data')
+    const relay = await startRelayProcess({ dataDir, env: { INGEST_TOKEN: undefined } })
+    // The WAL and its index exist while the relay runs: look before it stops.
+    const files = readdirSync(dataDir).sort()
+    expect(files).toEqual(['ingest-token', 'relay.sqlite', 'relay.sqlite-shm', 'relay.sqlite-wal'])
+    const modes = Object.fromEntries(
+      [parent, dataDir, ...files.map((f) => join(dataDir, f))].map((p) => [p, statSync(p).mode & 0o777]),
+    )
+    expect(modes).toEqual({
+      [parent]: 0o700,
+      [dataDir]: 0o700,
+      ...Object.fromEntries(files.map((f) => [join(dataDir, f), 0o600])),
+    })
+    expect(await relay.kill('SIGTERM')).toEqual({ code: 0, signal: null })
+  })
+
+  it('a relay built in-process, without the umask main.ts sets, still makes DATA_DIR owner-only', async () => {
+    const dataDir = join(freshDir(), 'data')
+    const relay = await buildTestApp({}, dataDir)
+    try {
+      expect(statSync(dataDir).mode & 0o777).toBe(0o700)
+    } finally {
+      await relay.close()
+    }
   })
 })

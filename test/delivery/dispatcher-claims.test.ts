@@ -8,8 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createTarget } from '../../src/config/targets.ts'
 import { createDispatcher, type Dispatcher } from '../../src/delivery/dispatcher.ts'
 import { createHttpSender } from '../../src/delivery/http-sender.ts'
-import { routeEvent } from '../../src/delivery/routing.ts'
-import { eventKey, parseEvent } from '../../src/events/index.ts'
+import { createAcceptor } from '../../src/ingest/acceptor.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
 import { waitUntil, wgEvent } from '../support/events.ts'
@@ -37,22 +36,12 @@ async function dispatching({ target: input, respondWith, events, onClaim }: Setu
   const store = openSqliteStore({ path: join(dataDir, 'relay.sqlite') })
   const sink = await startSink({ respondWith })
   const target = createTarget({ name: 't', url: sink.url, events: ['*'], ...input })
-  await store.accept(
-    events.map((body) => {
-      const parsed = parseEvent(JSON.parse(body))
-      if (!parsed.ok) throw new Error('test event is invalid')
-      const event = parsed.event
-      return {
-        key: eventKey(event),
-        whatsappId: event.whatsapp_id,
-        eventId: String(event.id),
-        action: event.event_action,
-        eventDate: event.event_date,
-        body: Buffer.from(body),
-        deliveries: routeEvent(event, [target]),
-      }
-    }),
-  )
+  // Through the relay's own accept path (parse, key, route), one event after the other.
+  const acceptor = createAcceptor({ store, targets: [target], log: pino({ level: 'silent' }) })
+  for (const body of events) {
+    const outcome = await acceptor.accept(Buffer.from(body))
+    if (outcome.status !== 'accepted') throw new Error(`test event not accepted: ${outcome.status}`)
+  }
   const claims: ClaimRequest[] = []
   const counted: OutboxStore = {
     ...store,

@@ -18,6 +18,7 @@ function event(id: number, targets: string[]): NewEvent {
     eventDate: '2022-09-07 18:29:37',
     body: Buffer.from(`{"id":${id}}`),
     deliveries: targets.map((target) => ({ target, orderingKey: null })),
+    issues: [],
   }
 }
 

@@ -12,6 +12,7 @@ const seedEvents = readdirSync(fixtures)
   .map((name) => ({ name, body: readFileSync(join(fixtures, name)) }))
 
 const message = JSON.parse(readFileSync(join(fixtures, 'event-message.json'), 'utf8'))
+const NO_IDENTITY = 'not a WhatsGate event: it needs id, whatsapp_id and event_action'
 
 describe('POST /webhook/<token>', () => {
   let relay: Awaited<ReturnType<typeof buildTestApp>>
@@ -65,21 +66,20 @@ describe('POST /webhook/<token>', () => {
     expect((await post(readFileSync(join(fixtures, 'event-message.json')))).json()).toEqual(answer)
   })
 
-  it('takes a message that quotes another, and names a quoted field of the wrong type', async () => {
+  it('takes a message that quotes another, and one whose quoted field has the wrong type', async () => {
     const quoting = JSON.parse(readFileSync(join(fixtures, 'message-object-quoted.json'), 'utf8'))
     const event = { ...message, event_data: { message: quoting } }
     expect((await post(JSON.stringify(event))).statusCode).toBe(200)
-    const wrong = {
+    const drifted = {
       ...event,
       id: 19,
       event_data: { message: { ...quoting, quoted: { ...quoting.quoted, body: 5 } } },
     }
-    const refused = await post(JSON.stringify(wrong))
-    expect(refused.statusCode).toBe(400)
-    expect(refused.json().issues.map((issue: { path: string }) => issue.path)).toEqual([
-      'event_data.message.quoted.body',
+    expect((await post(JSON.stringify(drifted))).statusCode).toBe(200)
+    expect(readOutbox(relay.dataDir).events.map((e) => e.key)).toEqual([
+      '191b80a9238:message:18',
+      '191b80a9238:message:19',
     ])
-    expect(readOutbox(relay.dataDir).events.map((e) => e.key)).toEqual(['191b80a9238:message:18'])
   })
 
   it('keeps one id used by two actions as two events', async () => {
@@ -126,12 +126,6 @@ describe('POST /webhook/<token>', () => {
       ],
       ['no token', () => post(valid, {}, '/webhook/'), 401, { error: 'unknown webhook token' }],
       [
-        'another content type',
-        () => post(valid, { 'content-type': 'text/plain' }),
-        415,
-        { error: expect.stringMatching(/media type/i) },
-      ],
-      [
         'a body over the limit',
         () => post(JSON.stringify({ ...message, pad: 'x'.repeat(5000) })),
         413,
@@ -143,44 +137,25 @@ describe('POST /webhook/<token>', () => {
         400,
         { error: 'body is not valid JSON', issues: [] },
       ],
-      ['an empty body', () => post(''), 400, { error: 'body is not valid JSON', issues: [] }],
+      ['an empty body', () => post(''), 400, { error: 'empty body', issues: [] }],
       [
-        'JSON that is not an envelope',
+        'JSON without an identity the relay can key',
         () =>
           post(
             JSON.stringify({
-              id: -1,
+              id: 1.5,
               whatsapp_id: 5,
-              event_action: 'message',
               event_date: 'yesterday',
               event_data: {},
             }),
           ),
         400,
         {
-          error: 'not a valid WhatsGate event',
-          issues: expect.arrayContaining([
+          error: NO_IDENTITY,
+          issues: [
             expect.objectContaining({ path: 'id' }),
             expect.objectContaining({ path: 'whatsapp_id' }),
-            expect.objectContaining({ path: 'event_date', message: expect.stringContaining('YYYY-MM-DD') }),
-          ]),
-        },
-      ],
-      [
-        "a known action's data with wrong types",
-        () =>
-          post(
-            JSON.stringify({
-              ...message,
-              event_data: { message: { ...message.event_data.message, ack: 'read', hasMedia: 'no' } },
-            }),
-          ),
-        400,
-        {
-          error: 'not a valid WhatsGate event',
-          issues: [
-            { path: 'event_data.message.ack', message: expect.any(String) },
-            { path: 'event_data.message.hasMedia', message: expect.any(String) },
+            expect.objectContaining({ path: 'event_action' }),
           ],
         },
       ],
@@ -188,16 +163,13 @@ describe('POST /webhook/<token>', () => {
         'a session or action with a colon, which would make two events share a key',
         () => post(JSON.stringify({ ...message, whatsapp_id: '191b80a9238:message', id: '18:x' })),
         400,
-        {
-          error: 'not a valid WhatsGate event',
-          issues: [{ path: 'whatsapp_id', message: 'must not contain ":"' }],
-        },
+        { error: NO_IDENTITY, issues: [{ path: 'whatsapp_id', message: 'must not contain ":"' }] },
       ],
       [
         'a JSON array',
         () => post('[1,2]'),
         400,
-        { error: 'not a valid WhatsGate event', issues: [{ path: '(root)', message: expect.any(String) }] },
+        { error: NO_IDENTITY, issues: [{ path: '(root)', message: expect.any(String) }] },
       ],
     ]
     for (const [name, send, status, body] of cases) {
@@ -265,7 +237,7 @@ describe('logs', () => {
 
 describe('health', () => {
   it('/readyz is 503 while the store cannot take a write, and ready again once it can', async () => {
-    const relay = await buildTestApp()
+    const relay = await buildTestApp({ FORWARD_URL: 'http://127.0.0.1:9/never-called' })
     try {
       expect((await relay.app.inject('/healthz')).json()).toEqual({ status: 'ok' })
       expect((await relay.app.inject('/readyz')).json()).toEqual({ status: 'ready', store: 'ok' })

@@ -1,19 +1,57 @@
-// The production dependencies suffice: a copy of package.json, the lockfile and src/ alone,
-// installed with `npm ci --omit=dev` (what the Docker image does), runs the relay on Node 26.
-import { spawn } from 'node:child_process'
+// The README's production install, as written, on the machine's own Node.js (20 on this machine;
+// the tests themselves run on the pinned Node 26): `npm ci --omit=dev && npm start` in a copy of what
+// the repository ships runs the relay, because the `node` dependency installs Node 26 and npm
+// scripts run on it. The Dockerfile's install (no install scripts, the image's Node 26) runs it too.
+// And a launcher that an old Node.js runs stops with one line saying so.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
+import { envSchema } from '../../src/config/env.ts'
 import { TEST_TOKEN, tempDir } from '../support/relay.ts'
 import { PROJECT_ROOT, startRelayProcess, stopAllRelayProcesses } from '../support/relay-process.ts'
 
 const INSTALL_TIMEOUT_MS = 180_000
+const SHIPPED = ['package.json', 'package-lock.json', 'bin', 'src']
+const INHERITED_NOT = new Set([...Object.keys(envSchema.shape), 'NODE_ENV', 'NODE_OPTIONS', 'NODE_PATH'])
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
+/**
+ * The environment of a shell on this machine: none of the relay's variables, none of the npm
+ * settings an npm script passes down, and none of the node_modules/.bin folders (the pinned Node 26)
+ * that npm and vitest put first on PATH.
+ */
+function machineEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('npm_') && !INHERITED_NOT.has(name)) env[name] = value
+  }
+  env.PATH = (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => !dir.includes('node_modules'))
+    .join(delimiter)
+  return { ...env, ...extra }
+}
+
+const machineNode = spawnSync('node', ['--version'], { env: machineEnv(), encoding: 'utf8' }).stdout.trim()
+const machineMajor = Number(/^v(\d+)\./.exec(machineNode)?.[1])
+const { engines, dependencies } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'))
+const neededMajor = Number(/\d+/.exec(engines.node)?.[0])
+
+interface Run {
+  code: number | null
+  stdout: string
+  /** stdout and stderr as they came. */
+  output: string
+}
+
+function run(command: string, args: string[], cwd: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd, env: machineEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
     let output = ''
     child.stdout.on('data', (chunk) => {
+      stdout += chunk
       output += chunk
     })
     child.stderr.on('data', (chunk) => {
@@ -23,57 +61,155 @@ function run(command: string, args: string[], cwd: string): Promise<{ code: numb
     child.once('error', reject)
     child.once('close', (code) => {
       clearTimeout(timer)
-      resolve({ code, output })
+      resolve({ code, stdout, output })
     })
   })
 }
 
+/** True while any process of the group (npm, its shell, the relay) is alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 describe('production install', () => {
   const appDir = tempDir('relay-production-')
+  let npmStart: ChildProcess | undefined
   afterAll(async () => {
+    if (npmStart?.pid !== undefined && groupAlive(npmStart.pid)) process.kill(-npmStart.pid, 'SIGKILL')
     await stopAllRelayProcesses()
     rmSync(appDir, { recursive: true, force: true })
   })
 
   it(
-    'npm ci --omit=dev on package.json, the lockfile and src/ is enough to serve /healthz and take an event',
+    `npm ci --omit=dev && npm start on the machine's own Node.js (${machineNode}) serves /healthz and takes an event`,
     async () => {
-      for (const entry of ['package.json', 'package-lock.json', 'src']) {
-        cpSync(join(PROJECT_ROOT, entry), join(appDir, entry), { recursive: true })
-      }
-      const install = await run(
-        'npm',
-        ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'],
-        appDir,
-      )
+      for (const entry of SHIPPED) cpSync(join(PROJECT_ROOT, entry), join(appDir, entry), { recursive: true })
+      const install = await run('npm', ['ci', '--omit=dev'], appDir)
       expect(install.code, install.output).toBe(0)
-      // The dev tools really are absent, so nothing below can lean on them.
+      // The dev tools really are absent, so nothing below can lean on them...
       const devDependencies = Object.keys(
         JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).devDependencies ?? {},
       )
       expect(devDependencies.length).toBeGreaterThan(0)
       expect(devDependencies.filter((name) => existsSync(join(appDir, 'node_modules', name)))).toEqual([])
-
-      const relay = await startRelayProcess({
-        cwd: appDir,
-        dataDir: join(appDir, 'data'),
-        env: { NODE_ENV: 'production', NODE_PATH: undefined },
+      // ...and the pinned Node.js is there, whatever the machine's own is.
+      const pinned = spawnSync(join(appDir, 'node_modules', '.bin', 'node'), ['--version'], {
+        encoding: 'utf8',
       })
-      const health = await fetch(`${relay.url}/healthz`)
+      expect(pinned.stdout.trim()).toBe(`v${dependencies.node.replace(/^\^/, '')}`)
+
+      const cli = await run('npx', ['whatsgate-relay', '--version'], appDir)
+      expect(cli, cli.output).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) })
+
+      const child = spawn('npm', ['start'], {
+        cwd: appDir,
+        env: machineEnv({
+          NODE_ENV: 'production',
+          HOST: '127.0.0.1',
+          PORT: '0',
+          DATA_DIR: join(appDir, 'data'),
+          INGEST_TOKEN: TEST_TOKEN,
+          REGISTER_ON_START: 'false',
+          BACKFILL_ON_START: 'false',
+          FORWARD_URL: 'http://127.0.0.1:9/hook',
+        }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, signalled as a terminal's Ctrl-C or a service manager does: npm
+        // runs the script through a shell that does not pass a signal on.
+        detached: true,
+      })
+      npmStart = child
+      const stdout: string[] = []
+      const stderr: string[] = []
+      createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line))
+      const closed = new Promise<void>((resolve) => child.once('close', () => resolve()))
+      const listening = new Promise<string>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          stdout.push(line)
+          const url = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(line)?.[1]
+          if (url) resolve(url)
+        })
+        closed.then(() => reject(new Error(`npm start exited:\n${[...stdout, ...stderr].join('\n')}`)))
+      })
+      const url = await listening
+
+      const health = await fetch(`${url}/healthz`)
       expect(health.status).toBe(200)
       expect(await health.json()).toEqual({ status: 'ok' })
-
       const event = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'event-message.json'))
-      const response = await fetch(`${relay.url}/webhook/${TEST_TOKEN}`, {
+      const response = await fetch(`${url}/webhook/${TEST_TOKEN}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: event,
       })
       expect(response.status).toBe(200)
       expect(await response.json()).toEqual({ result: 'OK', id: 18 })
+
+      process.kill(-(child.pid as number), 'SIGTERM')
+      await closed
+      // npm may leave before the relay has finished closing: wait for the whole group to be gone.
+      await expect.poll(() => groupAlive(child.pid as number), { timeout: 15_000 }).toBe(false)
+      const records = stdout.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line))
+      expect(records.map((r) => r.msg)).toContain('shutting down')
+      expect(records.filter((r) => r.level >= 50)).toEqual([])
+    },
+    INSTALL_TIMEOUT_MS + 60_000,
+  )
+
+  it(
+    'as the Dockerfile does it: npm ci --omit=dev --ignore-scripts, then node bin/start.js on Node 26',
+    async () => {
+      const imageDir = join(appDir, 'image')
+      for (const entry of SHIPPED)
+        cpSync(join(PROJECT_ROOT, entry), join(imageDir, entry), { recursive: true })
+      const install = await run(
+        'npm',
+        ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'],
+        imageDir,
+      )
+      expect(install.code, install.output).toBe(0)
+      // No install script ran, so the pinned Node.js was not fetched: the image has its own.
+      expect(existsSync(join(imageDir, 'node_modules', 'node', 'bin', 'node'))).toBe(false)
+
+      // process.execPath: the Node 26 this test runs on, as `node` is in the image.
+      const relay = await startRelayProcess({
+        cwd: imageDir,
+        entry: 'bin/start.js',
+        dataDir: join(imageDir, 'data'),
+        env: { NODE_ENV: 'production', NODE_PATH: undefined },
+      })
+      const event = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'event-message.json'))
+      const response = await fetch(relay.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: event,
+      })
+      expect(await response.json()).toEqual({ result: 'OK', id: 18 })
       expect(await relay.kill('SIGTERM')).toEqual({ code: 0, signal: null })
       expect(relay.stderrLines).toEqual([])
     },
     INSTALL_TIMEOUT_MS + 30_000,
   )
+})
+
+describe.skipIf(machineMajor >= neededMajor)(`on the machine's own Node.js (${machineNode})`, () => {
+  it.each([
+    ['the relay', ['bin/start.js']],
+    ['the CLI', ['bin/whatsgate-relay.js', '--help']],
+  ])('%s stops with one line naming the Node.js it needs and the way out', (_, args) => {
+    const result = spawnSync('node', args, { cwd: PROJECT_ROOT, env: machineEnv(), encoding: 'utf8' })
+    expect(result.status).toBe(1)
+    expect(result.stdout).toBe('')
+    const lines = result.stderr.split('\n').filter(Boolean)
+    expect(lines, result.stderr).toHaveLength(1)
+    const line = lines[0] as string
+    expect(line).toContain(`needs Node.js ${neededMajor} or newer, found ${machineNode.slice(1)}`)
+    expect(line).toContain('"npm start"')
+    expect(line).not.toMatch(/ERR_|\bat .*:\d+:\d+/)
+  })
 })

@@ -468,6 +468,56 @@ for (const factory of [sqlite, postgres]) {
       expect(await store.newestEventDates()).toEqual(marks)
     })
 
+    it('markSession raises a mark, never lowers it, and a later event moves it on', async () => {
+      await store.markSession(SESSION, '2024-03-01 10:00:00')
+      await store.markSession(SESSION, '2020-01-01 00:00:00')
+      expect(await store.newestEventDates()).toEqual(new Map([[SESSION, '2024-03-01 10:00:00']]))
+      await store.accept([event(1, { date: '2024-03-02 00:00:00', targets: [] })])
+      expect(await store.newestEventDates()).toEqual(new Map([[SESSION, '2024-03-02 00:00:00']]))
+    })
+
+    it('keeps the schema issues of an event and lists events conforming or not, page by page', async () => {
+      const issues = [{ path: 'event_date', message: 'expected "YYYY-MM-DD HH:MM:SS"' }]
+      await store.accept([event(1), { ...event(2), issues }, event(3), { ...event(4), issues }])
+      const all = await store.listEvents({ limit: 3 })
+      expect(all.map((e) => e.key)).toEqual([key(1), key(2), key(3)])
+      expect(all[0]).toMatchObject({ whatsappId: SESSION, eventId: '1', action: 'message', issues: null })
+      const after = await store.listEvents({ afterSeq: all[2]?.seq as number, limit: 3 })
+      expect(after.map((e) => e.key)).toEqual([key(4)])
+      const flagged = await store.listEvents({ conforming: false, limit: 10 })
+      expect(flagged.map((e) => [e.key, e.issues])).toEqual([
+        [key(2), issues],
+        [key(4), issues],
+      ])
+      expect((await store.listEvents({ conforming: true, limit: 10 })).map((e) => e.key)).toEqual([
+        key(1),
+        key(3),
+      ])
+    })
+
+    it('keeps refused requests byte for byte, only the most recent ones', async () => {
+      const refused = (n: number, body: Buffer | null) => ({
+        receivedAt: 1_700_000_000_000 + n,
+        reason: 'not_json',
+        status: 400,
+        headers: { 'content-type': 'text/plain' },
+        body,
+        bodySize: body?.length ?? 9999,
+      })
+      const binary = Buffer.from([0, 0xff, 0xfe, 10])
+      await store.keepRefused(refused(1, binary), 3)
+      await store.keepRefused(refused(2, null), 3)
+      expect(await store.listRefused({ limit: 10 })).toEqual([
+        { id: expect.any(Number), ...refused(1, binary) },
+        { id: expect.any(Number), ...refused(2, null) },
+      ])
+      for (let n = 3; n <= 10; n++) await store.keepRefused(refused(n, Buffer.from(`body ${n}`)), 3)
+      const kept = await store.listRefused({ limit: 10 })
+      expect(kept.map((r) => r.body?.toString())).toEqual(['body 8', 'body 9', 'body 10'])
+      const page = await store.listRefused({ afterId: kept[0]?.id as number, limit: 1 })
+      expect(page.map((r) => r.body?.toString())).toEqual(['body 9'])
+    })
+
     it('refuses writes with StoreUnavailableError while the database is out, and recovers after', async () => {
       await store.accept([event(1)])
       const restore = await harness.outage()

@@ -15,6 +15,7 @@ export function outboxEvent(
     eventDate: date,
     body: body ?? Buffer.from(`{"id":${id}}`),
     deliveries: targets.map((target) => ({ target, orderingKey: chat })),
+    issues: [],
   }
 }
 

@@ -2,10 +2,11 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { subtractSeconds } from '../../src/events/dates.ts'
 import { createAcceptor } from '../../src/ingest/acceptor.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import { createWhatsGateClient } from '../../src/whatsgate/api-client.ts'
-import { type BackfillSink, createBackfill, subtractSeconds } from '../../src/whatsgate/backfill.ts'
+import { type BackfillSink, createBackfill } from '../../src/whatsgate/backfill.ts'
 import { captureLogger, type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
 import { readOutbox, tempDir } from '../support/relay.ts'
 
@@ -46,7 +47,7 @@ async function relaySink(preStored: Record<string, unknown>[] = []) {
     await store.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  const acceptor = createAcceptor({ store, targets: [] })
+  const acceptor = createAcceptor({ store, targets: [], log: pino({ level: 'silent' }) })
   for (const e of preStored) await acceptor.accept(Buffer.from(JSON.stringify(e)))
   const sink: BackfillSink = {
     accept: async (body) => (await acceptor.accept(body)).status,
@@ -126,7 +127,7 @@ describe('backfill', () => {
 
   it('counts and logs invalid elements without their text, and goes on', async () => {
     const secret = 'my bank PIN is 4321'
-    const broken = { ...event('wa-a', 3, secret), id: -3 }
+    const broken = { ...event('wa-a', 3, secret), id: 3.5 }
     const { event_action: _dropped, ...noAction } = event('wa-a', 4, secret)
     fake = await startFakeWhatsGate({
       apiKey: API_KEY,
@@ -142,7 +143,7 @@ describe('backfill', () => {
     expect(stored().map((e) => e.id)).toEqual([1, 2, 5])
     const warnings = capture.entries().filter((e) => e.level === 40)
     expect(warnings).toHaveLength(2)
-    expect(warnings[0]).toMatchObject({ whatsappId: 'wa-a', id: -3, event_action: 'message' })
+    expect(warnings[0]).toMatchObject({ whatsappId: 'wa-a', id: 3.5, event_action: 'message' })
     for (const line of capture.lines) expect(line).not.toContain('4321')
   })
 
