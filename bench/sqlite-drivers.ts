@@ -8,26 +8,21 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.ts'
-import { foreignLoadWarning, median, sampleForeignCpu, waitForIdle } from './measure.ts'
-import { fmt, makeTempDir, markdownTable, nowMs } from './support.ts'
-import { eventKey, messageEventBody } from './whatsgate-event.ts'
+import { BENCH_SESSION, eventKey, messageEventBody } from './harness/event.ts'
+import { median, sampleForeignCpu, waitForIdle } from './harness/measure.ts'
+import { envNumber, makeTempDir, nowMs } from './harness/process.ts'
+import { fmt, foreignLoadWarning, markdownTable } from './harness/report.ts'
 
-export interface DriversOptions {
-  seconds: number
-  batchSizes?: number[]
-  rounds?: number
-}
+const BATCH_SIZES = [1, 10, 50]
+const ROUNDS = 2
 
-type Param = string | number | null | Uint8Array
-
-interface Statement {
-  run(...params: Param[]): unknown
-  get(...params: Param[]): Record<string, unknown> | undefined
-}
-
+/** What both drivers offer, and all the workload uses. */
 interface Database {
   exec(sql: string): unknown
-  prepare(sql: string): Statement
+  prepare(sql: string): {
+    run(...params: (string | number | null | Uint8Array)[]): unknown
+    get(...params: (string | number | null | Uint8Array)[]): Record<string, unknown> | undefined
+  }
   close(): unknown
 }
 
@@ -47,16 +42,7 @@ const INSERT_EVENT = `
 const INSERT_DELIVERY =
   'INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES (?, ?, ?, ?)'
 
-export interface DriverRun {
-  driver: string
-  batch: number
-  rowsPerSec: number
-  commitsPerSec: number
-  commitMs: number
-  foreignCores: number
-}
-
-function runWorkload(driver: Driver, dir: string, batch: number, seconds: number): DriverRun {
+function runWorkload(driver: Driver, dir: string, batch: number, seconds: number) {
   const db = driver.open(join(dir, `${driver.name.replace(/\W/g, '')}-${batch}-${Date.now()}.db`))
   try {
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
@@ -74,21 +60,19 @@ function runWorkload(driver: Driver, dir: string, batch: number, seconds: number
         id++
         const now = Date.now()
         const body = Buffer.from(messageEventBody(id))
-        const row = insertEvent.get(eventKey(id), 'benchsession1', String(id), body, now)
+        const row = insertEvent.get(eventKey(id), BENCH_SESSION, String(id), body, now)
         insertDelivery.run(Number(row?.seq), 'default', now, null)
       }
       db.exec('COMMIT')
       commits++
     }
     const elapsed = (nowMs() - start) / 1000
-    return {
-      driver: driver.name,
-      batch,
-      rowsPerSec: id / elapsed,
-      commitsPerSec: commits / elapsed,
-      commitMs: (elapsed * 1000) / commits,
-      foreignCores: foreign.stop(),
-    }
+    const [rowsPerSec, commitsPerSec, commitMs] = [
+      id / elapsed,
+      commits / elapsed,
+      (elapsed * 1000) / commits,
+    ]
+    return { driver: driver.name, batch, rowsPerSec, commitsPerSec, commitMs, foreignCores: foreign.stop() }
   } finally {
     db.close()
   }
@@ -115,14 +99,12 @@ function fsyncRate(dir: string, seconds: number): number {
   return syncs / ((nowMs() - start) / 1000)
 }
 
-function nodeSqlite(): Driver {
-  const probe = new DatabaseSync(':memory:')
-  const version = String(probe.prepare('select sqlite_version() as v').get()?.v)
+function driver(name: string, open: (file: string) => Database): Driver {
+  const probe = open(':memory:')
+  const sqliteVersion = String(probe.prepare('select sqlite_version() as v').get()?.v)
   probe.close()
-  return { name: 'node:sqlite', sqliteVersion: version, open: (file) => new DatabaseSync(file) }
+  return { name, sqliteVersion, open }
 }
-
-type BetterSqlite3 = new (file: string) => Database
 
 /** Finds or installs better-sqlite3 outside the project. Returns the driver, or why there is none. */
 function betterSqlite3(): Driver | { failure: string } {
@@ -138,97 +120,62 @@ function betterSqlite3(): Driver | { failure: string } {
       timeout: 20 * 60 * 1000,
     })
     if (install.status !== 0) {
-      const output = `${install.stdout ?? ''}${install.stderr ?? ''}`
-        .trim()
-        .split('\n')
-        .slice(-15)
-        .join('\n    ')
-      return {
-        failure: `npm install ${spec} failed (exit ${install.status ?? install.signal ?? install.error?.message}):\n    ${output}`,
-      }
+      const output = `${install.stdout ?? ''}${install.stderr ?? ''}`.trim().split('\n').slice(-15)
+      const exit = install.status ?? install.signal ?? install.error?.message
+      return { failure: `npm install ${spec} failed (exit ${exit}):\n    ${output.join('\n    ')}` }
     }
   }
   try {
     const require = createRequire(import.meta.url)
-    const Database = require(modulePath) as BetterSqlite3
-    const version = (require(join(modulePath, 'package.json')) as { version: string }).version
-    const probe = new Database(':memory:')
-    const sqliteVersion = (
-      probe.prepare('select sqlite_version() as v') as unknown as { get(): { v: string } }
-    ).get().v
-    probe.close()
-    return { name: `better-sqlite3 ${version}`, sqliteVersion, open: (file) => new Database(file) }
+    const Database = require(modulePath) as new (file: string) => Database
+    const { version } = require(join(modulePath, 'package.json')) as { version: string }
+    return driver(`better-sqlite3 ${version}`, (file) => new Database(file))
   } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
     return {
-      failure: `loading ${modulePath} into Node ${process.version} (ABI ${process.versions.modules}) failed: ${error instanceof Error ? error.message : String(error)}`,
+      failure: `loading ${modulePath} into Node ${process.version} (ABI ${process.versions.modules}) failed: ${message}`,
     }
   }
 }
 
-export interface DriversReport {
-  options: Required<DriversOptions>
-  runs: DriverRun[]
-  drivers: { name: string; sqliteVersion: string }[]
-  betterSqlite3Failure?: string
-  fsyncPerSec: number
-}
-
-export async function runDrivers(options: DriversOptions): Promise<DriversReport> {
-  const full = { batchSizes: [1, 10, 50], rounds: 2, ...options }
+/** Runs the benchmark; gives its markdown. */
+export async function sqliteDrivers(): Promise<string> {
+  const seconds = envNumber('BENCH_DRIVER_SECONDS', 3)
   const dir = makeTempDir('drivers')
-  const drivers: Driver[] = [nodeSqlite()]
+  const drivers = [driver('node:sqlite', (file) => new DatabaseSync(file))]
   const better = betterSqlite3()
   if ('failure' in better)
     process.stderr.write(`drivers: better-sqlite3 unavailable, node:sqlite only\n  ${better.failure}\n`)
   else drivers.push(better)
   await waitForIdle('the drivers benchmark')
-  process.stderr.write(`drivers: fsync probe ${full.seconds} s\n`)
-  const fsyncPerSec = fsyncRate(dir, full.seconds)
-  const runs: DriverRun[] = []
-  for (const batch of full.batchSizes) {
-    for (let round = 0; round < full.rounds; round++) {
+  process.stderr.write(`drivers: fsync probe ${seconds} s\n`)
+  const fsyncPerSec = fsyncRate(dir, seconds)
+  const runs: ReturnType<typeof runWorkload>[] = []
+  for (const batch of BATCH_SIZES) {
+    for (let round = 0; round < ROUNDS; round++) {
       // Alternate which driver goes first, so neither always gets the cooler disk cache.
-      const order = round % 2 === 0 ? drivers : [...drivers].reverse()
-      for (const driver of order) {
-        process.stderr.write(`drivers: ${driver.name}, batch ${batch}, ${full.seconds} s\n`)
-        runs.push(runWorkload(driver, dir, batch, full.seconds))
+      for (const each of round % 2 === 0 ? drivers : [...drivers].reverse()) {
+        process.stderr.write(`drivers: ${each.name}, batch ${batch}, ${seconds} s\n`)
+        runs.push(runWorkload(each, dir, batch, seconds))
       }
     }
   }
-  return {
-    options: full,
-    runs,
-    drivers: drivers.map(({ name, sqliteVersion }) => ({ name, sqliteVersion })),
-    betterSqlite3Failure: 'failure' in better ? better.failure : undefined,
-    fsyncPerSec,
-  }
-}
-
-export function formatDrivers(report: DriversReport): string {
-  const rows: string[][] = []
-  for (const batch of report.options.batchSizes) {
-    for (const { name } of report.drivers) {
-      const runs = report.runs.filter((r) => r.driver === name && r.batch === batch)
-      rows.push([
-        name,
-        String(batch),
-        fmt.int(median(runs.map((r) => r.rowsPerSec))),
-        fmt.int(median(runs.map((r) => r.commitsPerSec))),
-        fmt.ms(median(runs.map((r) => r.commitMs))),
-      ])
-    }
-  }
-  const lines = [
-    ...foreignLoadWarning(report.runs.map((r) => r.foreignCores)),
-    `### SQLite drivers (group commit of N events + N deliveries per transaction, the relay's schema, WAL, synchronous=FULL; median of ${report.options.rounds} × ${report.options.seconds} s)`,
+  const rows = BATCH_SIZES.flatMap((batch) =>
+    drivers.map(({ name }) => {
+      const medianOf = (value: (r: (typeof runs)[number]) => number) =>
+        median(runs.filter((r) => r.driver === name && r.batch === batch).map(value))
+      const [events, commits] = [medianOf((r) => r.rowsPerSec), medianOf((r) => r.commitsPerSec)]
+      return [name, String(batch), fmt.int(events), fmt.int(commits), fmt.ms(medianOf((r) => r.commitMs))]
+    }),
+  )
+  return [
+    ...foreignLoadWarning(runs.map((r) => r.foreignCores)),
+    `### SQLite drivers (group commit of N events + N deliveries per transaction, the relay's schema, WAL, synchronous=FULL; median of ${ROUNDS} × ${seconds} s)`,
     '',
     markdownTable(['driver', 'batch', 'events/s', 'commits/s', 'ms/commit'], rows),
     '',
-    `Disk floor: ${fmt.int(report.fsyncPerSec)} fsync/s of 4 KiB in-place writes on the same disk (a commit needs at least one).`,
-    `SQLite: ${report.drivers.map((d) => `${d.name} bundles ${d.sqliteVersion}`).join('; ')}.`,
-  ]
-  if (report.betterSqlite3Failure) {
-    lines.push(`better-sqlite3: NOT MEASURED. ${report.betterSqlite3Failure}`)
-  }
-  return lines.join('\n')
+    `Disk floor: ${fmt.int(fsyncPerSec)} fsync/s of 4 KiB in-place writes on the same disk (a commit needs at least one).`,
+    `SQLite: ${drivers.map((d) => `${d.name} bundles ${d.sqliteVersion}`).join('; ')}.`,
+    ...('failure' in better ? [`better-sqlite3: NOT MEASURED. ${better.failure}`] : []),
+  ].join('\n')
 }

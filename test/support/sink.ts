@@ -1,5 +1,5 @@
 // A real HTTP target for tests: records every request and answers as the test scripts it.
-// Shared by the delivery, dispatcher, benchmark and crash tests, so its API changes carefully.
+// Shared by the delivery, dispatcher and crash tests, so its API changes carefully.
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 

@@ -1,42 +1,35 @@
-// What the benchmarks measure besides the load generator's own figures: memory of a process,
-// CPU taken by processes outside the benchmark, and latency distributions.
+// What the benchmarks measure besides the load generator's own figures: memory of a process, CPU
+// taken by processes outside the benchmark, and latency distributions.
 import { readFileSync } from 'node:fs'
-import { cpus } from 'node:os'
 import { createHistogram } from 'node:perf_hooks'
-import { childPids, envNumber, nowMs, sleep } from './support.ts'
+import { childPids, envNumber, nowMs, sleep } from './process.ts'
 
-function procStatusKb(pid: number, field: string): number {
+function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
     const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(
       new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'),
     )
-    return match?.[1] ? Number(match[1]) : 0
+    return match?.[1] ? Number(match[1]) / 1024 : 0
   } catch {
     return 0
   }
 }
 
-export interface RssReport {
-  /** Highest VmRSS seen while sampling, MiB. */
-  peakMb: number
-  /** VmHWM: the process's lifetime peak, MiB. */
-  hwmMb: number
-  lastMb: number
-}
+/** The process's lifetime peak RSS (VmHWM), MiB. */
+export const peakRssMb = (pid: number) => procStatusMb(pid, 'VmHWM')
 
-export function sampleRss(pid: number, intervalMs = 100): { stop: () => RssReport } {
-  let peak = procStatusKb(pid, 'VmRSS')
-  let last = peak
-  const timer = setInterval(() => {
-    last = procStatusKb(pid, 'VmRSS') || last
-    peak = Math.max(peak, last)
-  }, intervalMs)
+/** Samples VmRSS every 100 ms; `stop` gives the highest seen, MiB. */
+function sampleRss(pid: number): { stop: () => number } {
+  let peak = procStatusMb(pid, 'VmRSS')
+  const sample = () => {
+    peak = Math.max(peak, procStatusMb(pid, 'VmRSS'))
+  }
+  const timer = setInterval(sample, 100)
   return {
     stop: () => {
       clearInterval(timer)
-      last = procStatusKb(pid, 'VmRSS') || last
-      peak = Math.max(peak, last)
-      return { peakMb: peak / 1024, hwmMb: procStatusKb(pid, 'VmHWM') / 1024, lastMb: last / 1024 }
+      sample()
+      return peak
     },
   }
 }
@@ -55,13 +48,13 @@ function cpuTicksOf(pid: number): number {
 function machineBusyTicks(): number {
   const text = readFileSync('/proc/stat', 'utf8')
   // irq and softirq are left out: loopback traffic of the bench itself is accounted there.
-  const [user, nice, system, , , , , steal] = text
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = text
     .slice(0, text.indexOf('\n'))
     .trim()
     .split(/\s+/)
     .slice(1)
     .map(Number)
-  return (user ?? 0) + (nice ?? 0) + (system ?? 0) + (steal ?? 0)
+  return user + nice + system + steal
 }
 
 /**
@@ -75,10 +68,9 @@ export function sampleForeignCpu(): { stop: () => number } {
   const t0 = nowMs()
   return {
     stop: () => {
-      const seconds = (nowMs() - t0) / 1000
       const foreign = machineBusyTicks() - busy0 - (ownTicks() - own0)
       // /proc counts in USER_HZ, 100 on Linux.
-      return Math.max(0, foreign / 100 / seconds)
+      return Math.max(0, foreign / 100 / ((nowMs() - t0) / 1000))
     },
   }
 }
@@ -90,8 +82,7 @@ export function sampleForeignCpu(): { stop: () => number } {
 export async function waitForIdle(what: string): Promise<void> {
   const maxSeconds = envNumber('BENCH_IDLE_WAIT', 30)
   const deadline = nowMs() + maxSeconds * 1000
-  let announced = false
-  for (;;) {
+  for (let announced = false; ; announced = true) {
     const probe = sampleForeignCpu()
     await sleep(500)
     const load = probe.stop()
@@ -104,19 +95,24 @@ export async function waitForIdle(what: string): Promise<void> {
       process.stderr.write(
         `bench: other processes use ${load.toFixed(2)} cores; waiting up to ${maxSeconds} s for an idle machine before ${what}\n`,
       )
-      announced = true
     }
   }
 }
 
-export function foreignLoadWarning(samples: number[]): string[] {
-  const worst = Math.max(0, ...samples)
-  if (worst < 0.2) return []
-  return [
-    `> WARNING: other processes used up to ${worst.toFixed(2)} cores (of ${cpus().length}) during these runs; ` +
-      'the figures below are low and noisy. Re-run on an idle machine.',
-    '',
-  ]
+/**
+ * One measured run: waits for an idle machine, then runs `run` while sampling the peak RSS of
+ * `pid` (NaN without one) and the CPU of processes outside the bench.
+ */
+export async function measured<T>(
+  what: string,
+  pid: number | undefined,
+  run: () => Promise<T>,
+): Promise<{ result: T; peakRssMb: number; foreignCores: number }> {
+  await waitForIdle(what)
+  const rss = pid === undefined ? undefined : sampleRss(pid)
+  const foreign = sampleForeignCpu()
+  const result = await run()
+  return { result, peakRssMb: rss?.stop() ?? Number.NaN, foreignCores: foreign.stop() }
 }
 
 /** Latencies in ms, kept at microsecond resolution. */
@@ -125,16 +121,12 @@ export function latencyHistogram() {
   return {
     record: (ms: number) => histogram.record(Math.max(1, Math.round(ms * 1000))),
     percentile: (p: number) => (histogram.count === 0 ? Number.NaN : histogram.percentile(p) / 1000),
-    max: () => (histogram.count === 0 ? Number.NaN : histogram.max / 1000),
-    count: () => histogram.count,
   }
 }
 
-export type LatencyHistogram = ReturnType<typeof latencyHistogram>
-
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
-  if (sorted.length === 0) return Number.NaN
   const mid = Math.floor(sorted.length / 2)
+  if (sorted.length === 0) return Number.NaN
   return sorted.length % 2 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }

@@ -1,0 +1,111 @@
+// The servers under load, each a child process on 127.0.0.1: the relay, the bare baselines
+// (bare-server.ts) and the delivery target (sink-server.ts).
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { idFromKey } from './event.ts'
+import { type Child, makeTempDir, startServer } from './process.ts'
+import type { SinkDump, SinkStats } from './sink-server.ts'
+
+/** A server that takes WhatsGate events at `url`. */
+export interface Target {
+  child: Child
+  url: string
+}
+
+export interface Relay extends Target {
+  dataDir: string
+}
+
+// The relay takes tokens of 16 characters or more.
+const INGEST_TOKEN = 'bench-token-0123456789'
+
+/** Settings of the caller's shell that would change what is measured, or send traffic off this machine. */
+const STRIPPED_ENV = [
+  'DATABASE_URL',
+  'FORWARD_URL',
+  'TARGETS',
+  'TARGETS_FILE',
+  'PUBLIC_URL',
+  'ADMIN_TOKEN',
+  'WHATSGATE_API_KEY',
+  'WHATSGATE_WHATSAPP_IDS',
+  'WHATSGATE_API_URL',
+]
+
+/** The relay with a fresh DATA_DIR and, with `forwardUrl`, one target for every event. */
+export async function startRelay(
+  options: { forwardUrl?: string; concurrency?: number } = {},
+): Promise<Relay> {
+  const dataDir = makeTempDir('relay-data')
+  const env: NodeJS.ProcessEnv = { ...process.env }
+  for (const name of STRIPPED_ENV) delete env[name]
+  Object.assign(env, {
+    DATA_DIR: dataDir,
+    INGEST_TOKEN,
+    LOG_LEVEL: process.env.BENCH_RELAY_LOG_LEVEL ?? 'warn',
+    // Should anything still call WhatsGate, it reaches a closed local port, not the internet.
+    WHATSGATE_API_URL: 'http://127.0.0.1:9/api/v1',
+  })
+  if (options.forwardUrl) {
+    // BENCH_TARGET (JSON, e.g. {"ordering":"chat"}) measures other settings of the one target.
+    const target = {
+      name: 'bench-sink',
+      url: options.forwardUrl,
+      events: ['*'],
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...JSON.parse(process.env.BENCH_TARGET ?? '{}'),
+    }
+    env.TARGETS = JSON.stringify([target])
+  }
+  const { child, origin } = await startServer('relay', process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts', env)
+  return { child, dataDir, url: `${origin}/webhook/${INGEST_TOKEN}` }
+}
+
+/** bare-server.ts: the ingest baseline, or with `forward` the pipeline's bare forwarder. */
+export async function startBare(forward?: { url: string; connections: number }): Promise<Target> {
+  const { FORWARD_URL: _, ...env } = process.env
+  if (forward)
+    Object.assign(env, { FORWARD_URL: forward.url, FORWARD_CONNECTIONS: String(forward.connections) })
+  const name = forward ? 'forwarder' : 'bare'
+  const { child, origin } = await startServer(name, 'bench/harness/bare-server.ts', env)
+  return { child, url: `${origin}/webhook/x` }
+}
+
+export type Sink = Awaited<ReturnType<typeof startSink>>
+
+export async function startSink() {
+  const { child, origin } = await startServer('sink', 'bench/harness/sink-server.ts', process.env)
+  const get = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${origin}${path}`, { signal: AbortSignal.timeout(15_000) })
+    if (!response.ok) throw new Error(`sink answered ${response.status} to ${path}`)
+    return (await response.json()) as T
+  }
+  return {
+    child,
+    url: `${origin}/hook`,
+    /** Starts a run: events with an id below `minId` belong to an earlier run and are only counted. */
+    reset: (minId: number) => get<SinkStats>(`/reset?minId=${minId}`),
+    stats: () => get<SinkStats>('/stats'),
+    dump: () => get<SinkDump>('/dump'),
+  }
+}
+
+export interface StoredCount {
+  events: number
+  deliveries: number
+  /** The bench event ids found in events.key (`<whatsapp_id>:<event_action>:<id>`). */
+  ids: Set<number>
+}
+
+/** Opens the relay's SQLite file read-only and counts what it holds. */
+export function countStored(dataDir: string): StoredCount {
+  const db = new DatabaseSync(join(dataDir, 'relay.sqlite'), { readOnly: true })
+  try {
+    const count = (table: string) => Number(db.prepare(`select count(*) as n from ${table}`).get()?.n)
+    const ids = new Set<number>()
+    for (const row of db.prepare('select key from events').iterate()) ids.add(idFromKey(String(row.key)))
+    return { events: count('events'), deliveries: count('deliveries'), ids }
+  } finally {
+    db.close()
+  }
+}
