@@ -7,6 +7,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { SQL } from '../src/store/sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.ts'
 import { BENCH_SESSION, eventKey, messageEventBody } from './harness/event.ts'
 import { median, sampleForeignCpu, waitForIdle } from './harness/measure.ts'
@@ -32,23 +33,17 @@ interface Driver {
   open: (file: string) => Database
 }
 
-// The relay's own schema and insert statements: the figures then say what the relay's write path
-// costs with each driver. A schema change that breaks these statements should break this bench.
-const INSERT_EVENT = `
-  INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
-  VALUES (?, ?, ?, 'message', '2022-09-07 18:29:37', ?, ?, 1)
-  ON CONFLICT (key) DO NOTHING
-  RETURNING seq`
-const INSERT_DELIVERY =
-  'INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES (?, ?, ?, ?)'
+// The relay's own schema and insert statements (src/store): the figures then say what the relay's
+// write path costs with each driver.
+const EVENT_DATE = '2022-09-07 18:29:37'
 
 function runWorkload(driver: Driver, dir: string, batch: number, seconds: number) {
   const db = driver.open(join(dir, `${driver.name.replace(/\W/g, '')}-${batch}-${Date.now()}.db`))
   try {
     db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON')
     for (const migration of SQLITE_MIGRATIONS) db.exec(migration)
-    const insertEvent = db.prepare(INSERT_EVENT)
-    const insertDelivery = db.prepare(INSERT_DELIVERY)
+    const insertEvent = db.prepare(SQL.insertEvents)
+    const insertDelivery = db.prepare(SQL.insertDeliveries)
     let id = 0
     let commits = 0
     const foreign = sampleForeignCpu()
@@ -60,8 +55,17 @@ function runWorkload(driver: Driver, dir: string, batch: number, seconds: number
         id++
         const now = Date.now()
         const body = Buffer.from(messageEventBody(id))
-        const row = insertEvent.get(eventKey(id), BENCH_SESSION, String(id), body, now)
-        insertDelivery.run(Number(row?.seq), 'default', now, null)
+        const row = insertEvent.get(
+          eventKey(id),
+          BENCH_SESSION,
+          String(id),
+          'message',
+          EVENT_DATE,
+          body,
+          null,
+          now,
+        )
+        insertDelivery.run(Number(row?.seq), 'default', null, now)
       }
       db.exec('COMMIT')
       commits++

@@ -5,7 +5,8 @@
 import { pino } from 'pino'
 import { PROGRAM, parseCommand } from './cli/arguments.ts'
 import { COMMANDS, type Output } from './cli/commands.ts'
-import { ConfigError, envJsonSchema, envSchema } from './config/index.ts'
+import { ConfigError } from './config/config.ts'
+import { envJsonSchema, envSchema } from './config/env.ts'
 import { loadConfig } from './config/load.ts'
 import { VERSION } from './version.ts'
 

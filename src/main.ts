@@ -2,7 +2,7 @@
 import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
-import { ConfigError } from './config/index.ts'
+import { ConfigError } from './config/config.ts'
 import { ingestTokenPath } from './config/ingest-token.ts'
 
 // What this process creates is readable by the relay's user only: DATA_DIR holds message bodies.

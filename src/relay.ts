@@ -3,19 +3,19 @@
 // Background loops start with start() and stop in dependency order.
 import type { Logger } from 'pino'
 import { createMetrics } from './admin/metrics.ts'
-import type { Config } from './config/index.ts'
+import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
 import { createHttpSender } from './delivery/http-sender.ts'
-import { createRetention } from './delivery/retention.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
 import { openStore } from './store/open-store.ts'
+import { createRetention } from './store/retention.ts'
 import { VERSION } from './version.ts'
 import { createWhatsGateIntegration } from './whatsgate/integration.ts'
 
 export type Relay = Awaited<ReturnType<typeof createRelay>>
 
 export async function createRelay(config: Config, log: Logger) {
-  const store = await openStore(config, log)
+  const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, log })
   const sender = createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` })
   const metrics = createMetrics({ store, registration: () => whatsgate?.registrar?.status() ?? null })
   const acceptor = createAcceptor({

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
-import { createTokenCheck } from '../ingest/token.ts'
+import { createTokenCheck } from '../shared/token-check.ts'
 import type { AdminStore, RefusedRow } from '../store/types.ts'
 
 export interface AdminRouteOptions {

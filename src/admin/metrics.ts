@@ -13,8 +13,6 @@ export interface MetricsDeps {
   registration: () => RegistrationStatus | null
 }
 
-export type Metrics = ReturnType<typeof createMetrics>
-
 export function createMetrics({ store, registration }: MetricsDeps) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })

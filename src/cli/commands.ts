@@ -1,7 +1,7 @@
 // The commands: point WhatsGate at the relay (or away from it) and fetch missed events, with the
 // server's own configuration, WhatsGate client and accept path.
 import type { Logger } from 'pino'
-import type { Config } from '../config/index.ts'
+import type { Config } from '../config/config.ts'
 import { createRelay } from '../relay.ts'
 import { createWhatsGateClient, type WhatsGateClient } from '../whatsgate/api-client.ts'
 import { isUnauthorized, WhatsGateUnavailableError } from '../whatsgate/api-errors.ts'

@@ -4,8 +4,8 @@
 import fastifyEnv from '@fastify/env'
 import Fastify from 'fastify'
 import type { z } from 'zod'
-import { type Env, envSchema } from './env.ts'
-import { type Config, ConfigError, createConfig, envJsonSchema } from './index.ts'
+import { type Config, ConfigError, createConfig } from './config.ts'
+import { type Env, envJsonSchema, envSchema } from './env.ts'
 
 export interface LoadedConfig {
   /** The validated variables, defaults filled in. */
@@ -14,7 +14,7 @@ export interface LoadedConfig {
 }
 
 /** Throws ConfigError with a one-line message naming each offending variable. */
-export async function loadEnv(env: Record<string, string | undefined>): Promise<Env> {
+async function loadEnv(env: Record<string, string | undefined>): Promise<Env> {
   // `KEY=` in a .env file or compose's env_file means "not set", not "set to nothing".
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''))
   const probe = Fastify({ logger: false })
@@ -44,7 +44,7 @@ interface EnvIssue {
   params?: unknown
 }
 
-export function describeEnvError(error: unknown, env: Record<string, string | undefined> = {}): string {
+function describeEnvError(error: unknown, env: Record<string, string | undefined> = {}): string {
   const issues = (error as { errors?: EnvIssue[] }).errors
   if (!issues?.length) return (error as Error).message
   return issues

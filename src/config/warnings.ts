@@ -1,6 +1,6 @@
 // What a configuration leaves undone that the operator must hear of, though the relay runs:
 // logged at `warn` at start and shown in /readyz's body for as long as the relay runs so.
-import type { Config } from './index.ts'
+import type { Config } from './config.ts'
 
 export function configWarnings(config: Config): string[] {
   const warnings: string[] = []

@@ -3,13 +3,13 @@
 
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { Target } from '../config/index.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
-import { MediaFetchError } from '../whatsgate/media.ts'
 import { headerValue } from './header-value.ts'
 import type { HttpSender, SendResult } from './http-sender.ts'
+import { MediaFetchError, type PrepareBody } from './prepare-body.ts'
 import { type Decision, decide, parseRetryAfter } from './retry-policy.ts'
 import { signWebhook } from './standard-webhooks.ts'
+import type { Target } from './targets.ts'
 
 export interface AttemptDeps {
   store: DeliveryStore
@@ -25,7 +25,7 @@ export interface AttemptDeps {
    * attempt stops waiting then in any case. Throws MediaFetchError when WhatsGate failed: that
    * spends an attempt. Anything else it throws is our failure and spends none.
    */
-  prepareBody?: (target: Target, delivery: ClaimedDelivery, signal: AbortSignal) => Promise<Buffer>
+  prepareBody?: PrepareBody
   /** Told the outcome of every attempt (metrics). */
   onAttempt?: (target: string, outcome: Decision['kind'], durationMs: number) => void
 }
@@ -104,6 +104,8 @@ export function createAttempt(deps: AttemptDeps) {
           status: null,
           retryAfter: undefined,
           error: error.message,
+          // Even when the fetch ran out of time: the target did not, so it is not held back.
+          timedOut: false,
           durationMs: Math.round(performance.now() - started),
         }
       }
@@ -112,7 +114,12 @@ export function createAttempt(deps: AttemptDeps) {
       const at = now()
       const outcome = { owner: deps.owner, now: at, httpStatus: result.status, error: result.error }
       const decision = decide(
-        { status: result.status, error: result.error, retryAfterMs: parseRetryAfter(result.retryAfter, at) },
+        {
+          status: result.status,
+          error: result.error,
+          timedOut: result.timedOut,
+          retryAfterMs: parseRetryAfter(result.retryAfter, at),
+        },
         { attempts, firstReceivedAt: delivery.receivedAt, now: at },
         target.retry,
         random,
@@ -120,18 +127,19 @@ export function createAttempt(deps: AttemptDeps) {
       deps.onAttempt?.(target.name, decision.kind, result.durationMs)
       // Queue the record first, then free the slot: the next claim joins the same transaction
       // and sees this outcome (an ordered chat's next message becomes claimable at once).
-      let recording: Promise<void>
+      const recording = store.record(
+        delivery.id,
+        decision,
+        decision.kind === 'dead' ? { ...outcome, error: decision.reason } : outcome,
+      )
       if (decision.kind === 'delivered') {
-        recording = store.complete(delivery.id, outcome)
         log.debug({ ...context, status: result.status, ms: result.durationMs }, 'delivered')
       } else if (decision.kind === 'retry') {
-        recording = store.retry(delivery.id, { ...outcome, nextAttemptAt: decision.at })
         log.info(
           { ...context, status: result.status, error: result.error, retryAt: decision.at },
           'delivery failed; will retry',
         )
       } else {
-        recording = store.kill(delivery.id, { ...outcome, error: decision.reason })
         log.warn({ ...context, reason: decision.reason }, 'delivery dead')
       }
       // A media failure says nothing about the target, so it does not count towards the target's

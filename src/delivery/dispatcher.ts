@@ -5,11 +5,12 @@
 // is due at once, so a backlog drains when the target is back, not when each timer runs out.
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { Target } from '../config/index.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { type AttemptDeps, createAttempt } from './attempt.ts'
 import type { HttpSender } from './http-sender.ts'
+import type { PrepareBody } from './prepare-body.ts'
 import type { Decision } from './retry-policy.ts'
+import type { Target } from './targets.ts'
 
 export interface DispatcherDeps {
   store: DeliveryStore
@@ -25,7 +26,7 @@ export interface DispatcherDeps {
   /** Failed attempts in a row after which a target gets one request at a time. */
   failingAfter?: number
   /** Inline media (see AttemptDeps); without it every target gets the body as stored. */
-  prepareBody?: AttemptDeps['prepareBody']
+  prepareBody?: PrepareBody
   onAttempt?: AttemptDeps['onAttempt']
 }
 

@@ -3,7 +3,6 @@
 // without reading more of the response than it needs and without throwing.
 import { performance } from 'node:perf_hooks'
 import { Agent } from 'undici'
-import { timeoutError } from './retry-policy.ts'
 
 export interface SendRequest {
   url: string
@@ -18,6 +17,8 @@ export interface SendResult {
   retryAfter: string | undefined
   /** Why the attempt failed at the transport level (`timeout after 5000 ms`, `ECONNREFUSED`). */
   error: string | null
+  /** The deadline ended the call (before the answer, or while its body came): `error` says so too. */
+  timedOut: boolean
   durationMs: number
 }
 
@@ -81,22 +82,22 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
       return {
         status: null,
         retryAfter: undefined,
-        error: describeError(error, request.timeoutMs),
+        ...describeFailure(error, request.timeoutMs),
         durationMs: elapsed(),
       }
     }
 
     const retryAfter = headerValue(response.headers['retry-after'])
-    let error: string | null = null
+    let failure: Failure = { error: null, timedOut: false }
     try {
       // Read and discard up to the cap: past it undici destroys the socket instead of draining an
       // unbounded body into a connection it would then reuse. A short body leaves it to keep-alive.
       await response.body.dump({ limit: maxResponseBytes, signal: deadline })
     } catch (bodyError) {
       // The status already arrived; a deadline hit while the body trickles in is reported with it.
-      error = describeError(bodyError, request.timeoutMs)
+      failure = describeFailure(bodyError, request.timeoutMs)
     }
-    return { status: response.statusCode, retryAfter, error, durationMs: elapsed() }
+    return { status: response.statusCode, retryAfter, ...failure, durationMs: elapsed() }
   }
 
   return { send, close: () => agent.destroy() }
@@ -108,11 +109,19 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
+type Failure = Pick<SendResult, 'error' | 'timedOut'>
+
+/** What ended the call: its kind (a timeout or not), and its text for the store and the logs. */
+function describeFailure(error: unknown, timeoutMs: number): Failure {
+  const timedOut =
+    error instanceof Error && (error.name === 'TimeoutError' || TIMEOUT_CODES.has(codeOf(error) ?? ''))
+  return { error: timedOut ? `timeout after ${timeoutMs} ms` : describeError(error), timedOut }
+}
+
 /** A short, stable string for the store and the logs: the OS code where there is one. */
-function describeError(error: unknown, timeoutMs: number): string {
+function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error).slice(0, MAX_ERROR_LENGTH)
   const code = codeOf(error)
-  if (error.name === 'TimeoutError' || (code && TIMEOUT_CODES.has(code))) return timeoutError(timeoutMs)
   // ECONNREFUSED, ENOTFOUND, ECONNRESET...: the code is the message people search for.
   if (code && /^E[A-Z0-9_]+$/.test(code)) return code
   if (code === 'UND_ERR_SOCKET') return `socket closed: ${error.message}`.slice(0, MAX_ERROR_LENGTH)

@@ -2,13 +2,15 @@
 // branch is testable without sleeping. The schedule is meant to outlast an outage (hours), not to
 // hide a blip, so the numbers are large and the jitter full (AWS "exponential backoff and jitter":
 // full jitter spreads a backlog's retries best when a target comes back).
-import type { RetrySettings } from '../config/targets.ts'
+import type { RetrySettings } from './targets.ts'
 
 export interface AttemptResult {
   /** HTTP status, or null when no response arrived. */
   status: number | null
   /** Network/timeout error as reported by the sender, or null. */
   error: string | null
+  /** The attempt's deadline ended it (see SendResult.timedOut): the target is slow, not gone. */
+  timedOut: boolean
   /** The target's Retry-After, already turned into a delay (see parseRetryAfter). */
   retryAfterMs: number | null
 }
@@ -25,17 +27,6 @@ export type Decision =
   | { kind: 'delivered' }
   | { kind: 'retry'; at: number }
   | { kind: 'dead'; reason: string }
-
-const TIMEOUT_PREFIX = 'timeout after '
-
-/** The sender's wording for a timeout; the policy recognises timeouts by it. */
-export function timeoutError(timeoutMs: number): string {
-  return `${TIMEOUT_PREFIX}${timeoutMs} ms`
-}
-
-export function isTimeoutError(error: string | null): boolean {
-  return error?.startsWith(TIMEOUT_PREFIX) ?? false
-}
 
 /**
  * Full-jitter exponential backoff after `attempt` attempts. The floor, a tenth of initialDelayMs,
@@ -95,8 +86,7 @@ export function decide(
   if (result.retryAfterMs !== null) delay = Math.max(delay, Math.min(result.retryAfterMs, retry.maxDelayMs))
   // A target that is rate limiting or too slow to answer is overloaded: never come back quickly,
   // whatever the jitter drew, or a backlog becomes a hammering loop.
-  if (status === 429 || status === 408 || isTimeoutError(result.error))
-    delay = Math.max(delay, retry.initialDelayMs)
+  if (status === 429 || status === 408 || result.timedOut) delay = Math.max(delay, retry.initialDelayMs)
 
   const at = context.now + delay
   if (retry.maxAgeMs !== null && at > context.firstReceivedAt + retry.maxAgeMs) {

@@ -1,8 +1,7 @@
 // Which targets receive an event, and in which order lane.
-import type { Target } from '../config/index.ts'
-import { targetWants } from '../config/targets.ts'
 import { type IncomingEvent, messageIdOf } from '../events/index.ts'
 import type { NewDelivery } from '../store/types.ts'
+import type { Target } from './targets.ts'
 
 export function routeEvent(event: IncomingEvent, targets: readonly Target[]): NewDelivery[] {
   const deliveries: NewDelivery[] = []
@@ -11,6 +10,12 @@ export function routeEvent(event: IncomingEvent, targets: readonly Target[]): Ne
     deliveries.push({ target: target.name, orderingKey: target.ordering === 'chat' ? chatLane(event) : null })
   }
   return deliveries
+}
+
+/** Routing: does this target want this action from this session? */
+export function targetWants(target: Target, action: string, whatsappId: string): boolean {
+  const wantsEvent = target.events.includes('*') || target.events.includes(action)
+  return wantsEvent && (target.sessions === null || target.sessions.includes(whatsappId))
 }
 
 /**

@@ -2,8 +2,8 @@
 // route, store durably. Knows nothing of HTTP. An event is taken on its identity alone; where the
 // rest departs from WhatsGate's documentation it is flagged, never refused (DESIGN.md, invariant 5).
 import type { Logger } from 'pino'
-import type { Target } from '../config/index.ts'
 import { routeEvent } from '../delivery/routing.ts'
+import type { Target } from '../delivery/targets.ts'
 import { type EventIssue, eventDateOf, eventKey, type IncomingEvent, parseEvent } from '../events/index.ts'
 import type { IngestStore } from '../store/types.ts'
 

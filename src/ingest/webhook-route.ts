@@ -2,9 +2,9 @@
 // Registered under the /webhook prefix, so its refusals (404s included) are all its own.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { messageTextOf } from '../events/index.ts'
+import { createTokenCheck } from '../shared/token-check.ts'
 import type { Acceptor } from './acceptor.ts'
 import type { RecordRefusal, Refusal } from './refusals.ts'
-import { createTokenCheck } from './token.ts'
 
 export interface WebhookRouteOptions {
   acceptor: Acceptor

@@ -1,15 +1,21 @@
-// Picks the outbox a Config asks for: PostgreSQL when DATABASE_URL is set (replicas share it),
-// else the SQLite file in DATA_DIR. The PostgreSQL driver loads only when it is used.
+// Picks the outbox the configuration asks for: PostgreSQL when DATABASE_URL is set (replicas share
+// it), else the SQLite file in DATA_DIR. The PostgreSQL driver loads only when it is used.
 import type { Logger } from 'pino'
-import type { Config } from '../config/index.ts'
 import { openSqliteStore } from './sqlite-store.ts'
 import type { OutboxStore } from './types.ts'
 
-export async function openStore(config: Config, log: Logger): Promise<OutboxStore> {
-  if (config.databaseUrl === null) return openSqliteStore({ path: config.sqlitePath })
+export interface OpenStoreOptions {
+  /** PostgreSQL outbox shared by replicas; null = the SQLite file at sqlitePath. */
+  databaseUrl: string | null
+  sqlitePath: string
+  log: Logger
+}
+
+export async function openStore({ databaseUrl, sqlitePath, log }: OpenStoreOptions): Promise<OutboxStore> {
+  if (databaseUrl === null) return openSqliteStore({ path: sqlitePath })
   const { openPostgresStore } = await import('./postgres-store.ts')
   return openPostgresStore({
-    url: config.databaseUrl,
+    url: databaseUrl,
     onIdleError: (error) => log.warn({ err: error }, 'a PostgreSQL connection failed; it will be replaced'),
   })
 }

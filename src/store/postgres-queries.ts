@@ -1,19 +1,27 @@
 // The statements of the PostgreSQL store (postgres-store.ts), on the tables of postgres-schema.ts.
+// Same names, in the same order, as sqlite-queries.ts; a statement only one store needs says why.
+// Writes here take a batch as arrays (unnest): one round trip however many rows.
 
 export const SQL = {
-  // In hash order, so two transactions never wait on each other's locks crosswise.
+  // accept. Replicas write at once, so accept locks each (target, ordering key) it writes first
+  // (see postgres-store.ts), in hash order so two transactions never wait on each other crosswise.
   lockLanes: `
     SELECT pg_advisory_xact_lock($1, h)
     FROM (SELECT DISTINCT hashtext(lane) AS h FROM unnest($2::text[]) AS lane ORDER BY h) AS lanes`,
   // Rows go in the batch's order (ids follow it); of one key twice in a batch the first stays.
   insertEvents: `
-    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, routed, issues, received_at)
-    SELECT key, whatsapp_id, event_id, action, event_date, body, routed, issues, $9
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::int[], $8::text[])
-      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, body, routed, issues, n)
+    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, issues, received_at)
+    SELECT key, whatsapp_id, event_id, action, event_date, body, issues, $8
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
+      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, body, issues, n)
     ORDER BY n
     ON CONFLICT (key) DO NOTHING
     RETURNING seq, key`,
+  insertDeliveries: `
+    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at)
+    SELECT seq, target, ordering_key, $4
+    FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u (seq, target, ordering_key, n)
+    ORDER BY n`,
   // Sessions in sorted order, so replicas marking the same sessions never wait on each other crosswise.
   markSessions: `
     INSERT INTO session_marks (whatsapp_id, newest_event_date)
@@ -21,12 +29,18 @@ export const SQL = {
     GROUP BY whatsapp_id ORDER BY whatsapp_id
     ON CONFLICT (whatsapp_id) DO UPDATE
     SET newest_event_date = greatest(session_marks.newest_event_date, excluded.newest_event_date)`,
-  insertDeliveries: `
-    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at)
-    SELECT seq, target, ordering_key, $4
-    FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u (seq, target, ordering_key, n)
-    ORDER BY n`,
-  // An ordered delivery waits while an older one of its target and ordering key is unfinished.
+
+  // keepRefused
+  insertRefused: `
+    INSERT INTO refused_requests (received_at, reason, status, headers, body, body_size)
+    VALUES ($1, $2, $3, $4, $5, $6)`,
+  trimRefused: `
+    DELETE FROM refused_requests WHERE id NOT IN (SELECT id FROM refused_requests ORDER BY id DESC LIMIT $1)`,
+
+  // claim. Claims of one target take turns on this lock, so each sees every lease taken before it
+  // (see postgres-store.ts); then one statement selects the due rows and leases them. An ordered
+  // delivery waits while an older one of its target and ordering key is unfinished.
+  lockClaims: 'SELECT pg_advisory_xact_lock($1, hashtext($2))',
   claim: `
     WITH due AS (
       SELECT d.id FROM deliveries d
@@ -47,17 +61,24 @@ export const SQL = {
     SELECT l.id, l.target, l.attempts, e.key, e.whatsapp_id, e.action, e.body, e.received_at
     FROM leased l JOIN events e ON e.seq = l.event_seq
     ORDER BY l.next_attempt_at, l.id`,
-  finish: `
+
+  // record: a null status leaves the delivery pending (a retry), a null next its schedule.
+  record: `
     UPDATE deliveries SET
-      status = coalesce($2, status),
+      status = coalesce($3, status),
       attempts = attempts + 1,
-      next_attempt_at = coalesce($3, next_attempt_at),
-      last_status = $5,
-      last_error = $6,
-      finished_at = CASE WHEN $2::text IS NULL THEN NULL ELSE $4::bigint END,
+      next_attempt_at = coalesce($4, next_attempt_at),
+      last_status = $6,
+      last_error = $7,
+      finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE $5::bigint END,
       lease_owner = NULL,
       lease_expires_at = NULL
-    WHERE id = $1 AND lease_owner = $7`,
+    WHERE id = $1 AND lease_owner = $2`,
+
+  // leases. No releaseAll: other replicas may be alive and sending what they leased.
+  release: `
+    UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = ANY($1::bigint[]) AND lease_owner = $2`,
   expedite: `
     UPDATE deliveries SET next_attempt_at = $1
     WHERE id IN (
@@ -66,6 +87,10 @@ export const SQL = {
   nextDue: `
     SELECT min(greatest(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
     FROM deliveries WHERE target = $1 AND status = 'pending'`,
+
+  sessionMarks: 'SELECT whatsapp_id, newest_event_date AS newest FROM session_marks',
+
+  // purge
   purgeDelivered: `
     DELETE FROM events WHERE seq IN (
       SELECT e.seq FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
@@ -76,22 +101,15 @@ export const SQL = {
       SELECT e.seq FROM events e WHERE e.received_at < $1 AND NOT EXISTS (
         SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
       LIMIT $2)`,
-  insertRefused: `
-    INSERT INTO refused_requests (received_at, reason, status, headers, body, body_size)
-    VALUES ($1, $2, $3, $4, $5, $6)`,
-  trimRefused: `
-    DELETE FROM refused_requests WHERE id NOT IN (SELECT id FROM refused_requests ORDER BY id DESC LIMIT $1)`,
-  listRefused: `
-    SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
-    WHERE id > $1 ORDER BY id LIMIT $2`,
+
+  // admin
   listEvents: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
     WHERE seq > $1 AND ($2::boolean IS NULL OR (issues IS NULL) = $2)
     ORDER BY seq LIMIT $3`,
-  markSession: `
-    INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES ($1, $2)
-    ON CONFLICT (whatsapp_id) DO UPDATE
-    SET newest_event_date = greatest(session_marks.newest_event_date, excluded.newest_event_date)`,
+  listRefused: `
+    SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
+    WHERE id > $1 ORDER BY id LIMIT $2`,
   listDeliveries: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -106,4 +124,8 @@ export const SQL = {
   replayDead: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL
     WHERE target = $2 AND status = 'dead'`,
+  countDeliveries:
+    'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
+
+  ping: 'SELECT 1',
 }

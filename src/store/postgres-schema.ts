@@ -69,6 +69,14 @@ export const POSTGRES_MIGRATIONS: string[] = [
     body_size   bigint
   );
   `,
+  // routed was written from the first schema on and never read; events_session_date served the
+  // newest event per session, which session_marks has held since the second. Replicas are
+  // replaced one by one, and one of the previous version still writes routed: until none does,
+  // the column stays, optional (SQLite, one process per file, drops it at once).
+  `
+  DROP INDEX events_session_date;
+  ALTER TABLE events ALTER COLUMN routed DROP NOT NULL;
+  `,
 ]
 
 /**

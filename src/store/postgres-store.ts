@@ -13,16 +13,16 @@
 //   and a claim in between would send 11 first. With it, ids of one chat commit in id order.
 // - Claims of one target take turns on an advisory lock, and the claim statement starts after
 //   the lock is granted, so its snapshot holds every lease taken before it: the claims behave like
-//   SQLite's serial ones. SKIP LOCKED then only steps over rows that a complete, retry or replay
+//   SQLite's serial ones. SKIP LOCKED then only steps over rows that a record or a replay
 //   is writing at that moment, which makes the claim more cautious, never less. The lock is
 //   held for one short SELECT ... UPDATE, never across a send.
 import pg, { type PoolClient, type QueryResultRow } from 'pg'
+import { createBatchCommit } from './batch-commit.ts'
 import { StoreUnavailableError } from './errors.ts'
-import { createBatchCommit } from './group-commit.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
-import { issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
-import type { AcceptResult, AttemptOutcome, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
+import { decisionColumns, issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
+import type { AcceptResult, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`; `?options=-c search_path=...` picks a schema. */
@@ -124,11 +124,6 @@ export async function openPostgresStore({
     isolate: (error) => /^22/.test(String((error as { cause?: { code?: unknown } }).cause?.code)),
   })
 
-  function finish(id: number, status: DeliveryStatus | null, outcome: AttemptOutcome, next: number | null) {
-    const values = [id, status, next, outcome.now, outcome.httpStatus, outcome.error, outcome.owner]
-    return query(SQL.finish, values).then(() => undefined)
-  }
-
   let closed = false
 
   return {
@@ -150,26 +145,24 @@ export async function openPostgresStore({
 
     claim({ target, limit, owner, now, leaseMs }) {
       return transaction(async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS.claim, target])
+        await client.query(SQL.lockClaims, [LOCK_CLASS.claim, target])
         const { rows } = await client.query(SQL.claim, [target, now, limit, owner, now + leaseMs])
         return rows.map((row) => toClaimed(row, row.body as Buffer))
       })
     },
 
-    complete: (id, outcome) => finish(id, 'delivered', outcome, null),
-    retry: (id, outcome) => finish(id, null, outcome, outcome.nextAttemptAt),
-    kill: (id, outcome) => finish(id, 'dead', outcome, null),
+    async record(id, decision, outcome) {
+      const { status, next } = decisionColumns(decision)
+      const { owner, now, httpStatus, error } = outcome
+      await query(SQL.record, [id, owner, status, next, now, httpStatus, error])
+    },
 
     // Other replicas may be alive and sending what they leased, so a start frees nothing: the
     // leases of a replica that died run out on their own and the rows are claimable again then.
     recoverLeases: async () => 0,
 
     async release(ids, owner) {
-      await query(
-        `UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ANY($1::bigint[]) AND lease_owner = $2`,
-        [ids, owner],
-      )
+      await query(SQL.release, [ids, owner])
     },
 
     async expedite(target, now, limit) {
@@ -182,14 +175,12 @@ export async function openPostgresStore({
     },
 
     async newestEventDates() {
-      const { rows } = await query<{ whatsapp_id: string; newest: string }>(
-        'SELECT whatsapp_id, newest_event_date AS newest FROM session_marks',
-      )
+      const { rows } = await query<{ whatsapp_id: string; newest: string }>(SQL.sessionMarks)
       return new Map(rows.map((row) => [row.whatsapp_id, row.newest]))
     },
 
     async markSession(whatsappId, eventDate) {
-      await query(SQL.markSession, [whatsappId, eventDate])
+      await query(SQL.markSessions, [[whatsappId], [eventDate]])
     },
 
     purge({ deliveredBefore, deadBefore, limit }) {
@@ -225,13 +216,13 @@ export async function openPostgresStore({
 
     async countDeliveries() {
       const { rows } = await query<{ target: string; status: DeliveryStatus; count: number }>(
-        'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
+        SQL.countDeliveries,
       )
       return rows
     },
 
     async ping() {
-      await query('SELECT 1')
+      await query(SQL.ping)
     },
 
     async close() {
@@ -259,7 +250,6 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     events.map((e) => e.action),
     events.map((e) => e.eventDate),
     events.map((e) => e.body),
-    events.map((e) => e.deliveries.length),
     events.map((e) => issuesColumn(e.issues)),
     now,
   ])

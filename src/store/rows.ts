@@ -1,6 +1,8 @@
-// Result rows to domain objects. Both stores select the same column names, so one mapping serves.
+// Result rows to domain objects and domain values to columns. Both stores select and write the
+// same column names, so one mapping serves.
 import type {
   ClaimedDelivery,
+  DeliveryDecision,
   DeliveryRow,
   DeliveryStatus,
   EventRow,
@@ -68,4 +70,19 @@ export function toRefusedRow(row: Row, body: Buffer | null): RefusedRow {
 /** The issues column: null for a conforming event, so the non-conforming index stays small. */
 export function issuesColumn(issues: readonly SchemaIssue[]): string | null {
   return issues.length === 0 ? null : JSON.stringify(issues)
+}
+
+/** The record statement's status and next-attempt columns; null keeps the row's own. */
+export function decisionColumns(decision: DeliveryDecision): {
+  status: DeliveryStatus | null
+  next: number | null
+} {
+  switch (decision.kind) {
+    case 'delivered':
+      return { status: 'delivered', next: null }
+    case 'retry':
+      return { status: null, next: decision.at }
+    case 'dead':
+      return { status: 'dead', next: null }
+  }
 }

@@ -54,4 +54,10 @@ export const SQLITE_MIGRATIONS: string[] = [
     body_size   INTEGER
   ) STRICT;
   `,
+  // routed was written from the first schema on and never read; events_session_date served the
+  // newest event per session, which session_marks has held since the second.
+  `
+  DROP INDEX events_session_date;
+  ALTER TABLE events DROP COLUMN routed;
+  `,
 ]

@@ -7,11 +7,11 @@ import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { StoreUnavailableError } from './errors.ts'
 import { createGroupCommit } from './group-commit.ts'
-import { issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
+import { decisionColumns, issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
+import { SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 import type {
   AcceptResult,
-  AttemptOutcome,
   ClaimedDelivery,
   ClaimRequest,
   DeliveryQuery,
@@ -51,7 +51,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
   db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON')
   migrate(db)
 
-  const sql = prepareStatements(db)
+  const sql = prepare(db)
   // The marks as stored, so an event writes its session's mark only when it moves it: one write a
   // second per session, not one per event. A rolled-back write leaves a mark here ahead of the
   // table's, which only makes a backfill start a little earlier (more overlap, deduplicated).
@@ -80,40 +80,27 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
     },
   )
 
-  function finish(id: number, status: string | null, outcome: AttemptOutcome, nextAttemptAt: number | null) {
-    sql.finish.run({
-      id,
-      owner: outcome.owner,
-      status,
-      next: nextAttemptAt,
-      now: outcome.now,
-      http: outcome.httpStatus,
-      error: outcome.error,
-    })
-  }
-
   return {
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = Date.now()
       return writes.submit(() =>
         events.map((event) => {
-          const row = sql.insertEvent.get(
+          const row = sql.insertEvents.get(
             event.key,
             event.whatsappId,
             event.eventId,
             event.action,
             event.eventDate,
             event.body,
-            now,
-            event.deliveries.length,
             issuesColumn(event.issues),
+            now,
           )
           if (row === undefined) return { key: event.key, inserted: false }
           for (const delivery of event.deliveries) {
-            sql.insertDelivery.run(row.seq as number, delivery.target, now, delivery.orderingKey)
+            sql.insertDeliveries.run(row.seq as number, delivery.target, delivery.orderingKey, now)
           }
           if (event.eventDate > (marks.get(event.whatsappId) ?? '')) {
-            sql.markSession.run(event.whatsappId, event.eventDate)
+            sql.markSessions.run(event.whatsappId, event.eventDate)
             marks.set(event.whatsappId, event.eventDate)
           }
           return { key: event.key, inserted: true }
@@ -137,16 +124,17 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
 
     claim({ target, limit, owner, now, leaseMs }: ClaimRequest): Promise<ClaimedDelivery[]> {
       return writes.submit(() => {
-        const rows = sql.selectDue.all(target, now, now, limit)
-        for (const row of rows) sql.lease.run(owner, now + leaseMs, row.id as number)
+        const rows = sql.claim.all(target, now, limit)
+        for (const row of rows) sql.lease.run(row.id as number, owner, now + leaseMs)
         return rows.map((row) => toClaimed(row, asBuffer(row.body as Uint8Array)))
       }, BOOKKEEPING)
     },
 
-    complete: (id, outcome) => writes.submit(() => finish(id, 'delivered', outcome, null), BOOKKEEPING),
-    retry: (id, outcome) =>
-      writes.submit(() => finish(id, null, outcome, outcome.nextAttemptAt), BOOKKEEPING),
-    kill: (id, outcome) => writes.submit(() => finish(id, 'dead', outcome, null), BOOKKEEPING),
+    async record(id, decision, outcome): Promise<void> {
+      const { status, next } = decisionColumns(decision)
+      const { owner, now, httpStatus: http, error } = outcome
+      await writes.submit(() => sql.record.run({ id, owner, status, next, now, http, error }), BOOKKEEPING)
+    },
 
     // One relay process dispatches from a SQLite file, so a lease found when it starts belongs to
     // a process that died mid-send: due again now, not when the lease would have run out.
@@ -156,7 +144,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
 
     release(ids: number[], owner: string): Promise<void> {
       return writes.submit(() => {
-        for (const id of ids) sql.release.run(id, owner)
+        sql.release.run(JSON.stringify(ids), owner)
       })
     },
 
@@ -175,7 +163,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
 
     markSession(whatsappId: string, eventDate: string): Promise<void> {
       return writes.submit(() => {
-        sql.markSession.run(whatsappId, eventDate)
+        sql.markSessions.run(whatsappId, eventDate)
         if (eventDate > (marks.get(whatsappId) ?? '')) marks.set(whatsappId, eventDate)
       })
     },
@@ -215,12 +203,11 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
 
     replay(selector, now) {
       return writes.submit(() => {
-        if ('ids' in selector) {
-          let replayed = 0
-          for (const id of selector.ids) replayed += Number(sql.replayOne.run(now, id).changes)
-          return { replayed }
-        }
-        return { replayed: Number(sql.replayDead.run(now, selector.target).changes) }
+        const result =
+          'ids' in selector
+            ? sql.replayIds.run(now, JSON.stringify(selector.ids))
+            : sql.replayDead.run(now, selector.target)
+        return { replayed: Number(result.changes) }
       })
     },
 
@@ -258,96 +245,7 @@ function migrate(db: DatabaseSync): void {
   }
 }
 
-function prepareStatements(db: DatabaseSync) {
-  return {
-    insertEvent: db.prepare(`
-      INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed, issues)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (key) DO NOTHING
-      RETURNING seq`),
-    insertDelivery: db.prepare(`
-      INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES (?, ?, ?, ?)`),
-    // An ordered delivery waits while an older one of its target and ordering key is unfinished.
-    selectDue: db.prepare(`
-      SELECT d.id, d.target, d.attempts, e.key, e.whatsapp_id, e.action, e.body, e.received_at
-      FROM deliveries d JOIN events e ON e.seq = d.event_seq
-      WHERE d.target = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
-        AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?3)
-        AND (d.ordering_key IS NULL OR NOT EXISTS (
-          SELECT 1 FROM deliveries o
-          WHERE o.target = d.target AND o.ordering_key = d.ordering_key AND o.status = 'pending' AND o.id < d.id))
-      ORDER BY d.next_attempt_at, d.id
-      LIMIT ?4`),
-    lease: db.prepare('UPDATE deliveries SET lease_owner = ?, lease_expires_at = ? WHERE id = ?'),
-    finish: db.prepare(`
-      UPDATE deliveries SET
-        status = coalesce(:status, status),
-        attempts = attempts + 1,
-        next_attempt_at = coalesce(:next, next_attempt_at),
-        last_status = :http,
-        last_error = :error,
-        finished_at = CASE WHEN :status IS NULL THEN NULL ELSE :now END,
-        lease_owner = NULL,
-        lease_expires_at = NULL
-      WHERE id = :id AND lease_owner = :owner`),
-    release: db.prepare(
-      'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?',
-    ),
-    releaseAll: db.prepare(
-      'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL',
-    ),
-    expedite: db.prepare(`
-      UPDATE deliveries SET next_attempt_at = ?1
-      WHERE id IN (
-        SELECT id FROM deliveries WHERE target = ?2 AND status = 'pending' AND next_attempt_at > ?1
-        ORDER BY id LIMIT ?3)`),
-    nextDue: db.prepare(`
-      SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
-      FROM deliveries WHERE target = ? AND status = 'pending'`),
-    markSession: db.prepare(`
-      INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES (?, ?)
-      ON CONFLICT (whatsapp_id) DO UPDATE
-      SET newest_event_date = max(newest_event_date, excluded.newest_event_date)`),
-    sessionMarks: db.prepare('SELECT whatsapp_id, newest_event_date AS newest FROM session_marks'),
-    purgeDelivered: db.prepare(`
-      DELETE FROM events WHERE seq IN (
-        SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
-          SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status <> 'delivered')
-        LIMIT ?)`),
-    purgeDead: db.prepare(`
-      DELETE FROM events WHERE seq IN (
-        SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
-          SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
-        LIMIT ?)`),
-    insertRefused: db.prepare(`
-      INSERT INTO refused_requests (received_at, reason, status, headers, body, body_size)
-      VALUES (?, ?, ?, ?, ?, ?)`),
-    trimRefused: db.prepare(`
-      DELETE FROM refused_requests WHERE id NOT IN (SELECT id FROM refused_requests ORDER BY id DESC LIMIT ?)`),
-    listRefused: db.prepare(`
-      SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
-      WHERE id > ? ORDER BY id LIMIT ?`),
-    listEvents: db.prepare(`
-      SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
-      WHERE seq > :after AND (:conforming IS NULL OR (issues IS NULL) = :conforming)
-      ORDER BY seq LIMIT :limit`),
-    listDeliveries: db.prepare(`
-      SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
-             d.last_status, d.last_error, e.received_at, d.finished_at
-      FROM deliveries d JOIN events e ON e.seq = d.event_seq
-      WHERE (:status IS NULL OR d.status = :status) AND (:target IS NULL OR d.target = :target) AND d.id > :after
-      ORDER BY d.id LIMIT :limit`),
-    // A replay starts the schedule afresh; the last status and error stay until the next attempt.
-    replayOne: db.prepare(`
-      UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL,
-        lease_owner = NULL, lease_expires_at = NULL
-      WHERE id = ? AND status <> 'pending'`),
-    replayDead: db.prepare(`
-      UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
-      WHERE target = ? AND status = 'dead'`),
-    countDeliveries: db.prepare(
-      'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
-    ),
-    ping: db.prepare('SELECT 1'),
-  } satisfies Record<string, StatementSync>
+function prepare(db: DatabaseSync): Record<keyof typeof SQL, StatementSync> {
+  const entries = Object.entries(SQL).map(([name, text]) => [name, db.prepare(text)])
+  return Object.fromEntries(entries) as Record<keyof typeof SQL, StatementSync>
 }

@@ -75,6 +75,12 @@ export interface ClaimRequest {
   leaseMs: number
 }
 
+/**
+ * What an attempt decided for its delivery (delivery/retry-policy.ts decides): delivered and dead
+ * finish it, retry makes it due again at `at`.
+ */
+export type DeliveryDecision = { kind: 'delivered' } | { kind: 'retry'; at: number } | { kind: 'dead' }
+
 export interface AttemptOutcome {
   /**
    * The dispatcher the attempt was claimed by. The outcome is recorded only while it still holds
@@ -94,10 +100,16 @@ export interface IngestStore {
 }
 
 export interface DeliveryStore {
+  /**
+   * Leases up to `limit` due deliveries of a target to `owner` until `now + leaseMs`, longest due
+   * first; a delivery with an ordering key only once no older one of its target and key is pending.
+   */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>
-  complete(id: number, outcome: AttemptOutcome): Promise<void>
-  retry(id: number, outcome: AttemptOutcome & { nextAttemptAt: number }): Promise<void>
-  kill(id: number, outcome: AttemptOutcome): Promise<void>
+  /**
+   * Records an attempt of a claimed delivery: one more attempt, its status and error, and what
+   * becomes of the delivery. Frees the lease; changes nothing when `outcome.owner` no longer holds it.
+   */
+  record(id: number, decision: DeliveryDecision, outcome: AttemptOutcome): Promise<void>
   /** Frees the leases of a dispatcher that died, when the store can know it did; returns how many. */
   recoverLeases(): Promise<number>
   /** Gives claimed rows that `owner` still holds back untouched (shutdown): due again at once. */

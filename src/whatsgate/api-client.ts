@@ -4,6 +4,7 @@
 // JSON) are retried with backoff and then surface as WhatsGateUnavailableError.
 import type { Logger } from 'pino'
 import { type Dispatcher, request } from 'undici'
+import { sleep } from '../shared/sleep.ts'
 import { WhatsGateApiError, WhatsGateUnavailableError } from './api-errors.ts'
 
 export interface WhatsGateSession {
@@ -80,7 +81,7 @@ export interface WhatsGateClientOptions {
 /** An outage-class failure of one attempt; retried by `call`. */
 class TransientError extends Error {}
 
-export const defaultBackoff = (attempt: number): number => Math.min(10_000, 500 * 2 ** (attempt - 1))
+const defaultBackoff = (attempt: number): number => Math.min(10_000, 500 * 2 ** (attempt - 1))
 
 export function createWhatsGateClient(options: WhatsGateClientOptions): WhatsGateClient {
   const { apiKey, log, timeoutMs = 10_000, retries = 3, backoff = defaultBackoff } = options
@@ -261,19 +262,4 @@ function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err)
   const code = (err as { code?: unknown }).code
   return typeof code === 'string' ? `${code}: ${err.message}` : err.message
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -2,11 +2,13 @@
 // sessions at the relay (set-hook), then fetch what was missed (events-get), and fetch media for
 // targets that want it inline.
 import type { Logger } from 'pino'
-import type { Config, Target } from '../config/index.ts'
+import type { Config } from '../config/config.ts'
+import type { Target } from '../delivery/targets.ts'
 import { wallClock } from '../events/index.ts'
 import type { Acceptor } from '../ingest/acceptor.ts'
+import { sleep } from '../shared/sleep.ts'
 import type { ClaimedDelivery, OutboxStore } from '../store/types.ts'
-import { createWhatsGateClient, sleep, type WhatsGateClient } from './api-client.ts'
+import { createWhatsGateClient, type WhatsGateClient } from './api-client.ts'
 import { type BackfillResult, createBackfill } from './backfill.ts'
 import { inlineMediaBody } from './media.ts'
 import { createRegistrar, defaultRetryDelay, type Registrar } from './registrar.ts'

@@ -1,24 +1,11 @@
 // Inline media: a target may opt in to receiving a message's media file inside the event, so it
 // need not hold a WhatsGate API key. This is the one place the relay rewrites an event's JSON.
 import type { Logger } from 'pino'
-import type { Target } from '../config/index.ts'
+import { MediaFetchError } from '../delivery/prepare-body.ts'
+import type { Target } from '../delivery/targets.ts'
 import type { ClaimedDelivery } from '../store/types.ts'
 import type { CallOptions, MessageMedia, WhatsGateClient } from './api-client.ts'
 import { WhatsGateApiError } from './api-errors.ts'
-
-export type { MessageMedia }
-
-/**
- * WhatsGate (or the way to it) failed to give a message's media: an outcome of the delivery's
- * attempt, retried like a failed send, never "our side failed". The message is the error the
- * delivery records, `media: <reason>`.
- */
-export class MediaFetchError extends Error {
-  override name = 'MediaFetchError'
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super(`media: ${reason}`, options)
-  }
-}
 
 /** A new body with `event_data.message.media` set; everything else is kept. */
 export function withInlineMedia(body: Buffer, media: MessageMedia): Buffer {
@@ -74,7 +61,7 @@ export async function fetchMedia(
  * the name its framework gives a missing record. Anything else, including a 200 without a media
  * object or a 404 page (a wrong WHATSGATE_API_URL), is a failure rather than "no media".
  */
-export function isNoMediaAnswer(err: unknown): boolean {
+function isNoMediaAnswer(err: unknown): boolean {
   return err instanceof WhatsGateApiError && err.httpStatus === 500 && err.name === 'Not Found'
 }
 

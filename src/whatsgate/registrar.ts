@@ -3,7 +3,8 @@
 // keeps retrying until each session is done. The callback URL holds the ingest token: it is
 // never logged nor shown in status().
 import type { Logger } from 'pino'
-import { sleep, type WhatsGateClient } from './api-client.ts'
+import { sleep } from '../shared/sleep.ts'
+import type { WhatsGateClient } from './api-client.ts'
 import { isUnauthorized, WhatsGateUnavailableError } from './api-errors.ts'
 
 export type SessionOutcome = 'pending' | 'registered' | 'already' | 'failed'

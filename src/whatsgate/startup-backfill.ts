@@ -3,7 +3,7 @@
 // stops early (WhatsGate down, a page that failed) is tried again with backoff until it completes
 // or the relay stops: a session is never left half fetched because WhatsGate was away at start.
 import type { Logger } from 'pino'
-import { sleep } from './api-client.ts'
+import { sleep } from '../shared/sleep.ts'
 import type { Backfill, BackfillResult } from './backfill.ts'
 
 export interface StartupBackfillOptions {

@@ -4,7 +4,7 @@
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { ConfigError } from '../../src/config/index.ts'
+import { ConfigError } from '../../src/config/config.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { TEST_TOKEN, tempDir } from '../support/relay.ts'
 import { spawnRelay, stopAllRelayProcesses } from '../support/relay-process.ts'

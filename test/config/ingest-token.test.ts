@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ConfigError } from '../../src/config/index.ts'
+import { ConfigError } from '../../src/config/config.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { TEST_TOKEN, tempDirsOfFile } from '../support/relay.ts'
 import {

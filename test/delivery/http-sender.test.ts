@@ -24,7 +24,7 @@ const post = (overrides: Partial<Parameters<HttpSender['send']>[0]> = {}) =>
 describe('createHttpSender', () => {
   it('posts the body byte for byte with its own and the given headers', async () => {
     const result = await post({ headers: { 'X-Custom': 'yes', 'webhook-id': 'w1:message:1' } })
-    expect(result).toMatchObject({ status: 200, error: null, retryAfter: undefined })
+    expect(result).toMatchObject({ status: 200, error: null, timedOut: false, retryAfter: undefined })
     expect(result.durationMs).toBeGreaterThanOrEqual(0)
     const [request] = sink.requests
     expect(request?.method).toBe('POST')
@@ -55,7 +55,7 @@ describe('createHttpSender', () => {
   it('gives up on a stalled target at the deadline', async () => {
     sink.respondWith(() => ({ stall: true }))
     const result = await post({ timeoutMs: 300 })
-    expect(result).toMatchObject({ status: null, error: 'timeout after 300 ms' })
+    expect(result).toMatchObject({ status: null, error: 'timeout after 300 ms', timedOut: true })
     expect(result.durationMs).toBeGreaterThanOrEqual(250)
     expect(result.durationMs).toBeLessThan(1500)
   })
@@ -65,7 +65,12 @@ describe('createHttpSender', () => {
     const url = `${closed.url}/gone`
     await closed.close()
     const result = await sender.send({ url, headers: {}, body, timeoutMs: 5000 })
-    expect(result).toMatchObject({ status: null, error: 'ECONNREFUSED', retryAfter: undefined })
+    expect(result).toMatchObject({
+      status: null,
+      error: 'ECONNREFUSED',
+      timedOut: false,
+      retryAfter: undefined,
+    })
   })
 
   it('turns an invalid request into an error, not a throw', async () => {
@@ -135,7 +140,7 @@ describe('createHttpSender', () => {
     try {
       const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`
       const result = await sender.send({ url, headers: {}, body, timeoutMs: 300 })
-      expect(result).toMatchObject({ status: 200, error: 'timeout after 300 ms' })
+      expect(result).toMatchObject({ status: 200, error: 'timeout after 300 ms', timedOut: true })
       expect(result.durationMs).toBeLessThan(1500)
     } finally {
       slow.closeAllConnections()
@@ -201,5 +206,6 @@ describe('startSink', () => {
     const result = await pending
     expect(result.status).toBeNull()
     expect(result.error).not.toMatch(/^timeout/)
+    expect(result.timedOut).toBe(false)
   })
 })

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { RetrySettings } from '../../src/config/targets.ts'
-import {
-  backoffDelay,
-  decide,
-  isTimeoutError,
-  parseRetryAfter,
-  timeoutError,
-} from '../../src/delivery/retry-policy.ts'
+import { backoffDelay, decide, parseRetryAfter } from '../../src/delivery/retry-policy.ts'
+import type { RetrySettings } from '../../src/delivery/targets.ts'
 
 const retry: RetrySettings = {
   maxAttempts: 15,
@@ -18,7 +12,7 @@ const NOW = Date.parse('2026-03-01T12:00:00Z')
 const max = () => 0.999_999_999
 const zero = () => 0
 const half = () => 0.5
-const ok = { status: 200, error: null, retryAfterMs: null }
+const ok = { status: 200, error: null, retryAfterMs: null, timedOut: false }
 const at = (attempts: number) => ({ attempts, firstReceivedAt: NOW - 1000, now: NOW })
 
 describe('backoffDelay', () => {
@@ -79,7 +73,12 @@ describe('decide', () => {
   })
 
   it('kills on 410 at once, with attempts to spare', () => {
-    const decision = decide({ status: 410, error: null, retryAfterMs: null }, at(1), retry, half)
+    const decision = decide(
+      { status: 410, error: null, retryAfterMs: null, timedOut: false },
+      at(1),
+      retry,
+      half,
+    )
     expect(decision).toEqual({ kind: 'dead', reason: 'gone: HTTP 410' })
   })
 
@@ -91,39 +90,47 @@ describe('decide', () => {
     [301, null],
     [null, 'ECONNREFUSED'],
   ])('retries status %s / error %s on the backoff schedule', (status, error) => {
-    const decision = decide({ status, error, retryAfterMs: null }, at(3), retry, half)
+    const decision = decide({ status, error, retryAfterMs: null, timedOut: false }, at(3), retry, half)
     expect(decision).toEqual({ kind: 'retry', at: NOW + 120_000 })
   })
 
   it('gives up after maxAttempts, naming the last status or error', () => {
-    expect(decide({ status: 503, error: null, retryAfterMs: null }, at(15), retry)).toEqual({
+    expect(decide({ status: 503, error: null, retryAfterMs: null, timedOut: false }, at(15), retry)).toEqual({
       kind: 'dead',
       reason: 'gave up after 15 attempts, last: HTTP 503',
     })
-    expect(decide({ status: null, error: 'ECONNRESET', retryAfterMs: null }, at(16), retry)).toEqual({
+    expect(
+      decide({ status: null, error: 'ECONNRESET', retryAfterMs: null, timedOut: false }, at(16), retry),
+    ).toEqual({
       kind: 'dead',
       reason: 'gave up after 16 attempts, last: ECONNRESET',
     })
-    expect(decide({ status: 500, error: null, retryAfterMs: null }, at(14), retry, half).kind).toBe('retry')
+    expect(
+      decide({ status: 500, error: null, retryAfterMs: null, timedOut: false }, at(14), retry, half).kind,
+    ).toBe('retry')
   })
 
   it('gives up when the next attempt would fall past maxAgeMs', () => {
     const aged = { ...retry, maxAgeMs: 3_600_000 }
     const context = { attempts: 2, firstReceivedAt: NOW - 3_500_000, now: NOW }
     // next attempt at NOW + 60 s, limit at NOW + 100 s: still in time
-    expect(decide({ status: 502, error: null, retryAfterMs: null }, context, aged, half)).toEqual({
+    expect(
+      decide({ status: 502, error: null, retryAfterMs: null, timedOut: false }, context, aged, half),
+    ).toEqual({
       kind: 'retry',
       at: NOW + 60_000,
     })
     // next attempt at NOW + 120 s: too late
-    expect(decide({ status: 502, error: null, retryAfterMs: null }, context, aged, max)).toEqual({
+    expect(
+      decide({ status: 502, error: null, retryAfterMs: null, timedOut: false }, context, aged, max),
+    ).toEqual({
       kind: 'dead',
       reason: 'expired: next attempt would pass maxAgeMs 3600000, last: HTTP 502',
     })
   })
 
   it('honours Retry-After as "not before", capped at maxDelayMs', () => {
-    const result = { status: 503, error: null, retryAfterMs: 600_000 }
+    const result = { status: 503, error: null, retryAfterMs: 600_000, timedOut: false }
     expect(decide(result, at(1), retry, half)).toEqual({ kind: 'retry', at: NOW + 600_000 })
     // shorter than the drawn backoff: the backoff stands
     expect(decide({ ...result, retryAfterMs: 1000 }, at(5), retry, half)).toEqual({
@@ -137,21 +144,38 @@ describe('decide', () => {
 
   it('puts a floor of initialDelayMs under 429, 408 and timeouts', () => {
     const floor = { kind: 'retry', at: NOW + 60_000 }
-    expect(decide({ status: 429, error: null, retryAfterMs: null }, at(1), retry, zero)).toEqual(floor)
-    expect(decide({ status: 429, error: null, retryAfterMs: 0 }, at(1), retry, zero)).toEqual(floor)
-    expect(decide({ status: 408, error: null, retryAfterMs: null }, at(1), retry, zero)).toEqual(floor)
     expect(
-      decide({ status: null, error: timeoutError(5000), retryAfterMs: null }, at(1), retry, zero),
+      decide({ status: 429, error: null, retryAfterMs: null, timedOut: false }, at(1), retry, zero),
+    ).toEqual(floor)
+    expect(
+      decide({ status: 429, error: null, retryAfterMs: 0, timedOut: false }, at(1), retry, zero),
+    ).toEqual(floor)
+    expect(
+      decide({ status: 408, error: null, retryAfterMs: null, timedOut: false }, at(1), retry, zero),
+    ).toEqual(floor)
+    expect(
+      decide(
+        { status: null, error: 'timeout after 5000 ms', retryAfterMs: null, timedOut: true },
+        at(1),
+        retry,
+        zero,
+      ),
     ).toEqual(floor)
     // other failures only get the small jitter floor
-    expect(decide({ status: 503, error: null, retryAfterMs: null }, at(1), retry, zero)).toEqual({
+    expect(
+      decide({ status: 503, error: null, retryAfterMs: null, timedOut: false }, at(1), retry, zero),
+    ).toEqual({
       kind: 'retry',
       at: NOW + 6_000,
     })
   })
 
   it('reports a status that came with a body error', () => {
-    const decision = decide({ status: 500, error: timeoutError(100), retryAfterMs: null }, at(15), retry)
+    const decision = decide(
+      { status: 500, error: 'timeout after 100 ms', retryAfterMs: null, timedOut: true },
+      at(15),
+      retry,
+    )
     expect(decision).toEqual({
       kind: 'dead',
       reason: 'gave up after 15 attempts, last: HTTP 500 (timeout after 100 ms)',
@@ -160,10 +184,13 @@ describe('decide', () => {
 })
 
 describe('timeout errors', () => {
-  it('are recognised by the wording the sender uses', () => {
-    expect(timeoutError(5000)).toBe('timeout after 5000 ms')
-    expect(isTimeoutError(timeoutError(1))).toBe(true)
-    expect(isTimeoutError('ECONNREFUSED')).toBe(false)
-    expect(isTimeoutError(null)).toBe(false)
+  it('are recognised by their kind, not by the wording the sender uses', () => {
+    const floor = { kind: 'retry', at: NOW + 60_000 }
+    const timedOut = { status: null, error: 'UND_ERR_HEADERS_TIMEOUT', retryAfterMs: null, timedOut: true }
+    expect(decide(timedOut, at(1), retry, zero)).toEqual(floor)
+    const worded = { status: null, error: 'timeout after 1 ms', retryAfterMs: null, timedOut: false }
+    expect(decide(worded, at(1), retry, zero)).toEqual({ kind: 'retry', at: NOW + 6_000 })
+    const refused = { status: null, error: 'ECONNREFUSED', retryAfterMs: null, timedOut: false }
+    expect(decide(refused, at(1), retry, zero)).toEqual({ kind: 'retry', at: NOW + 6_000 })
   })
 })

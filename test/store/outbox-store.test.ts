@@ -10,10 +10,13 @@ import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
 import {
+  DEAD,
+  DELIVERED,
   outboxEvent as event,
   eventKey as key,
   keysOf,
   MINUTE,
+  retryAt,
   SESSION,
   sortCounts,
 } from '../support/outbox.ts'
@@ -214,15 +217,15 @@ for (const factory of [sqlite, postgres]) {
       expect(await claim('a', { owner: 'worker-2', now })).toEqual([])
 
       const idOf = (k: string) => first.find((d) => d.eventKey === k)?.id as number
-      for (const k of [key(1), key(3), key(5)]) await store.complete(idOf(k), ok(now))
+      for (const k of [key(1), key(3), key(5)]) await store.record(idOf(k), DELIVERED, ok(now))
       const [second] = await claim('a', { now })
       expect(second?.eventKey).toBe(key(2))
       // A retry keeps its place: the next one waits for it, not only for its lease.
-      await store.retry(second?.id as number, { ...ok(now), httpStatus: 500, nextAttemptAt: now + MINUTE })
+      await store.record(second?.id as number, retryAt(now + MINUTE), { ...ok(now), httpStatus: 500 })
       expect(await claim('a', { now: now + 1 })).toEqual([])
       expect(keysOf(await claim('a', { now: now + MINUTE }))).toEqual([key(2)])
       // A dead one no longer holds the chat up.
-      await store.kill(second?.id as number, { ...ok(now), httpStatus: 410, error: 'gone' })
+      await store.record(second?.id as number, DEAD, { ...ok(now), httpStatus: 410, error: 'gone' })
       expect(keysOf(await claim('a', { now: now + MINUTE }))).toEqual([key(4)])
     })
 
@@ -233,9 +236,13 @@ for (const factory of [sqlite, postgres]) {
       // worker-1 stalls past its lease; worker-2 claims both and delivers the first.
       const taken = await claim('a', { owner: 'worker-2', now: now + 2000 })
       expect(keysOf(taken)).toEqual([key(1), key(2)])
-      await store.complete(late?.id as number, { ...ok(now + 2500), owner: 'worker-2', httpStatus: 200 })
+      await store.record(late?.id as number, DELIVERED, {
+        ...ok(now + 2500),
+        owner: 'worker-2',
+        httpStatus: 200,
+      })
       // worker-1's late outcomes change nothing: neither 'dead' over 'delivered', nor a release.
-      await store.kill(late?.id as number, { ...ok(now + 3000), httpStatus: 410, error: 'gone' })
+      await store.record(late?.id as number, DEAD, { ...ok(now + 3000), httpStatus: 410, error: 'gone' })
       await store.release([released?.id as number], 'worker-1')
       const rows = await store.listDeliveries({ limit: 10 })
       expect(rows.map((r) => [r.status, r.attempts, r.lastStatus])).toEqual([
@@ -245,24 +252,23 @@ for (const factory of [sqlite, postgres]) {
       expect(await claim('a', { owner: 'worker-3', now: now + 2000 })).toEqual([])
     })
 
-    it('records complete, retry and kill on the delivery', async () => {
+    it('records an attempt delivered, to retry or dead on the delivery', async () => {
       await store.accept([event(1), event(2), event(3)])
       const now = Date.now()
       const [one, two, three] = await claim('a', { now })
-      await store.complete(one?.id as number, {
+      await store.record(one?.id as number, DELIVERED, {
         owner: 'worker-1',
         now: now + 1,
         httpStatus: 204,
         error: null,
       })
-      await store.retry(two?.id as number, {
+      await store.record(two?.id as number, retryAt(now + 5 * MINUTE), {
         owner: 'worker-1',
         now: now + 2,
         httpStatus: 503,
         error: 'HTTP 503',
-        nextAttemptAt: now + 5 * MINUTE,
       })
-      await store.kill(three?.id as number, {
+      await store.record(three?.id as number, DEAD, {
         owner: 'worker-1',
         now: now + 3,
         httpStatus: null,
@@ -322,11 +328,11 @@ for (const factory of [sqlite, postgres]) {
       const [one, two] = await claim('a', { now, leaseMs: MINUTE })
       // Both leased: due when the leases run out.
       expect(await store.nextDueAt('a')).toBe(now + MINUTE)
-      await store.retry(one?.id as number, { ...ok(now), httpStatus: 500, nextAttemptAt: now + 30_000 })
+      await store.record(one?.id as number, retryAt(now + 30_000), { ...ok(now), httpStatus: 500 })
       expect(await store.nextDueAt('a')).toBe(now + 30_000)
       const [again] = await claim('a', { now: now + 30_000 })
-      await store.complete(again?.id as number, ok(now))
-      await store.kill(two?.id as number, ok(now))
+      await store.record(again?.id as number, DELIVERED, ok(now))
+      await store.record(two?.id as number, DEAD, ok(now))
       expect(await store.nextDueAt('a')).toBeNull()
       expect(await store.nextDueAt('b')).toBeLessThanOrEqual(Date.now())
     })
@@ -337,11 +343,11 @@ for (const factory of [sqlite, postgres]) {
       const claimed = await claim('a', { now })
       const idOf = (k: string) => claimed.find((d) => d.eventKey === k)?.id as number
       for (const n of [1, 2, 3]) {
-        await store.retry(idOf(key(n)), { ...ok(now), httpStatus: 503, nextAttemptAt: now + 10 * MINUTE })
+        await store.record(idOf(key(n)), retryAt(now + 10 * MINUTE), { ...ok(now), httpStatus: 503 })
       }
-      await store.complete(idOf(key(4)), ok(now))
+      await store.record(idOf(key(4)), DELIVERED, ok(now))
       const [five] = await claim('b', { now })
-      await store.retry(five?.id as number, { ...ok(now), httpStatus: 503, nextAttemptAt: now + 10 * MINUTE })
+      await store.record(five?.id as number, retryAt(now + 10 * MINUTE), { ...ok(now), httpStatus: 503 })
 
       const later = now + 1000
       expect(await store.expedite('a', later, 2)).toBe(2)
@@ -367,12 +373,12 @@ for (const factory of [sqlite, postgres]) {
       const now = Date.now()
       const claimed = await claim('a', { now })
       const idOf = (k: string) => claimed.find((d) => d.eventKey === k)?.id as number
-      await store.complete(idOf(key(1)), ok(now))
-      await store.kill(idOf(key(2)), { ...ok(now), httpStatus: 410, error: 'gone' })
+      await store.record(idOf(key(1)), DELIVERED, ok(now))
+      await store.record(idOf(key(2)), DEAD, { ...ok(now), httpStatus: 410, error: 'gone' })
       await store.release([idOf(key(3))], 'worker-1')
-      await store.complete(idOf(key(5)), ok(now))
+      await store.record(idOf(key(5)), DELIVERED, ok(now))
       const [five] = await claim('b', { now })
-      await store.kill(five?.id as number, ok(now))
+      await store.record(five?.id as number, DEAD, ok(now))
 
       const purge = (deliveredBefore: number, deadBefore: number, limit = 1) =>
         store.purge({ deliveredBefore, deadBefore, limit })
@@ -400,7 +406,7 @@ for (const factory of [sqlite, postgres]) {
       }
       expect(pages).toEqual([[key(1), key(2), key(3)], [key(4), key(5), key(6)], [key(7)]])
       const [one] = await claim('b', { limit: 1 })
-      await store.kill(one?.id as number, ok())
+      await store.record(one?.id as number, DEAD, ok())
       expect(keysOf(await store.listDeliveries({ status: 'dead', limit: 10 }))).toEqual([key(1)])
       expect(await store.listDeliveries({ status: 'dead', target: 'a', limit: 10 })).toEqual([])
       expect(await store.listDeliveries({ status: 'pending', limit: 100 })).toHaveLength(13)
@@ -411,10 +417,10 @@ for (const factory of [sqlite, postgres]) {
       const now = Date.now()
       const a = await claim('a', { now })
       const b = await claim('b', { now })
-      await store.kill(a[0]?.id as number, { ...ok(now), httpStatus: 500, error: 'HTTP 500' })
-      await store.complete(a[1]?.id as number, ok(now))
-      await store.kill(b[0]?.id as number, ok(now))
-      await store.kill(b[1]?.id as number, ok(now))
+      await store.record(a[0]?.id as number, DEAD, { ...ok(now), httpStatus: 500, error: 'HTTP 500' })
+      await store.record(a[1]?.id as number, DELIVERED, ok(now))
+      await store.record(b[0]?.id as number, DEAD, ok(now))
+      await store.record(b[1]?.id as number, DEAD, ok(now))
       await store.release([a[2]?.id as number], 'worker-1')
 
       // A pending delivery is not replayed; finished ones are, delivered included.
@@ -439,7 +445,7 @@ for (const factory of [sqlite, postgres]) {
       expect(await store.countDeliveries()).toEqual([])
       await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: ['a'] }), event(3)])
       const [one] = await claim('a', { limit: 1 })
-      await store.complete(one?.id as number, ok())
+      await store.record(one?.id as number, DELIVERED, ok())
       expect(sortCounts(await store.countDeliveries())).toEqual([
         { target: 'a', status: 'delivered', count: 1 },
         { target: 'a', status: 'pending', count: 2 },
@@ -568,6 +574,53 @@ describe('sqlite store: one relay per file', () => {
           ['b', '2023-05-05 05:05:05'],
         ]),
       )
+      expect(schemaOf(path).version).toBe(SQLITE_MIGRATIONS.length)
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('upgrades a file of the third schema: the unread routed column and its unused index go, rows stay', async () => {
+    const dir = tempDir('outbox-store-')
+    const path = join(dir, 'relay.sqlite')
+    const old = new DatabaseSync(path)
+    for (const migration of SQLITE_MIGRATIONS.slice(0, 3)) old.exec(migration)
+    old.exec('PRAGMA user_version = 3')
+    const now = Date.now()
+    const insert = old.prepare(`
+      INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed, issues)
+      VALUES (?, ?, ?, 'message', '2024-01-01 10:00:00', ?, ?, 1, ?)`)
+    const issues = JSON.stringify([{ path: 'event_date', message: 'drift' }])
+    const one = insert.run(key(1), SESSION, '1', Buffer.from('{"id":1}'), now, null).lastInsertRowid
+    const two = insert.run(key(2), SESSION, '2', Buffer.from('{"id":2}'), now, issues).lastInsertRowid
+    const deliver = old.prepare(
+      "INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES (?, 'a', ?, 'x')",
+    )
+    deliver.run(one, now)
+    deliver.run(two, now)
+    old.close()
+    expect(schemaOf(path)).toMatchObject({ version: 3, routed: true, sessionDateIndex: true })
+
+    const store = openSqliteStore({ path })
+    try {
+      expect(schemaOf(path)).toEqual({
+        version: SQLITE_MIGRATIONS.length,
+        routed: false,
+        sessionDateIndex: false,
+      })
+      expect((await store.listEvents({ limit: 10 })).map((e) => [e.key, e.issues?.length ?? 0])).toEqual([
+        [key(1), 0],
+        [key(2), 1],
+      ])
+      // The rows carried over are delivered as before, one chat in order, and new ones join them.
+      expect(await store.accept([event(3, { chat: 'x' })])).toEqual([{ key: key(3), inserted: true }])
+      const [first] = await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE })
+      expect(first).toMatchObject({ eventKey: key(1), body: Buffer.from('{"id":1}') })
+      await store.record(first?.id as number, DELIVERED, { owner: 'w', now, httpStatus: 200, error: null })
+      expect(keysOf(await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE }))).toEqual(
+        [key(2)],
+      )
     } finally {
       await store.close()
       rmSync(dir, { recursive: true, force: true })
@@ -591,3 +644,19 @@ describe('sqlite store: one relay per file', () => {
     }
   })
 })
+
+/** What the migrations have made of a SQLite file: its version, and whether the dropped parts remain. */
+function schemaOf(path: string) {
+  const db = new DatabaseSync(path, { readOnly: true })
+  try {
+    const columns = db.prepare("SELECT name FROM pragma_table_info('events')").all()
+    const indexes = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all()
+    return {
+      version: Number(db.prepare('PRAGMA user_version').get()?.user_version),
+      routed: columns.some((c) => c.name === 'routed'),
+      sessionDateIndex: indexes.some((i) => i.name === 'events_session_date'),
+    }
+  } finally {
+    db.close()
+  }
+}

@@ -7,7 +7,7 @@ import { StoreUnavailableError } from '../../src/store/errors.ts'
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import type { OutboxStore } from '../../src/store/types.ts'
-import { outboxEvent as event, eventKey, keysOf, MINUTE, sortCounts } from '../support/outbox.ts'
+import { DELIVERED, outboxEvent as event, eventKey, keysOf, MINUTE, sortCounts } from '../support/outbox.ts'
 import { freshSchema, postgresSkipReason, type TestSchema, withAdmin } from '../support/postgres.ts'
 import { startProxy } from '../support/tcp-proxy.ts'
 
@@ -53,6 +53,64 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     expect(versions.rows).toEqual(POSTGRES_MIGRATIONS.map((_sql, i) => ({ version: i + 1 })))
     expect(keysOf(await b?.listDeliveries({ limit: 10 }))).toEqual([eventKey(1)])
     await c?.ping()
+  })
+
+  it('upgrades a database of the third schema: the unused index goes, routed becomes optional, rows stay', async () => {
+    const now = Date.now()
+    await withAdmin(async (client) => {
+      await client.query(`SET search_path = ${schema.name}`)
+      await client.query(
+        'CREATE TABLE relay_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
+      )
+      for (const [i, migration] of POSTGRES_MIGRATIONS.slice(0, 3).entries()) {
+        await client.query(migration)
+        await client.query('INSERT INTO relay_migrations VALUES ($1, $2)', [i + 1, now])
+      }
+      for (const id of [1, 2]) {
+        const { rows } = await client.query(
+          `INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
+           VALUES ($1, 's', $2, 'message', '2024-01-01 10:00:00', $3, $4, 1) RETURNING seq`,
+          [eventKey(id), String(id), Buffer.from(`{"id":${id}}`), now],
+        )
+        await client.query(
+          `INSERT INTO deliveries (event_seq, target, next_attempt_at, ordering_key) VALUES ($1, 'a', $2, 'x')`,
+          [rows[0]?.seq, now],
+        )
+      }
+    })
+    const dropped = () =>
+      withAdmin(async (client) => {
+        const columns = await client.query(
+          `SELECT 1 FROM information_schema.columns
+           WHERE table_schema = $1 AND table_name = 'events' AND column_name = 'routed' AND is_nullable = 'NO'`,
+          [schema.name],
+        )
+        const indexes = await client.query(
+          `SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = 'events_session_date'`,
+          [schema.name],
+        )
+        return { routed: columns.rowCount === 1, sessionDateIndex: indexes.rowCount === 1 }
+      })
+    expect(await dropped()).toEqual({ routed: true, sessionDateIndex: true })
+
+    const store = await replica()
+    expect(await dropped()).toEqual({ routed: false, sessionDateIndex: false })
+    expect(await store.accept([event(3, { chat: 'x' })])).toEqual([{ key: eventKey(3), inserted: true }])
+    // A replica of the previous version, still running during a rolling deploy, still writes routed.
+    await withAdmin(async (client) => {
+      await client.query(`SET search_path = ${schema.name}`)
+      await client.query(
+        `INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, received_at, routed)
+         VALUES ($1, 's', '9', 'message', '2024-01-01 10:00:00', $2, $3, 1)`,
+        [eventKey(9), Buffer.from('{"id":9}'), now],
+      )
+    })
+    const [first] = await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE })
+    expect(first).toMatchObject({ eventKey: eventKey(1), body: Buffer.from('{"id":1}') })
+    await store.record(first?.id as number, DELIVERED, { owner: 'w', now, httpStatus: 200, error: null })
+    expect(keysOf(await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE }))).toEqual([
+      eventKey(2),
+    ])
   })
 
   it('recoverLeases frees nothing: the lease holder may be a replica that is alive', async () => {
@@ -114,7 +172,12 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
             await sleep(Math.random() * 4)
             // The send is over before its outcome is recorded, as in the dispatcher.
             if (chat && inFlight.get(chat) === delivery.id) inFlight.delete(chat)
-            await store.complete(delivery.id, { owner, now: Date.now(), httpStatus: 200, error: null })
+            await store.record(delivery.id, DELIVERED, {
+              owner,
+              now: Date.now(),
+              httpStatus: 200,
+              error: null,
+            })
           }),
         )
       }

@@ -1,5 +1,5 @@
 // Outbox rows for the store tests: NewEvents as the acceptor builds them, and small readers.
-import type { NewEvent } from '../../src/store/types.ts'
+import type { DeliveryDecision, NewEvent } from '../../src/store/types.ts'
 
 export const SESSION = '191b80a9238'
 
@@ -28,6 +28,11 @@ export interface EventOptions {
 }
 
 export const MINUTE = 60_000
+
+/** Decisions to record (store.record), as the retry policy makes them. */
+export const DELIVERED: DeliveryDecision = { kind: 'delivered' }
+export const DEAD: DeliveryDecision = { kind: 'dead' }
+export const retryAt = (at: number): DeliveryDecision => ({ kind: 'retry', at })
 
 /** Delivery counts in a fixed order (target, then status), to compare whole. */
 export function sortCounts<T extends { target: string; status: string }>(counts: T[]): T[] {

@@ -1,15 +1,10 @@
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTarget } from '../../src/config/targets.ts'
+import { MediaFetchError } from '../../src/delivery/prepare-body.ts'
+import { createTarget } from '../../src/delivery/targets.ts'
 import { createWhatsGateClient } from '../../src/whatsgate/api-client.ts'
 import { WhatsGateUnavailableError } from '../../src/whatsgate/api-errors.ts'
-import {
-  fetchMedia,
-  inlineMediaBody,
-  MediaFetchError,
-  mediaReference,
-  withInlineMedia,
-} from '../../src/whatsgate/media.ts'
+import { fetchMedia, inlineMediaBody, mediaReference, withInlineMedia } from '../../src/whatsgate/media.ts'
 import { captureLogger, type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
 
 const API_KEY = 'media-key'

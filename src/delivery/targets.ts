@@ -1,15 +1,11 @@
-// Target definitions: where events go. Parsed once at start from FORWARD_URL, TARGETS or
-// TARGETS_FILE into frozen objects; a mistake stops start-up with a message naming the target and
-// the field, because a silently skipped target is an outage nobody notices.
+// A target: where events go, and how (signing, timeout, retries, concurrency, ordering). Defined
+// here, with the schema that checks one; config/target-sources.ts reads them from the environment.
+// Each is checked once, at start, into a frozen object; a mistake stops start-up with a message
+// naming the target and the field, because a silently skipped target is an outage nobody notices.
 
-import { readFileSync } from 'node:fs'
-import { extname } from 'node:path'
-import { parseDocument, type YAMLError } from 'yaml'
 import { z } from 'zod'
-import { decodeWebhookSecret } from '../delivery/standard-webhooks.ts'
 import { isKnownAction, KNOWN_ACTIONS } from '../events/schemas.ts'
-
-/** The event actions WhatsGate documents. Others (`media`) exist, so unknown names only warn. */
+import { decodeWebhookSecret } from './standard-webhooks.ts'
 
 // Headers the relay sets itself: a target overriding them would break framing, signing or routing.
 const RESERVED_HEADERS = new Set([
@@ -77,7 +73,7 @@ const retrySchema = z
     path: ['maxDelayMs'],
   })
 
-export const targetInputSchema = z.strictObject({
+const targetInputSchema = z.strictObject({
   name: z.string().regex(TARGET_NAME, 'must be 1-64 characters of letters, digits, ".", "_" or "-"'),
   url: z.url({ protocol: /^https?$/, error: 'Invalid URL (http or https)' }),
   events: z.array(z.string().min(1)).min(1),
@@ -94,8 +90,6 @@ export const targetInputSchema = z.strictObject({
   ordering: z.enum(['none', 'chat']).default('none'),
   media: z.enum(['none', 'inline']).default('none'),
 })
-
-export type TargetInput = z.input<typeof targetInputSchema>
 
 export interface RetrySettings {
   readonly maxAttempts: number
@@ -123,20 +117,8 @@ export interface Target {
   readonly media: 'none' | 'inline'
 }
 
-export interface TargetSources {
-  forwardUrl?: string | undefined
-  targets?: string | undefined
-  targetsFile?: string | undefined
-}
-
 export class TargetConfigError extends Error {
   override name = 'TargetConfigError'
-}
-
-/** Routing: does this target want this action from this session? */
-export function targetWants(target: Target, action: string, whatsappId: string): boolean {
-  const wantsEvent = target.events.includes('*') || target.events.includes(action)
-  return wantsEvent && (target.sessions === null || target.sessions.includes(whatsappId))
 }
 
 /** Parses and normalises one target; for tests and for the loader. Throws TargetConfigError. */
@@ -188,98 +170,4 @@ export function createTarget(
     ordering: data.ordering,
     media: data.media,
   })
-}
-
-/** Reads the one configured source into targets; none configured = no targets. */
-export function loadTargets(source: TargetSources, warn: (msg: string) => void): Target[] {
-  // An empty variable (`TARGETS=` in a copied .env) means unset, not "an empty source".
-  const forwardUrl = source.forwardUrl?.trim() || undefined
-  const targets = source.targets?.trim() || undefined
-  const targetsFile = source.targetsFile?.trim() || undefined
-  const set = [forwardUrl && 'FORWARD_URL', targets && 'TARGETS', targetsFile && 'TARGETS_FILE'].filter(
-    Boolean,
-  )
-  if (set.length > 1) {
-    throw new TargetConfigError(
-      `set only one of FORWARD_URL, TARGETS or TARGETS_FILE (got ${set.join(', ')})`,
-    )
-  }
-  if (forwardUrl)
-    return [createTarget({ name: 'default', url: forwardUrl, events: ['*'] }, 'FORWARD_URL', warn)]
-  if (targets) return fromArray(parseJson(targets, 'TARGETS'), 'TARGETS', warn)
-  if (targetsFile) return fromArray(readTargetsFile(targetsFile, warn), 'TARGETS_FILE', warn)
-  return []
-}
-
-function fromArray(raw: unknown, label: string, warn: (msg: string) => void): Target[] {
-  if (!Array.isArray(raw)) throw new TargetConfigError(`${label} must be an array of targets`)
-  const seen = new Set<string>()
-  return raw.map((item: unknown, index) => {
-    const name = typeof item === 'object' && item !== null && 'name' in item ? item.name : undefined
-    const itemLabel =
-      typeof name === 'string' ? `${label}[${index}] (${JSON.stringify(name)})` : `${label}[${index}]`
-    const target = createTarget(item, itemLabel, warn)
-    if (seen.has(target.name))
-      throw new TargetConfigError(`${itemLabel}.name: "${target.name}" is the name of an earlier target`)
-    seen.add(target.name)
-    return target
-  })
-}
-
-// Parse errors say where and what, never quote the text: targets hold authorization headers and
-// secrets, and start-up errors end up in logs. JSON.parse's and yaml's own messages quote it.
-
-function parseJson(text: string, label: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new TargetConfigError(`${label} is not valid JSON: ${describeJsonError(error)}`)
-  }
-}
-
-function readTargetsFile(path: string, warn: (msg: string) => void): unknown {
-  const extension = extname(path).toLowerCase()
-  if (!['.json', '.yaml', '.yml'].includes(extension)) {
-    throw new TargetConfigError(`TARGETS_FILE must end in .json, .yaml or .yml: ${path}`)
-  }
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    throw new TargetConfigError(`TARGETS_FILE cannot be read: ${(error as Error).message}`)
-  }
-  if (extension === '.json') return parseJson(text, `TARGETS_FILE ${path}`)
-  const document = parseDocument(text)
-  const [error] = document.errors
-  if (error)
-    throw new TargetConfigError(`TARGETS_FILE ${path} is not valid YAML: ${describeYamlError(error)}`)
-  for (const warning of document.warnings) warn(`TARGETS_FILE ${path}: ${describeYamlError(warning)}`)
-  try {
-    return document.toJS()
-  } catch {
-    // Only aliases fail here (unresolved, or too many), and yaml's message quotes the alias name.
-    throw new TargetConfigError(`TARGETS_FILE ${path} is not valid YAML: an alias (*name) cannot be resolved`)
-  }
-}
-
-/** "bad indent at line 3, column 5": yaml's code for the kind, its position, no code frame. */
-function describeYamlError(error: YAMLError): string {
-  const kind = error.code.toLowerCase().replaceAll('_', ' ')
-  const position = error.linePos?.[0]
-  return position
-    ? `${kind} at line ${position.line}, column ${position.col}`
-    : `${kind} at offset ${error.pos[0]}`
-}
-
-/**
- * What is wrong with text that JSON.parse refused, and where. V8 says both ("Expected ',' or ']'
- * after array element in JSON at position 4 (line 1 column 5)"), except for an unexpected token,
- * where it quotes the text around it instead: that form is told without the quote.
- */
-function describeJsonError(error: unknown): string {
-  const message = error instanceof Error ? error.message : ''
-  const located = /^(.+?)(?: in JSON)? at position \d+ \(line (\d+) column (\d+)\)/.exec(message)
-  if (located) return `${located[1]} at line ${located[2]}, column ${located[3]}`
-  if (message.startsWith('Unexpected end of JSON input')) return 'unexpected end of input'
-  return 'unexpected character (check quotes, commas and brackets)'
 }

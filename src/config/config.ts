@@ -1,11 +1,9 @@
 // The relay's typed, frozen configuration, built from the validated environment.
 import { join } from 'node:path'
+import { type Target, TargetConfigError } from '../delivery/targets.ts'
 import type { Env } from './env.ts'
-import { IngestTokenError, resolveIngestToken } from './ingest-token.ts'
-import { loadTargets, type Target, TargetConfigError } from './targets.ts'
-
-export { envJsonSchema, envSchema } from './env.ts'
-export type { Target } from './targets.ts'
+import { type IngestToken, IngestTokenError, resolveIngestToken } from './ingest-token.ts'
+import { loadTargets } from './target-sources.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -74,7 +72,7 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
       throw new ConfigError(`${name}: not a valid URL (expected e.g. https://host/path; value not shown)`)
   }
   let targets: Target[]
-  let ingestToken: ReturnType<typeof resolveIngestToken>
+  let ingestToken: IngestToken
   try {
     targets = loadTargets(
       { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },

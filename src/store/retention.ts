@@ -1,7 +1,7 @@
 // Removes finished events in small batches, so the outbox stays the size of its backlog and a
 // purge never holds the write lock long enough to delay an acknowledgement.
 import type { Logger } from 'pino'
-import type { OutboxStore } from '../store/types.ts'
+import type { OutboxStore } from './types.ts'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 

@@ -1,9 +1,10 @@
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createRetention } from '../../src/delivery/retention.ts'
+import { createRetention } from '../../src/store/retention.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { NewEvent, OutboxStore } from '../../src/store/types.ts'
+import { DEAD, DELIVERED } from '../support/outbox.ts'
 import { tempDir } from '../support/relay.ts'
 
 const DAY = 24 * 60 * 60 * 1000
@@ -45,10 +46,10 @@ describe('retention', () => {
     })
     const idOf = (key: string) => claimed.find((d) => d.eventKey === key)?.id as number
     const outcome = { owner: 'test', now: Date.now(), httpStatus: 200, error: null }
-    await store.complete(idOf('s:message:1'), outcome)
-    await store.kill(idOf('s:message:2'), { ...outcome, httpStatus: 410, error: 'gone' })
+    await store.record(idOf('s:message:1'), DELIVERED, outcome)
+    await store.record(idOf('s:message:2'), DEAD, { ...outcome, httpStatus: 410, error: 'gone' })
     await store.release([idOf('s:message:3')], 'test')
-    await store.complete(idOf('s:message:5'), outcome)
+    await store.record(idOf('s:message:5'), DELIVERED, outcome)
     const [five] = await store.claim({
       target: 'b',
       limit: 1,
@@ -56,7 +57,7 @@ describe('retention', () => {
       now: Date.now(),
       leaseMs: 60_000,
     })
-    await store.kill(five?.id as number, { ...outcome, httpStatus: 410, error: 'gone' })
+    await store.record(five?.id as number, DEAD, { ...outcome, httpStatus: 410, error: 'gone' })
 
     const keys = async () => (await store.listDeliveries({ limit: 100 })).map((d) => d.eventKey)
     const purgeAt = (now: number) =>

@@ -1,3 +1,5 @@
+// The one way a secret presented to the relay is compared: the ingest token in the webhook path
+// and the admin API's bearer token alike.
 import { hash, timingSafeEqual } from 'node:crypto'
 
 /** Compares a presented token with the expected one in constant time, whatever their lengths. */

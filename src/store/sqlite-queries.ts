@@ -1,0 +1,111 @@
+// The statements of the SQLite store (sqlite-store.ts), on the tables of sqlite-schema.ts. Same
+// names, in the same order, as postgres-queries.ts; a statement only one store needs says why.
+// Writes here take one row per run: they run in-process inside the group commit's transaction,
+// where a loop costs what PostgreSQL's arrays save in round trips.
+
+export const SQL = {
+  // accept
+  insertEvents: `
+    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, issues, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING seq`,
+  insertDeliveries: `
+    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at) VALUES (?, ?, ?, ?)`,
+  markSessions: `
+    INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES (?, ?)
+    ON CONFLICT (whatsapp_id) DO UPDATE
+    SET newest_event_date = max(newest_event_date, excluded.newest_event_date)`,
+
+  // keepRefused
+  insertRefused: `
+    INSERT INTO refused_requests (received_at, reason, status, headers, body, body_size)
+    VALUES (?, ?, ?, ?, ?, ?)`,
+  trimRefused: `
+    DELETE FROM refused_requests WHERE id NOT IN (SELECT id FROM refused_requests ORDER BY id DESC LIMIT ?)`,
+
+  // claim: writes are serial on SQLite, so selecting due rows and then leasing them (`lease`) in
+  // one transaction is the whole claim. An ordered delivery waits while an older one of its target
+  // and ordering key is unfinished.
+  claim: `
+    SELECT d.id, d.target, d.attempts, e.key, e.whatsapp_id, e.action, e.body, e.received_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.target = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
+      AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?2)
+      AND (d.ordering_key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM deliveries o
+        WHERE o.target = d.target AND o.ordering_key = d.ordering_key AND o.status = 'pending'
+          AND o.id < d.id))
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT ?3`,
+  lease: 'UPDATE deliveries SET lease_owner = ?2, lease_expires_at = ?3 WHERE id = ?1',
+
+  // record: a null status leaves the delivery pending (a retry), a null next its schedule.
+  record: `
+    UPDATE deliveries SET
+      status = coalesce(:status, status),
+      attempts = attempts + 1,
+      next_attempt_at = coalesce(:next, next_attempt_at),
+      last_status = :http,
+      last_error = :error,
+      finished_at = CASE WHEN :status IS NULL THEN NULL ELSE :now END,
+      lease_owner = NULL,
+      lease_expires_at = NULL
+    WHERE id = :id AND lease_owner = :owner`,
+
+  // leases: one relay process owns a SQLite file, so every lease found at its start is its own
+  // predecessor's (recoverLeases).
+  releaseAll:
+    'UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL',
+  release: `
+    UPDATE deliveries SET lease_owner = NULL, lease_expires_at = NULL
+    WHERE id IN (SELECT value FROM json_each(?1)) AND lease_owner = ?2`,
+  expedite: `
+    UPDATE deliveries SET next_attempt_at = ?1
+    WHERE id IN (
+      SELECT id FROM deliveries WHERE target = ?2 AND status = 'pending' AND next_attempt_at > ?1
+      ORDER BY id LIMIT ?3)`,
+  nextDue: `
+    SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
+    FROM deliveries WHERE target = ? AND status = 'pending'`,
+
+  sessionMarks: 'SELECT whatsapp_id, newest_event_date AS newest FROM session_marks',
+
+  // purge
+  purgeDelivered: `
+    DELETE FROM events WHERE seq IN (
+      SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status <> 'delivered')
+      LIMIT ?)`,
+  purgeDead: `
+    DELETE FROM events WHERE seq IN (
+      SELECT e.seq FROM events e WHERE e.received_at < ? AND NOT EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status = 'pending')
+      LIMIT ?)`,
+
+  // admin
+  listEvents: `
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
+    WHERE seq > :after AND (:conforming IS NULL OR (issues IS NULL) = :conforming)
+    ORDER BY seq LIMIT :limit`,
+  listRefused: `
+    SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
+    WHERE id > ? ORDER BY id LIMIT ?`,
+  listDeliveries: `
+    SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+           d.last_status, d.last_error, e.received_at, d.finished_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE (:status IS NULL OR d.status = :status) AND (:target IS NULL OR d.target = :target) AND d.id > :after
+    ORDER BY d.id LIMIT :limit`,
+  // A replay starts the schedule afresh; the last status and error stay until the next attempt.
+  replayIds: `
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, finished_at = NULL,
+      lease_owner = NULL, lease_expires_at = NULL
+    WHERE id IN (SELECT value FROM json_each(?2)) AND status <> 'pending'`,
+  replayDead: `
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
+    WHERE target = ? AND status = 'dead'`,
+  countDeliveries: 'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
+
+  ping: 'SELECT 1',
+}
