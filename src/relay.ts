@@ -1,6 +1,8 @@
 // The relay's parts, wired from a Config, with no HTTP server: app.ts serves them, the CLI uses
-// them directly. Opening the store is asynchronous (PostgreSQL connects and migrates first).
-// Background loops start with start() and stop in dependency order.
+// them directly. Read top to bottom, it is the path of an event: the store; what a target's body
+// is made with (inline media needs WhatsGate's client); the dispatcher that sends; the acceptor
+// that stores and wakes it; WhatsGate's registration and backfill, which feed the acceptor. The
+// background loops start in that order and stop in reverse; the store closes last.
 import type { Logger } from 'pino'
 import { createMetrics } from './admin/metrics.ts'
 import type { Config } from './config/config.ts'
@@ -9,42 +11,66 @@ import { createHttpSender } from './delivery/http-sender.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
 import { openStore } from './store/open-store.ts'
 import { createRetention } from './store/retention.ts'
+import { type BackgroundLoop, createSupervisor } from './supervisor.ts'
 import { VERSION } from './version.ts'
+import { createWhatsGateClient } from './whatsgate/api-client.ts'
 import { createWhatsGateIntegration } from './whatsgate/integration.ts'
+import { createMediaInliner } from './whatsgate/media.ts'
 
 export type Relay = Awaited<ReturnType<typeof createRelay>>
 
 export async function createRelay(config: Config, log: Logger) {
+  const { targets } = config
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, log })
-  const sender = createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` })
-  const metrics = createMetrics({ store, registration: () => whatsgate?.registrar?.status() ?? null })
-  const acceptor = createAcceptor({
-    store,
-    targets: config.targets,
-    log: log.child({ name: 'ingest' }),
-    onStored: (targets) => dispatcher.notify(targets),
-    onOutcome: metrics.eventReceived,
-  })
-  const whatsgate = createWhatsGateIntegration({ config, acceptor, store, log })
-  if (!whatsgate && config.targets.some((t) => t.media === 'inline')) {
+  const metrics = createMetrics({ store })
+
+  const { apiKey, apiUrl } = config.whatsgate
+  const whatsgateClient = apiKey
+    ? createWhatsGateClient({ baseUrl: apiUrl, apiKey, log: log.child({ name: 'whatsgate' }) })
+    : null
+  const prepareBody = whatsgateClient
+    ? createMediaInliner({ client: whatsgateClient, log: log.child({ name: 'media' }) })
+    : undefined
+  if (!prepareBody && targets.some((t) => t.media === 'inline')) {
     log.warn(
       'a target asks for inline media but WHATSGATE_API_KEY is not set: it receives events without media',
     )
   }
+
+  const sender = createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` })
   const dispatcher = createDispatcher({
     store,
     sender,
-    targets: config.targets,
+    targets,
     log: log.child({ name: 'dispatcher' }),
-    prepareBody: whatsgate ? whatsgate.prepareBody : undefined,
+    prepareBody,
     onAttempt: metrics.deliveryAttempt,
   })
+
+  const acceptor = createAcceptor({
+    store,
+    targets,
+    log: log.child({ name: 'ingest' }),
+    onStored: (targetNames) => dispatcher.notify(targetNames),
+    onOutcome: metrics.eventReceived,
+  })
+
+  const whatsgate = whatsgateClient
+    ? createWhatsGateIntegration({ config, client: whatsgateClient, acceptor, store, log })
+    : null
+  const registrar = whatsgate?.registrar
+  if (registrar) metrics.observeRegistration(() => registrar.status())
+
   const retention = createRetention({
     store,
     log: log.child({ name: 'retention' }),
     retentionDays: config.retentionDays,
     deadRetentionDays: config.deadRetentionDays,
   })
+
+  const loops: BackgroundLoop[] = [dispatcher, retention]
+  if (whatsgate) loops.push(whatsgate)
+  const supervisor = createSupervisor(loops, log)
 
   return {
     store,
@@ -53,16 +79,10 @@ export async function createRelay(config: Config, log: Logger) {
     metrics,
     whatsgate,
     /** Resolves before ingest opens (see WhatsGateIntegration.start). */
-    async start() {
-      dispatcher.start()
-      retention.start()
-      await whatsgate?.start()
-    },
-    /** No new sends, sends in flight finish (or are released), then the store closes. */
+    start: () => supervisor.start(),
+    /** No new work, sends in flight finish (or are released) by the deadline, then the store closes. */
     async stop() {
-      await whatsgate?.stop()
-      await dispatcher.stop(config.shutdownTimeoutMs)
-      await retention.stop()
+      await supervisor.stop(Date.now() + config.shutdownTimeoutMs)
       await sender.close()
       await store.close()
     },

@@ -10,11 +10,12 @@ export type AttemptOutcome = 'delivered' | 'retry' | 'dead'
 
 export interface MetricsDeps {
   store: Pick<AdminStore, 'countDeliveries'>
-  registration: () => RegistrationStatus | null
 }
 
-export function createMetrics({ store, registration }: MetricsDeps) {
+export function createMetrics({ store }: MetricsDeps) {
   const registry = new Registry()
+  // WhatsGate's registrar is built after the metrics (it feeds the ingest path they count).
+  let registration: () => RegistrationStatus | null = () => null
   collectDefaultMetrics({ register: registry })
 
   const events = new Counter({
@@ -94,6 +95,10 @@ export function createMetrics({ store, registration }: MetricsDeps) {
         const action = outcome.event.event_action
         nonConforming.inc({ action: isKnownAction(action) ? action : 'other' })
       }
+    },
+    /** Where the registration gauges read from, once the registrar exists. */
+    observeRegistration(source: () => RegistrationStatus) {
+      registration = source
     },
     webhookRefused(reason: string) {
       refused.inc({ reason })

@@ -141,7 +141,7 @@ async function backfill(config: Config, log: Logger, io: Output, options: Option
   // Ctrl-C aborts the calls in flight; what was accepted so far is committed and stays.
   const onSignal = () => {
     interrupted = true
-    void whatsgate.stop()
+    void whatsgate.stop(Date.now())
   }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)

@@ -35,8 +35,8 @@ export interface Dispatcher {
   start(): void
   /** Wakes the targets that may have new work. */
   notify(targetNames?: Iterable<string>): void
-  /** Stops claiming, waits up to `timeoutMs` for sends in flight, then gives back their leases. */
-  stop(timeoutMs: number): Promise<void>
+  /** Stops claiming, waits until `deadline` (epoch ms) for sends in flight, then gives back their leases. */
+  stop(deadline: number): Promise<void>
 }
 
 interface Lane {
@@ -262,7 +262,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (lane) void pump(lane)
       }
     },
-    async stop(timeoutMs) {
+    async stop(deadline) {
       running = false
       for (const lane of lanes.values()) if (lane.timer) clearTimeout(lane.timer)
       // A claim under way commits its leases; what it took must be in the queue released below.
@@ -272,7 +272,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       await Promise.race([
         Promise.allSettled(inFlight),
         new Promise((resolve) => {
-          timer = setTimeout(resolve, timeoutMs)
+          timer = setTimeout(resolve, Math.max(0, deadline - now()))
         }),
       ])
       clearTimeout(timer)

@@ -57,7 +57,8 @@ export function createRetention(deps: RetentionDeps) {
     start() {
       timer = setTimeout(tick, intervalMs)
     },
-    async stop() {
+    /** A purge under way is short (small batches): it is waited for whatever the deadline. */
+    async stop(_deadline: number) {
       if (timer) clearTimeout(timer)
       timer = null
       await running

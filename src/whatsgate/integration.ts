@@ -1,21 +1,20 @@
-// Everything the relay does with WhatsGate's API at run time, wired from the config: point the
-// sessions at the relay (set-hook), then fetch what was missed (events-get), and fetch media for
-// targets that want it inline.
+// What the relay does with WhatsGate's API in the background, wired from the config: point the
+// sessions at the relay (set-hook), then fetch what was missed (events-get). One of the relay's
+// background loops (supervisor.ts). Inline media is the dispatcher's, through media.ts.
 import type { Logger } from 'pino'
 import type { Config } from '../config/config.ts'
-import type { Target } from '../delivery/targets.ts'
 import { wallClock } from '../events/index.ts'
 import type { Acceptor } from '../ingest/acceptor.ts'
 import { sleep } from '../shared/sleep.ts'
-import type { ClaimedDelivery, OutboxStore } from '../store/types.ts'
-import { createWhatsGateClient, type WhatsGateClient } from './api-client.ts'
+import type { OutboxStore } from '../store/types.ts'
+import type { WhatsGateClient } from './api-client.ts'
 import { type BackfillResult, createBackfill } from './backfill.ts'
-import { inlineMediaBody } from './media.ts'
 import { createRegistrar, defaultRetryDelay, type Registrar } from './registrar.ts'
 import { createStartupBackfill, type StartupBackfill } from './startup-backfill.ts'
 
 export interface WhatsGateIntegrationDeps {
   config: Config
+  client: WhatsGateClient
   acceptor: Acceptor
   store: Pick<OutboxStore, 'newestEventDates' | 'markSession'>
   log: Logger
@@ -23,17 +22,15 @@ export interface WhatsGateIntegrationDeps {
 
 export interface WhatsGateIntegration {
   readonly name: 'whatsgate'
-  readonly client: WhatsGateClient
   readonly registrar: Registrar | null
   /**
    * Starts registration and the start-up backfill in the background. Resolves once the backfill's
    * starting points are read: before ingest opens, so live events cannot move them past the gap.
    */
   start(): Promise<void>
-  stop(): Promise<void>
+  /** Aborts the calls in flight (what was accepted stays); WhatsGate's calls need no deadline. */
+  stop(deadline: number): Promise<void>
   backfill(params?: { since?: string; whatsappIds?: readonly string[] }): Promise<BackfillResult[]>
-  /** The body a target receives: with the message's media inlined when it asked for that. */
-  prepareBody(target: Target, delivery: ClaimedDelivery, signal?: AbortSignal): Promise<Buffer>
   status(): Record<string, unknown>
 }
 
@@ -41,15 +38,18 @@ export function callbackUrl(config: Config): string | null {
   return config.publicUrl ? `${config.publicUrl}/webhook/${config.ingestToken}` : null
 }
 
-export function createWhatsGateIntegration({ config, acceptor, store, log }: WhatsGateIntegrationDeps) {
-  const { apiKey, apiUrl, whatsappIds, registerOnStart, backfillOnStart, backfillSince } = config.whatsgate
-  if (!apiKey) return null
-  const client = createWhatsGateClient({ baseUrl: apiUrl, apiKey, log: log.child({ name: 'whatsgate' }) })
+export function createWhatsGateIntegration({
+  config,
+  client,
+  acceptor,
+  store,
+  log,
+}: WhatsGateIntegrationDeps): WhatsGateIntegration {
+  const { whatsappIds, registerOnStart, backfillOnStart, backfillSince } = config.whatsgate
   const callback = callbackUrl(config)
   if (registerOnStart && !callback)
     log.warn('WHATSGATE_API_KEY is set but PUBLIC_URL is not: set-hook is skipped')
   const backfillLog = log.child({ name: 'backfill' })
-  const mediaLog = log.child({ name: 'media' })
   const accept = async (body: Buffer) => (await acceptor.accept(body)).status
   let startupBackfill: StartupBackfill | null = null
   const registrar =
@@ -114,7 +114,6 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
 
   return {
     name: 'whatsgate',
-    client,
     registrar,
     async start() {
       if (backfillOnStart) {
@@ -145,13 +144,11 @@ export function createWhatsGateIntegration({ config, acceptor, store, log }: Wha
       await startupBackfill?.stop()
     },
     backfill,
-    prepareBody: (target, delivery, signal) =>
-      inlineMediaBody({ client, log: mediaLog }, target, delivery, signal),
     status() {
       return {
         registration: registrar?.status() ?? null,
         backfill: lastBackfill ?? startupBackfill?.results() ?? null,
       }
     },
-  } satisfies WhatsGateIntegration
+  }
 }

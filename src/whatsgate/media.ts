@@ -1,7 +1,7 @@
 // Inline media: a target may opt in to receiving a message's media file inside the event, so it
 // need not hold a WhatsGate API key. This is the one place the relay rewrites an event's JSON.
 import type { Logger } from 'pino'
-import { MediaFetchError } from '../delivery/prepare-body.ts'
+import { MediaFetchError, type PrepareBody } from '../delivery/prepare-body.ts'
 import type { Target } from '../delivery/targets.ts'
 import type { ClaimedDelivery } from '../store/types.ts'
 import type { CallOptions, MessageMedia, WhatsGateClient } from './api-client.ts'
@@ -92,6 +92,11 @@ export async function inlineMediaBody(
     'WhatsGate has no media for this message; delivering it without',
   )
   return delivery.body
+}
+
+/** The inline-media port for the dispatcher (see delivery/prepare-body.ts). */
+export function createMediaInliner(deps: InlineMediaDeps): PrepareBody {
+  return (target, delivery, signal) => inlineMediaBody(deps, target, delivery, signal)
 }
 
 function reasonOf(err: unknown): string {

@@ -59,7 +59,7 @@ async function dispatching({ target: input, respondWith, events, onClaim }: Setu
     log: pino({ level: 'silent' }),
   })
   cleanup.push(async () => {
-    await dispatcher.stop(100)
+    await dispatcher.stop(Date.now() + 100)
     await sender.close()
     await sink.close()
     await store.close()
@@ -115,7 +115,7 @@ describe('dispatcher claims', () => {
       // SIGTERM arrives while the claim's transaction is queued, before it commits.
       onClaim: (_request, dispatcher) => {
         queueMicrotask(() => {
-          stopping ??= dispatcher.stop(1000)
+          stopping ??= dispatcher.stop(Date.now() + 1000)
         })
       },
     })
