@@ -10,7 +10,7 @@ import { loadConfig } from './config/load.ts'
 import { configWarnings } from './config/warnings.ts'
 import { createRefusals } from './ingest/refusals.ts'
 import { webhookRoute } from './ingest/webhook-route.ts'
-import { createRelay } from './relay.ts'
+import { createRelay, type RelayOptions } from './relay.ts'
 import { StoreUnavailableError } from './store/errors.ts'
 
 declare module 'fastify' {
@@ -19,7 +19,7 @@ declare module 'fastify' {
   }
 }
 
-export interface BuildAppOptions {
+export interface BuildAppOptions extends RelayOptions {
   /** The environment to read (process.env in production, a plain object in tests). */
   env: Record<string, string | undefined>
   /** A logger of the caller's; by default a pino JSON logger at LOG_LEVEL. */
@@ -39,7 +39,7 @@ export const loggerOptions = {
   redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
 } satisfies LoggerOptions
 
-export async function buildApp({ env, logger }: BuildAppOptions) {
+export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
   const { config } = await loadConfig(env, (message) => log.warn(message))
   if (!logger) log.level = config.logLevel
@@ -61,7 +61,7 @@ export async function buildApp({ env, logger }: BuildAppOptions) {
 
   app.decorate('relayConfig', config)
 
-  const relay = await createRelay(config, log)
+  const relay = await createRelay(config, log, relayOptions)
   app.addHook('onReady', async () => relay.start())
   app.addHook('onClose', () => relay.stop())
 

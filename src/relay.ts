@@ -9,6 +9,7 @@ import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
 import { createHttpSender } from './delivery/http-sender.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
+import { type Clock, systemClock } from './shared/clock.ts'
 import { openStore } from './store/open-store.ts'
 import { createRetention } from './store/retention.ts'
 import { type BackgroundLoop, createSupervisor } from './supervisor.ts'
@@ -19,14 +20,43 @@ import { createMediaInliner } from './whatsgate/media.ts'
 
 export type Relay = Awaited<ReturnType<typeof createRelay>>
 
-export async function createRelay(config: Config, log: Logger) {
+/** Time, for tests: not settings an operator has, so not in the environment. */
+export interface RelayOptions {
+  /** What time it is and what every loop and retry waits on; real time by default. */
+  clock?: Clock
+  /** The waits between tries; each one left out keeps its production value. */
+  delays?: RelayDelays
+}
+
+export interface RelayDelays {
+  /** The longest a target waits before the dispatcher looks for due work again (1 s). */
+  pollIntervalMs?: number
+  /** Between the WhatsGate client's tries of one call that met an outage (0.5 s, 1 s, 2 s). */
+  whatsgateBackoff?: (attempt: number) => number
+  /** Between rounds of registration and of the start-up backfill (1 s doubling to 5 min, ±20 %). */
+  whatsgateRetry?: (attempt: number) => number
+  /** Before registration tries again after WhatsGate rejected the API key (15 min). */
+  unauthorizedRetryMs?: number
+}
+
+export async function createRelay(
+  config: Config,
+  log: Logger,
+  { clock = systemClock, delays = {} }: RelayOptions = {},
+) {
   const { targets } = config
   const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, log })
   const metrics = createMetrics({ store })
 
   const { apiKey, apiUrl } = config.whatsgate
   const whatsgateClient = apiKey
-    ? createWhatsGateClient({ baseUrl: apiUrl, apiKey, log: log.child({ name: 'whatsgate' }) })
+    ? createWhatsGateClient({
+        baseUrl: apiUrl,
+        apiKey,
+        log: log.child({ name: 'whatsgate' }),
+        clock,
+        backoff: delays.whatsgateBackoff,
+      })
     : null
   const prepareBody = whatsgateClient
     ? createMediaInliner({ client: whatsgateClient, log: log.child({ name: 'media' }) })
@@ -43,6 +73,8 @@ export async function createRelay(config: Config, log: Logger) {
     sender,
     targets,
     log: log.child({ name: 'dispatcher' }),
+    clock,
+    pollIntervalMs: delays.pollIntervalMs,
     prepareBody,
     onAttempt: metrics.deliveryAttempt,
   })
@@ -56,7 +88,16 @@ export async function createRelay(config: Config, log: Logger) {
   })
 
   const whatsgate = whatsgateClient
-    ? createWhatsGateIntegration({ config, client: whatsgateClient, acceptor, store, log })
+    ? createWhatsGateIntegration({
+        config,
+        client: whatsgateClient,
+        acceptor,
+        store,
+        log,
+        clock,
+        retryDelay: delays.whatsgateRetry,
+        unauthorizedDelayMs: delays.unauthorizedRetryMs,
+      })
     : null
   const registrar = whatsgate?.registrar
   if (registrar) metrics.observeRegistration(() => registrar.status())
@@ -66,6 +107,7 @@ export async function createRelay(config: Config, log: Logger) {
     log: log.child({ name: 'retention' }),
     retentionDays: config.retentionDays,
     deadRetentionDays: config.deadRetentionDays,
+    now: () => clock.now(),
   })
 
   const loops: BackgroundLoop[] = [dispatcher, retention]
@@ -82,7 +124,7 @@ export async function createRelay(config: Config, log: Logger) {
     start: () => supervisor.start(),
     /** No new work, sends in flight finish (or are released) by the deadline, then the store closes. */
     async stop() {
-      await supervisor.stop(Date.now() + config.shutdownTimeoutMs)
+      await supervisor.stop(clock.now() + config.shutdownTimeoutMs)
       await sender.close()
       await store.close()
     },

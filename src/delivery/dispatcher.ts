@@ -5,6 +5,7 @@
 // is due at once, so a backlog drains when the target is back, not when each timer runs out.
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { type AttemptDeps, createAttempt } from './attempt.ts'
 import type { HttpSender } from './http-sender.ts'
@@ -17,7 +18,8 @@ export interface DispatcherDeps {
   targets: readonly Target[]
   sender: HttpSender
   log: Logger
-  now?: () => number
+  /** What time it is and what the lanes' waits run on; real time by default. */
+  clock?: Clock
   random?: () => number
   /** Upper bound on how long a target waits before looking for due work again. */
   pollIntervalMs?: number
@@ -47,7 +49,8 @@ interface Lane {
   /** The claim loop while it runs: shutdown waits for it, so no claim commits after the release. */
   pumping: Promise<void> | null
   again: boolean
-  timer: NodeJS.Timeout | null
+  /** Cancels the lane's wait for its next look, while one is set. */
+  timer: (() => void) | null
   /** Failed attempts in a row. */
   failures: number
 }
@@ -57,7 +60,8 @@ const EXPEDITE_BATCH = 500
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const { store, sender, log } = deps
-  const now = deps.now ?? Date.now
+  const clock = deps.clock ?? systemClock
+  const now = () => clock.now()
   const random = deps.random ?? Math.random
   const pollIntervalMs = deps.pollIntervalMs ?? 1000
   const leaseMarginMs = deps.leaseMarginMs ?? 30_000
@@ -185,8 +189,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   function schedule(lane: Lane, waitMs: number): void {
     if (!running) return
-    if (lane.timer) clearTimeout(lane.timer)
-    lane.timer = setTimeout(() => {
+    lane.timer?.()
+    lane.timer = clock.setTimer(() => {
       lane.timer = null
       void pump(lane)
     }, waitMs)
@@ -264,18 +268,21 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
     async stop(deadline) {
       running = false
-      for (const lane of lanes.values()) if (lane.timer) clearTimeout(lane.timer)
+      for (const lane of lanes.values()) {
+        lane.timer?.()
+        lane.timer = null
+      }
       // A claim under way commits its leases; what it took must be in the queue released below.
       await Promise.allSettled([...lanes.values()].map((lane) => lane.pumping))
       const inFlight = [...lanes.values()].flatMap((lane) => [...lane.inFlight.values()])
-      let timer: NodeJS.Timeout | undefined
+      let cancelTimer: (() => void) | undefined
       await Promise.race([
         Promise.allSettled(inFlight),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, Math.max(0, deadline - now()))
+        new Promise<void>((resolve) => {
+          cancelTimer = clock.setTimer(resolve, Math.max(0, deadline - now()))
         }),
       ])
-      clearTimeout(timer)
+      cancelTimer?.()
       const unfinished = [...lanes.values()].flatMap((lane) => [
         ...lane.inFlight.keys(),
         ...lane.queue.splice(0).map((delivery) => delivery.id),

@@ -1,15 +1,16 @@
 // A wait that a shutdown can cut short: retry loops (the API client, the registrar, the backfills)
-// sleep through it with their stop signal.
+// sleep through it with their stop signal, on the relay's clock.
+import { type Clock, systemClock } from './clock.ts'
 
-/** Resolves after `ms`; rejects with the signal's reason as soon as it aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** Resolves after `ms` of `clock`'s time; rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal, clock: Clock = systemClock): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason)
     const onAbort = () => {
-      clearTimeout(timer)
+      cancel()
       reject(signal?.reason)
     }
-    const timer = setTimeout(() => {
+    const cancel = clock.setTimer(() => {
       signal?.removeEventListener('abort', onAbort)
       resolve()
     }, ms)

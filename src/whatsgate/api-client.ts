@@ -4,6 +4,7 @@
 // JSON) are retried with backoff and then surface as WhatsGateUnavailableError.
 import type { Logger } from 'pino'
 import { type Dispatcher, request } from 'undici'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import { sleep } from '../shared/sleep.ts'
 import { WhatsGateApiError, WhatsGateUnavailableError } from './api-errors.ts'
 
@@ -73,6 +74,8 @@ export interface WhatsGateClientOptions {
   /** Further attempts after the first, for outages only. */
   retries?: number
   backoff?: (attempt: number) => number
+  /** What the waits between tries run on; real time by default. */
+  clock?: Clock
   /** Media can be large; anything past this is an outage-class failure, not a crash. */
   maxResponseBytes?: number
   dispatcher?: Dispatcher
@@ -85,6 +88,7 @@ const defaultBackoff = (attempt: number): number => Math.min(10_000, 500 * 2 ** 
 
 export function createWhatsGateClient(options: WhatsGateClientOptions): WhatsGateClient {
   const { apiKey, log, timeoutMs = 10_000, retries = 3, backoff = defaultBackoff } = options
+  const clock = options.clock ?? systemClock
   const maxResponseBytes = options.maxResponseBytes ?? 64 * 1024 * 1024
   const base = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`
 
@@ -154,7 +158,7 @@ export function createWhatsGateClient(options: WhatsGateClientOptions): WhatsGat
         if (!(err instanceof TransientError)) throw err
         reason = err.message
         log.debug({ command, attempt: n, reason }, 'whatsgate call failed')
-        if (n < attempts) await sleep(backoff(n), opts.signal)
+        if (n < attempts) await sleep(backoff(n), opts.signal, clock)
       }
     }
     throw new WhatsGateUnavailableError(command, attempts, reason)

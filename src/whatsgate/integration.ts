@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/config.ts'
 import { wallClock } from '../events/index.ts'
 import type { Acceptor } from '../ingest/acceptor.ts'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import { sleep } from '../shared/sleep.ts'
 import type { OutboxStore } from '../store/types.ts'
 import type { WhatsGateClient } from './api-client.ts'
@@ -18,6 +19,12 @@ export interface WhatsGateIntegrationDeps {
   acceptor: Acceptor
   store: Pick<OutboxStore, 'newestEventDates' | 'markSession'>
   log: Logger
+  /** What time it is and what the retries wait on; real time by default. */
+  clock?: Clock
+  /** Between rounds of registration and of the start-up backfill (registrar.ts' backoff by default). */
+  retryDelay?: (attempt: number) => number
+  /** Before registration tries again after WhatsGate rejected the key (the registrar's 15 min by default). */
+  unauthorizedDelayMs?: number
 }
 
 export interface WhatsGateIntegration {
@@ -44,6 +51,9 @@ export function createWhatsGateIntegration({
   acceptor,
   store,
   log,
+  clock = systemClock,
+  retryDelay = defaultRetryDelay,
+  unauthorizedDelayMs,
 }: WhatsGateIntegrationDeps): WhatsGateIntegration {
   const { whatsappIds, registerOnStart, backfillOnStart, backfillSince } = config.whatsgate
   const callback = callbackUrl(config)
@@ -59,6 +69,9 @@ export function createWhatsGateIntegration({
           callbackUrl: callback,
           whatsappIds,
           log: log.child({ name: 'registrar' }),
+          clock,
+          retryDelay,
+          unauthorizedDelayMs,
           onSessionReady: (whatsappId) => startupBackfill?.add(whatsappId),
         })
       : null
@@ -95,9 +108,9 @@ export function createWhatsGateIntegration({
         return
       } catch (error) {
         if (abort.signal.aborted) return
-        const retryInMs = defaultRetryDelay(attempt)
+        const retryInMs = retryDelay(attempt)
         log.warn({ err: error, retryInMs }, 'start-up backfill could not list the sessions; retrying')
-        await sleep(retryInMs, abort.signal).catch(() => undefined)
+        await sleep(retryInMs, abort.signal, clock).catch(() => undefined)
       }
     }
   }
@@ -118,7 +131,7 @@ export function createWhatsGateIntegration({
     async start() {
       if (backfillOnStart) {
         const marks = await store.newestEventDates()
-        const startedAt = wallClock(Date.now())
+        const startedAt = wallClock(clock.now())
         // A session never seen before would otherwise bring every event WhatsGate keeps, and a bot
         // would take years of messages as new. It starts at this start instead (or where
         // BACKFILL_SINCE says), and its mark is written at once, so a later restart fetches the gap.
@@ -131,7 +144,8 @@ export function createWhatsGateIntegration({
         startupBackfill = createStartupBackfill({
           backfill: backfillFrom(async () => marks, unseenSince),
           log: backfillLog,
-          retryDelay: defaultRetryDelay,
+          retryDelay,
+          clock,
         })
       }
       registrar?.start()

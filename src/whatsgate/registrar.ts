@@ -3,6 +3,7 @@
 // keeps retrying until each session is done. The callback URL holds the ingest token: it is
 // never logged nor shown in status().
 import type { Logger } from 'pino'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import { sleep } from '../shared/sleep.ts'
 import type { WhatsGateClient } from './api-client.ts'
 import { isUnauthorized, WhatsGateUnavailableError } from './api-errors.ts'
@@ -42,6 +43,8 @@ export interface RegistrarOptions {
   whatsappIds: readonly string[]
   log: Logger
   retryDelay?: (attempt: number) => number
+  /** What the waits between rounds run on; real time by default. */
+  clock?: Clock
   /** A rejected key will not fix itself within seconds: retry slowly instead of hammering. */
   unauthorizedDelayMs?: number
   /** Told each session (maybe more than once) once it points at the relay: backfill may start. */
@@ -56,6 +59,7 @@ export const defaultRetryDelay = (attempt: number): number => {
 export function createRegistrar(options: RegistrarOptions): Registrar {
   const { client, callbackUrl, log, retryDelay = defaultRetryDelay } = options
   const unauthorizedDelayMs = options.unauthorizedDelayMs ?? 15 * 60_000
+  const clock = options.clock ?? systemClock
   const explicit = options.whatsappIds.length > 0
   const status: RegistrationStatus = {
     state: 'idle',
@@ -193,7 +197,7 @@ export function createRegistrar(options: RegistrarOptions): Registrar {
         )
         return
       }
-      await sleep(result === 'unauthorized' ? unauthorizedDelayMs : retryDelay(round), signal)
+      await sleep(result === 'unauthorized' ? unauthorizedDelayMs : retryDelay(round), signal, clock)
     }
   }
 

@@ -3,6 +3,7 @@
 // stops early (WhatsGate down, a page that failed) is tried again with backoff until it completes
 // or the relay stops: a session is never left half fetched because WhatsGate was away at start.
 import type { Logger } from 'pino'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import { sleep } from '../shared/sleep.ts'
 import type { Backfill, BackfillResult } from './backfill.ts'
 
@@ -10,6 +11,8 @@ export interface StartupBackfillOptions {
   backfill: Backfill
   log: Logger
   retryDelay: (attempt: number) => number
+  /** What the waits between runs run on; real time by default. */
+  clock?: Clock
 }
 
 export interface StartupBackfill {
@@ -24,6 +27,7 @@ export function createStartupBackfill({
   backfill,
   log,
   retryDelay,
+  clock = systemClock,
 }: StartupBackfillOptions): StartupBackfill {
   const abort = new AbortController()
   const queued = new Set<string>()
@@ -38,7 +42,7 @@ export function createStartupBackfill({
       if (result.error === undefined) return
       const retryInMs = retryDelay(attempt)
       log.warn({ whatsappId, attempt, retryInMs }, 'start-up backfill of session incomplete; retrying')
-      await sleep(retryInMs, abort.signal)
+      await sleep(retryInMs, abort.signal, clock)
     }
   }
 

@@ -1,6 +1,6 @@
 // How the dispatcher claims: never more than a target's lanes can hold, never in a tight loop,
 // and nothing left leased after shutdown. Built from the real parts (SQLite file, undici sender,
-// a local HTTP target); the store is only wrapped to count the claims it serves.
+// a local HTTP target); the store is only wrapped to watch the claims it serves.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -9,10 +9,12 @@ import { createDispatcher, type Dispatcher } from '../../src/delivery/dispatcher
 import { createHttpSender } from '../../src/delivery/http-sender.ts'
 import { createTarget } from '../../src/delivery/targets.ts'
 import { createAcceptor } from '../../src/ingest/acceptor.ts'
+import { systemClock } from '../../src/shared/clock.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
 import { waitUntil, wgEvent } from '../support/events.ts'
-import { readLeases, tempDir } from '../support/relay.ts'
+import { createManualClock, type ManualClock } from '../support/manual-clock.ts'
+import { readLeases, readOutbox, tempDir } from '../support/relay.ts'
 import { type ReplyHandler, startSink } from '../support/sink.ts'
 
 const slowRetry = { maxAttempts: 10, initialDelayMs: 60_000, maxDelayMs: 60_000 }
@@ -29,9 +31,13 @@ interface Setup {
   events: string[]
   /** Called with every claim the store serves, before it runs. */
   onClaim?: (request: ClaimRequest, dispatcher: Dispatcher) => void
+  /** Called as each claim resolves: right after its commit, before any later one. */
+  afterClaim?: (dataDir: string) => void
+  /** Time stands still until the test moves it (from just after the events are stored). */
+  manualClock?: boolean
 }
 
-async function dispatching({ target: input, respondWith, events, onClaim }: Setup) {
+async function dispatching({ target: input, respondWith, events, onClaim, afterClaim, manualClock }: Setup) {
   const dataDir = tempDir('dispatcher-claims-')
   const store = openSqliteStore({ path: join(dataDir, 'relay.sqlite') })
   const sink = await startSink({ respondWith })
@@ -43,30 +49,42 @@ async function dispatching({ target: input, respondWith, events, onClaim }: Setu
     if (outcome.status !== 'accepted') throw new Error(`test event not accepted: ${outcome.status}`)
   }
   const claims: ClaimRequest[] = []
+  // Claims and reads of the next due time under way: the lane is busy deciding what to do next.
+  let storeCalls = 0
+  const watched = <T>(call: Promise<T>) => {
+    storeCalls++
+    return call.finally(() => storeCalls--)
+  }
   const counted: OutboxStore = {
     ...store,
     claim(request) {
       claims.push(request)
       onClaim?.(request, dispatcher)
-      return store.claim(request)
+      return watched(store.claim(request)).then((claimed) => {
+        afterClaim?.(dataDir)
+        return claimed
+      })
     },
+    nextDueAt: (target) => watched(store.nextDueAt(target)),
   }
+  const clock: ManualClock | null = manualClock ? createManualClock() : null
   const sender = createHttpSender({ userAgent: 'test' })
   const dispatcher = createDispatcher({
     store: counted,
     sender,
     targets: [target],
     log: pino({ level: 'silent' }),
+    clock: clock ?? systemClock,
   })
   cleanup.push(async () => {
-    await dispatcher.stop(Date.now() + 100)
+    await dispatcher.stop((clock ?? systemClock).now() + 100)
     await sender.close()
     await sink.close()
     await store.close()
     rmSync(dataDir, { recursive: true, force: true })
   })
   dispatcher.start()
-  return { dispatcher, sink, claims, dataDir }
+  return { dispatcher, sink, claims, dataDir, clock, idle: () => storeCalls === 0 }
 }
 
 const leased = (dataDir: string) => readLeases(dataDir).filter((owner) => owner !== null).length
@@ -75,31 +93,42 @@ describe('dispatcher claims', () => {
   it('never leases more than two rounds of a failing target, however many sends are still out', async () => {
     // Answers spread over 100-300 ms: when the fifth failure makes the target "failing" (one slot),
     // several of the first eight sends are still out.
-    const { sink, claims, dataDir } = await dispatching({
+    // Only a claim adds leases, so the most ever held is among the counts read as each claim commits.
+    const leasedAfterClaims: number[] = []
+    const { sink, claims } = await dispatching({
       target: { concurrency: 8, retry: slowRetry },
       respondWith: (_request, index) => ({ status: 503, delayMs: 100 + ((index * 37) % 200) }),
       events: Array.from({ length: 60 }, (_, i) => wgEvent({ id: i + 1 })),
+      afterClaim: (dataDir) => leasedAfterClaims.push(leased(dataDir)),
     })
-    let mostLeased = 0
-    const deadline = Date.now() + 1500
-    while (Date.now() < deadline) {
-      mostLeased = Math.max(mostLeased, leased(dataDir))
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    // Eight sends, then one per slot freed by the first four failures: the thirteenth goes out one
+    // at a time, after every earlier send has answered. The claims up to it cover the switch.
+    await sink.waitFor(13, 5000)
     expect(sink.requests.length).toBeGreaterThan(8)
-    expect(mostLeased).toBeLessThanOrEqual(16)
+    expect(Math.max(...leasedAfterClaims)).toBeLessThanOrEqual(16)
     expect(claims.every((claim) => claim.limit > 0)).toBe(true)
   })
 
   it('does not spin while a chat waits for its oldest message to be retried', async () => {
-    const { sink, claims } = await dispatching({
+    const { sink, claims, dataDir, clock, idle } = await dispatching({
       target: { ordering: 'chat', retry: slowRetry },
       respondWith: () => ({ status: 503 }),
       events: [1, 2, 3].map((id) => wgEvent({ id, chat: '79990000001@c.us' })),
+      manualClock: true,
     })
+    if (!clock) throw new Error('no clock')
+    // The failure recorded, the lane waits on the clock for its next look and asks the store
+    // nothing: time stands still, so nothing more happens until the test moves it.
+    const waiting = () =>
+      waitUntil(
+        () => readOutbox(dataDir).deliveries[0]?.attempts === 1 && clock.pending().length > 0 && idle(),
+        'the lane to wait on the clock for its next look (one that never does spins)',
+      )
     await sink.waitFor(1)
     const before = claims.length
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    await waiting()
+    clock.advance(1500)
+    await waiting()
     // Behind the failed first message the other two are due but blocked: the lane looks again
     // at the poll interval (1 s), not in a loop.
     expect(claims.length - before).toBeLessThanOrEqual(3)

@@ -55,7 +55,14 @@ describe('routing', () => {
     expect(received(all)).toEqual([...actions].sort())
     expect(received(messages)).toEqual(['message'])
     expect(received(acks)).toEqual(['ack', 'create'])
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Routing writes every delivery at ingest, and a delivered one is never claimed again: once all
+    // are delivered, each after one attempt, what the targets got is all they will ever get.
+    await waitUntil(
+      () => readOutbox(relay.dataDir).deliveries.every((d) => d.status === 'delivered'),
+      'every delivery recorded',
+    )
+    expect(statusOf(relay.dataDir, 'other')).toEqual([])
+    expect(statusOf(relay.dataDir, 'messages')).toMatchObject([{ status: 'delivered', attempts: 1 }])
     expect(otherSession.requests).toHaveLength(0)
     expect(messages.requests).toHaveLength(1)
   })
@@ -156,8 +163,8 @@ describe('retries', () => {
     target.respondWith(() => ({ status: 410 }))
     const relay = await relayWith([{ name: 't', url: target.url, events: ['*'], retry: fastRetry }])
     await relay.post(wgEvent({ id: 1 }))
+    // A dead delivery is never claimed again: with one attempt recorded, no second request can come.
     await waitUntil(() => statusOf(relay.dataDir, 't')[0]?.status === 'dead', 'dead delivery')
-    await new Promise((resolve) => setTimeout(resolve, 150))
     expect(target.requests).toHaveLength(1)
     expect(statusOf(relay.dataDir, 't')[0]).toMatchObject({
       attempts: 1,
@@ -217,9 +224,17 @@ describe('a target that keeps failing', () => {
     const target = await sink()
     let inFlight = 0
     const concurrentAtArrival: number[] = []
-    target.respondWith(async () => {
+    // The first four answers wait until all four are in flight, so their overlap does not hang
+    // on timing (a bound keeps a relay that sends fewer from hanging the test: it then fails).
+    let allFour: () => void = () => {}
+    const firstRound = new Promise<void>((resolve) => {
+      allFour = resolve
+    })
+    target.respondWith(async (_request, index) => {
       concurrentAtArrival.push(++inFlight)
-      await new Promise((resolve) => setTimeout(resolve, 30))
+      if (inFlight === 4) allFour()
+      const answerAfter = new Promise((resolve) => setTimeout(resolve, index < 4 ? 2000 : 30))
+      await (index < 4 ? Promise.race([firstRound, answerAfter]) : answerAfter)
       inFlight--
       return { status }
     })

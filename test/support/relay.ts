@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { pino } from 'pino'
 import { afterAll } from 'vitest'
 import { buildApp } from '../../src/app.ts'
+import type { RelayOptions } from '../../src/relay.ts'
 
 export const TEST_TOKEN = 'test-token-0123456789'
 
@@ -26,10 +27,16 @@ export function tempDirsOfFile(prefix: string): () => string {
   }
 }
 
-export async function buildTestApp(env: Record<string, string> = {}, dataDir = tempDir()) {
+/** `options`: the relay's clock and delays (a test's manual clock, short retries). */
+export async function buildTestApp(
+  env: Record<string, string> = {},
+  dataDir = tempDir(),
+  options: RelayOptions = {},
+) {
   const app = await buildApp({
     env: { DATA_DIR: dataDir, INGEST_TOKEN: TEST_TOKEN, SHUTDOWN_TIMEOUT_MS: '1000', ...env },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...options,
   })
   const webhookPath = `/webhook/${TEST_TOKEN}`
   return {

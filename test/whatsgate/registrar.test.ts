@@ -1,9 +1,11 @@
-import { setTimeout as delay } from 'node:timers/promises'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { Clock } from '../../src/shared/clock.ts'
 import { createWhatsGateClient } from '../../src/whatsgate/api-client.ts'
 import { createRegistrar, type Registrar } from '../../src/whatsgate/registrar.ts'
+import { waitUntil } from '../support/events.ts'
 import { captureLogger, type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
+import { createManualClock } from '../support/manual-clock.ts'
 
 const API_KEY = 'registrar-key-7d1e44c0a9'
 const CALLBACK = 'https://relay.example.com/webhook/ingest-token-123'
@@ -22,6 +24,7 @@ function setup(options: {
   apiKey?: string
   log?: typeof silent
   unauthorizedDelayMs?: number
+  clock?: Clock
 }) {
   const log = options.log ?? silent
   const client = createWhatsGateClient({
@@ -38,6 +41,7 @@ function setup(options: {
     log,
     retryDelay: () => 5,
     ...(options.unauthorizedDelayMs ? { unauthorizedDelayMs: options.unauthorizedDelayMs } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   })
   registrar.start()
   return registrar
@@ -106,11 +110,14 @@ describe('registrar', () => {
       sessions: [{ unique_id: 'wa1' }, { unique_id: 'wa2' }],
     })
     const capture = captureLogger()
-    const r = setup({ whatsappIds: ['wa1', 'wa2'], apiKey: 'wrong-key-5511', log: capture.log })
+    const clock = createManualClock()
+    const r = setup({ whatsappIds: ['wa1', 'wa2'], apiKey: 'wrong-key-5511', log: capture.log, clock })
 
     await vi.waitFor(() => expect(r.status().unauthorized).toBe(true))
-    // retryDelay is 5 ms: a loop that ignored the Unauthorized class would make ~60 calls here.
-    await delay(300)
+    // Time stands still: the registrar's one wait is all it will do until the clock moves. A loop
+    // that ignored the Unauthorized class would wait retryDelay's 5 ms, or go on calling.
+    await waitUntil(() => clock.pending().length > 0, 'the registrar waiting to retry')
+    expect(clock.pending()).toEqual([15 * 60_000])
     expect(fake.calls).toHaveLength(1)
 
     const status = r.status()

@@ -2,9 +2,11 @@
 // a WhatsGate outage at start, backfill after downtime, and inline media. Targets are real HTTP
 // sinks on 127.0.0.1; nothing here talks to anything else.
 import { afterEach, describe, expect, it } from 'vitest'
+import type { RelayOptions } from '../../src/relay.ts'
 import type { RegistrationStatus } from '../../src/whatsgate/registrar.ts'
 import { waitUntil, wgEvent } from '../support/events.ts'
 import { type FakeWhatsGate, startFakeWhatsGate } from '../support/fake-whatsgate.ts'
+import { createManualClock } from '../support/manual-clock.ts'
 import { buildTestApp, readOutbox, TEST_TOKEN, tempDir } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
@@ -12,6 +14,10 @@ const API_KEY = 'integration-key-8c2d51e0f3'
 const PUBLIC_URL = 'https://relay.example.test'
 const CALLBACK = `${PUBLIC_URL}/webhook/${TEST_TOKEN}`
 const fastRetry = { maxAttempts: 5, initialDelayMs: 20, maxDelayMs: 50 }
+/** WhatsGate's retries in tens of milliseconds instead of seconds: a failed round, then the next. */
+const quickWhatsGateRetries: RelayOptions = {
+  delays: { whatsgateBackoff: () => 10, whatsgateRetry: () => 50 },
+}
 
 let cleanup: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -34,10 +40,16 @@ async function sink(): Promise<Sink> {
 type TestRelay = Awaited<ReturnType<typeof buildTestApp>>
 
 /** The real app wired to the fake; started (registration, backfill, dispatcher) by ready(). */
-async function relayFor(fake: FakeWhatsGate, env: Record<string, string> = {}, dataDir?: string) {
+async function relayFor(
+  fake: FakeWhatsGate,
+  env: Record<string, string> = {},
+  dataDir?: string,
+  options: RelayOptions = {},
+) {
   const relay = await buildTestApp(
     { WHATSGATE_API_URL: fake.url, WHATSGATE_API_KEY: API_KEY, PUBLIC_URL, ...env },
     dataDir ?? tempDir(),
+    options,
   )
   cleanup.push(() => relay.close())
   await relay.app.ready()
@@ -133,7 +145,8 @@ describe('a rejected API key', () => {
       sessions: [{ unique_id: 'wa-1' }],
     })
     cleanup.push(() => fake.close())
-    const relay = await relayFor(fake, { ADMIN_TOKEN: 'admin-token-0123456789' })
+    const clock = createManualClock()
+    const relay = await relayFor(fake, { ADMIN_TOKEN: 'admin-token-0123456789' }, undefined, { clock })
     const { body, text } = await readyzUntil(
       relay,
       (r) => r.registration?.unauthorized === true,
@@ -146,22 +159,27 @@ describe('a rejected API key', () => {
       headers: { authorization: 'Bearer admin-token-0123456789' },
     })
     expect(metrics.body).toContain('whatsgate_relay_registration_state{state="unauthorized"} 1')
-    // One refused discovery, then the slow retry (15 min): no tight loop.
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    // One refused discovery, then the slow retry (15 min): no tight loop. Time stands still, so the
+    // registrar's one wait on the clock is all that will happen until the test moves it.
+    await waitUntil(() => clock.pending().length > 0, 'the registrar waiting to retry')
+    expect(clock.pending()).toEqual([15 * 60_000])
     expect(fake.callsOf('sessions-get')).toHaveLength(1)
+    clock.advance(15 * 60_000)
+    await waitUntil(() => fake.callsOf('sessions-get').length === 2, 'the retry 15 min later')
   })
 })
 
 describe('WhatsGate down at start', () => {
   it('takes webhooks meanwhile and finishes registration once WhatsGate is back, without a restart', async () => {
-    // The registrar's retry delay (1 s, 2 s, ...) and the client's backoff are not configurable
-    // from the environment, so this waits for one real failed round (~3.5 s) and one retry.
     const target = await sink()
     const fake = await fakeWith({ sessions: [{ unique_id: 'wa-1' }, { unique_id: 'wa-2' }] })
     fake.setDown(true)
-    const relay = await relayFor(fake, {
-      TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]),
-    })
+    const relay = await relayFor(
+      fake,
+      { TARGETS: JSON.stringify([{ name: 'all', url: target.url, events: ['*'], retry: fastRetry }]) },
+      undefined,
+      quickWhatsGateRetries,
+    )
 
     const during = await relay.post(wgEvent({ id: 1, whatsappId: 'wa-1' }))
     expect(during.statusCode).toBe(200)
@@ -233,11 +251,11 @@ describe('backfill after downtime', () => {
     const second = await relayFor(fake, env, dataDir)
     const { body } = await readyzUntil(second, (r) => r.backfill?.length === 1, 'the start-up backfill')
     await target.waitFor(total)
+    // Every delivery is delivered and none is ever claimed again: what the target got is final.
     await waitUntil(
       () => readOutbox(dataDir).deliveries.every((d) => d.status === 'delivered'),
       'every delivery recorded',
     )
-    await new Promise((resolve) => setTimeout(resolve, 300))
 
     const ids = target.requests.map((r) => String(r.headers['webhook-id']))
     const expected = events.map((e) => `wa-1:${e.event_action}:${e.id}`)
@@ -266,12 +284,11 @@ describe('backfill after downtime', () => {
 
 describe('backfill after downtime, with WhatsGate down when the relay comes back', () => {
   it('fetches the gap once WhatsGate is back, from before the first live event', async () => {
-    // The registrar's first retry waits a real round (~3.5 s): this test takes about 5 s.
     const { events, fake, target, env, dataDir } = await afterDowntime(30, 10)
 
     // Back up while WhatsGate is down; WhatsGate's next live event arrives before the backfill.
     fake.setDown(true)
-    const second = await relayFor(fake, env, dataDir)
+    const second = await relayFor(fake, env, dataDir, quickWhatsGateRetries)
     const live = event(31)
     expect((await second.post(JSON.stringify(live))).statusCode).toBe(200)
     await readyzUntil(
@@ -290,7 +307,11 @@ describe('backfill after downtime, with WhatsGate down when the relay comes back
     // From a minute before event 10 (the newest before this start), not before the live event 31.
     expect(body.backfill?.[0]).toMatchObject({ from: events[6]?.event_date, accepted: 20, duplicates: 4 })
     await target.waitFor(31)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // Every delivery is delivered and none is ever claimed again: what the target got is final.
+    await waitUntil(() => {
+      const deliveries = readOutbox(dataDir).deliveries
+      return deliveries.length === 31 && deliveries.every((d) => d.status === 'delivered')
+    }, 'every delivery recorded')
     const ids = target.requests.map((r) => String(r.headers['webhook-id']))
     expect(ids).toHaveLength(31)
     expect(new Set(ids)).toEqual(new Set([...events, live].map((e) => `wa-1:${e.event_action}:${e.id}`)))
