@@ -1,5 +1,6 @@
-// The operator's API: events (non-conforming ones above all), the webhook requests refused,
-// deliveries (dead letters above all), replay, and /metrics.
+// The operator's API: events (non-conforming ones above all) and one event with everything that
+// became of it, the webhook requests refused, deliveries (dead letters above all) and one with its
+// attempt history, replay, and /metrics.
 // Registered only when ADMIN_TOKEN is set; every request must carry it as a bearer token.
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
@@ -37,6 +38,16 @@ const pageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 })
 
+// int() also bounds it to a safe integer: what both stores' ids can be.
+const deliveryParams = z.strictObject({ id: z.coerce.number().int().positive() })
+
+// The key as the store builds it (events/schemas.ts bounds each part): no ':' in the first two.
+const eventParams = z.strictObject({
+  key: z
+    .string()
+    .regex(/^[^:\0]{1,128}:[^:\0]{1,64}:[^\0]{1,128}$/, 'must be <whatsapp_id>:<event_action>:<id>'),
+})
+
 const replayBody = z.union([
   z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) }),
   z.strictObject({ target: z.string(), status: z.literal('dead') }),
@@ -58,6 +69,17 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     return { events, next: events.length === limit ? events.at(-1)?.seq : null }
   })
 
+  // A wildcard, not a `:key` parameter: Fastify refuses parameters over 100 characters (414), and
+  // a key may reach 322. The key comes URL-encoded, and decoded here.
+  app.get<{ Params: { '*': string } }>('/admin/events/*', async (request, reply) => {
+    const params = eventParams.safeParse({ key: request.params['*'] })
+    if (!params.success) return reply.code(400).send({ error: 'bad key', issues: issuesOf(params.error) })
+    const event = await opts.store.getEvent(params.data.key)
+    if (event === null) return reply.code(404).send({ error: `unknown event "${params.data.key}"` })
+    const { body, ...stored } = event
+    return { ...stored, ...asText(body) }
+  })
+
   app.get('/admin/refused', async (request, reply) => {
     const query = pageQuery.safeParse(request.query)
     if (!query.success) return reply.code(400).send({ error: 'bad query', issues: issuesOf(query.error) })
@@ -72,6 +94,14 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     const { status, target, after, limit } = query.data
     const deliveries = await opts.store.listDeliveries({ status, target, afterId: after, limit })
     return { deliveries, next: deliveries.length === limit ? deliveries.at(-1)?.id : null }
+  })
+
+  app.get('/admin/deliveries/:id', async (request, reply) => {
+    const params = deliveryParams.safeParse(request.params)
+    if (!params.success) return reply.code(400).send({ error: 'bad id', issues: issuesOf(params.error) })
+    const delivery = await opts.store.getDelivery(params.data.id)
+    if (delivery === null) return reply.code(404).send({ error: `unknown delivery ${params.data.id}` })
+    return delivery
   })
 
   app.post('/admin/replay', async (request, reply) => {
@@ -97,13 +127,17 @@ function issuesOf(error: z.ZodError) {
   return error.issues.map((issue) => ({ path: issue.path.join('.') || '(root)', message: issue.message }))
 }
 
-/** A refused body as text when it is UTF-8 (as JSON is), else as base64, so any bytes show. */
 function withTextBody({ body, ...row }: RefusedRow) {
   if (body === null) return { ...row, body: null, bodyEncoding: null }
+  return { ...row, ...asText(body) }
+}
+
+/** A body as text when it is UTF-8 (as JSON is), else as base64, so any bytes show. */
+function asText(body: Buffer) {
   const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
   try {
-    return { ...row, body: text.decode(body), bodyEncoding: 'utf8' as const }
+    return { body: text.decode(body), bodyEncoding: 'utf8' as const }
   } catch {
-    return { ...row, body: body.toString('base64'), bodyEncoding: 'base64' as const }
+    return { body: body.toString('base64'), bodyEncoding: 'base64' as const }
   }
 }

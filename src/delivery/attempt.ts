@@ -3,7 +3,7 @@
 
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
+import type { AttemptErrorClass, AttemptOutcome, ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { headerValue } from './header-value.ts'
 import type { HttpSender, SendResult } from './http-sender.ts'
 import { MediaFetchError, type PrepareBody } from './prepare-body.ts'
@@ -91,10 +91,13 @@ export function createAttempt(deps: AttemptDeps) {
     }
     try {
       const started = performance.now()
+      // The attempt's start: the send's, or the media fetch's when that is what failed.
+      let startedAt = now()
       let result: SendResult
       let mediaFailed = false
       try {
         const body = await prepareWithin(target, delivery)
+        startedAt = now()
         result = await send(target, delivery, body)
       } catch (error) {
         if (!(error instanceof MediaFetchError)) throw error
@@ -107,12 +110,22 @@ export function createAttempt(deps: AttemptDeps) {
           // Even when the fetch ran out of time: the target did not, so it is not held back.
           timedOut: false,
           durationMs: Math.round(performance.now() - started),
+          responseExcerpt: null,
         }
       }
       // Given back at shutdown: the aborted send is ours, not the target's, and spends nothing.
       if (hooks.abandoned()) return
       const at = now()
-      const outcome = { owner: deps.owner, now: at, httpStatus: result.status, error: result.error }
+      const outcome: AttemptOutcome = {
+        owner: deps.owner,
+        now: at,
+        httpStatus: result.status,
+        error: result.error,
+        startedAt,
+        durationMs: result.durationMs,
+        errorClass: mediaFailed ? 'media' : errorClassOf(result),
+        responseExcerpt: result.responseExcerpt,
+      }
       const decision = decide(
         {
           status: result.status,
@@ -155,4 +168,12 @@ export function createAttempt(deps: AttemptDeps) {
       )
     }
   }
+}
+
+/** What kind of failure a send was, from what the sender reports; null for a 2xx answer. */
+function errorClassOf(result: SendResult): AttemptErrorClass | null {
+  if (result.timedOut) return 'timeout'
+  if (result.status === null) return 'connection'
+  if (result.status < 200 || result.status >= 300) return 'http'
+  return null
 }

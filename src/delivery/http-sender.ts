@@ -2,7 +2,10 @@
 // outcome (retry-policy.ts); this module only guarantees that a call ends, within its deadline,
 // without reading more of the response than it needs and without throwing.
 import { performance } from 'node:perf_hooks'
-import { Agent } from 'undici'
+import { Agent, type Dispatcher } from 'undici'
+
+/** Bytes of a response body kept, as text, for the attempt history. */
+export const MAX_EXCERPT_BYTES = 1024
 
 export interface SendRequest {
   url: string
@@ -20,6 +23,11 @@ export interface SendResult {
   /** The deadline ended the call (before the answer, or while its body came): `error` says so too. */
   timedOut: boolean
   durationMs: number
+  /**
+   * The first MAX_EXCERPT_BYTES of the response body as text, cut back to a whole UTF-8 character
+   * (invalid bytes and NULs shown as U+FFFD); null when no response arrived.
+   */
+  responseExcerpt: string | null
 }
 
 export interface HttpSender {
@@ -33,7 +41,10 @@ export interface HttpSender {
 
 export interface HttpSenderOptions {
   userAgent: string
-  /** Response bytes read before the connection is dropped; we only need the status. */
+  /**
+   * Response bytes read before the connection is dropped: the status and an excerpt are all we
+   * keep, the rest is read only so that keep-alive can reuse the socket.
+   */
   maxResponseBytes?: number
   /** Sockets per origin. Each target's own concurrency (max 256) is the real limit. */
   connectionsPerOrigin?: number
@@ -84,23 +95,80 @@ export function createHttpSender(options: HttpSenderOptions): HttpSender {
         retryAfter: undefined,
         ...describeFailure(error, request.timeoutMs),
         durationMs: elapsed(),
+        responseExcerpt: null,
       }
     }
 
     const retryAfter = headerValue(response.headers['retry-after'])
-    let failure: Failure = { error: null, timedOut: false }
-    try {
-      // Read and discard up to the cap: past it undici destroys the socket instead of draining an
-      // unbounded body into a connection it would then reuse. A short body leaves it to keep-alive.
-      await response.body.dump({ limit: maxResponseBytes, signal: deadline })
-    } catch (bodyError) {
-      // The status already arrived; a deadline hit while the body trickles in is reported with it.
-      failure = describeFailure(bodyError, request.timeoutMs)
+    const length = Number(headerValue(response.headers['content-length']))
+    const body = await readHead(response.body, {
+      limit: maxResponseBytes,
+      announced: Number.isFinite(length) ? length : null,
+      deadline,
+    })
+    // The status already arrived; a deadline hit while the body trickles in is reported with it.
+    const failure: Failure = body.timedOut
+      ? describeFailure(deadline.reason, request.timeoutMs)
+      : { error: null, timedOut: false }
+    return {
+      status: response.statusCode,
+      retryAfter,
+      ...failure,
+      durationMs: elapsed(),
+      responseExcerpt: excerptOf(body.head),
     }
-    return { status: response.statusCode, retryAfter, ...failure, durationMs: elapsed() }
   }
 
   return { send, close: () => agent.destroy() }
+}
+
+type ResponseBody = Dispatcher.ResponseData['body']
+
+/**
+ * Reads a response body to its end, keeping its first MAX_EXCERPT_BYTES: the rest is discarded
+ * as it comes, so keep-alive can reuse the socket. A body found (or announced) larger than `limit`
+ * is not drained: once its head is in, the stream is destroyed and undici drops the socket rather
+ * than reuse it. Never rejects; like undici's own dump(), only the deadline counts as a failure
+ * once the status has arrived.
+ */
+function readHead(
+  body: ResponseBody,
+  { limit, announced, deadline }: { limit: number; announced: number | null; deadline: AbortSignal },
+): Promise<{ head: Buffer; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const head: Buffer[] = []
+    let kept = 0
+    let read = 0
+    const tooLarge = announced !== null && announced > limit
+    const onDeadline = () => body.destroy(deadline.reason)
+    const done = () => {
+      deadline.removeEventListener('abort', onDeadline)
+      resolve({ head: Buffer.concat(head), timedOut: deadline.aborted && !body.readableEnded })
+    }
+    if (body.closed) return done()
+    body.on('close', done)
+    body.on('error', () => {}) // its end is the close above
+    body.on('data', (chunk: Buffer) => {
+      read += chunk.length
+      if (kept < MAX_EXCERPT_BYTES) {
+        // A copy: a slice would keep the whole chunk alive until the body ends.
+        const part = Buffer.from(chunk.subarray(0, MAX_EXCERPT_BYTES - kept))
+        head.push(part)
+        kept += part.length
+      }
+      if (read > limit || (tooLarge && kept >= MAX_EXCERPT_BYTES)) body.destroy()
+    })
+    if (deadline.aborted) onDeadline()
+    else deadline.addEventListener('abort', onDeadline, { once: true })
+  })
+}
+
+/**
+ * The head of a body as text. A streaming decode holds back a character the byte cap cut in two,
+ * so the text ends on a whole one; NUL becomes U+FFFD, as PostgreSQL's text cannot hold it.
+ */
+function excerptOf(head: Buffer): string {
+  return new TextDecoder('utf-8').decode(head, { stream: true }).replaceAll('\0', '\uFFFD')
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

@@ -62,18 +62,25 @@ export const SQL = {
     FROM leased l JOIN events e ON e.seq = l.event_seq
     ORDER BY l.next_attempt_at, l.id`,
 
-  // record: a null status leaves the delivery pending (a retry), a null next its schedule.
+  // record: a null status leaves the delivery pending (a retry), a null next its schedule. The
+  // attempt row is written by the same statement, so in the same transaction and round trip, and
+  // only when the update took effect (the lease was still held): no separate insertAttempt.
   record: `
-    UPDATE deliveries SET
-      status = coalesce($3, status),
-      attempts = attempts + 1,
-      next_attempt_at = coalesce($4, next_attempt_at),
-      last_status = $6,
-      last_error = $7,
-      finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE $5::bigint END,
-      lease_owner = NULL,
-      lease_expires_at = NULL
-    WHERE id = $1 AND lease_owner = $2`,
+    WITH recorded AS (
+      UPDATE deliveries SET
+        status = coalesce($3, status),
+        attempts = attempts + 1,
+        next_attempt_at = coalesce($4, next_attempt_at),
+        last_status = $6,
+        last_error = $7,
+        finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE $5::bigint END,
+        lease_owner = NULL,
+        lease_expires_at = NULL
+      WHERE id = $1 AND lease_owner = $2
+      RETURNING id
+    )
+    INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica)
+    SELECT id, $8::bigint, $9::integer, $6, $10::text, $7, $11::text, $2 FROM recorded`,
 
   // leases. No releaseAll: other replicas may be alive and sending what they leased.
   release: `
@@ -116,7 +123,29 @@ export const SQL = {
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.target = $2) AND d.id > $3
     ORDER BY d.id LIMIT $4`,
-  // A replay starts the schedule afresh; the last status and error stay until the next attempt.
+  getDelivery: `
+    SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+           d.last_status, d.last_error, e.received_at, d.finished_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.id = $1`,
+  attemptsOfDelivery: `
+    SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica
+    FROM attempts WHERE delivery_id = $1 ORDER BY id`,
+  getEvent: `
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues, body FROM events
+    WHERE key = $1`,
+  deliveriesOfEvent: `
+    SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+           d.last_status, d.last_error, e.received_at, d.finished_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.event_seq = $1 ORDER BY d.id`,
+  attemptsOfEvent: `
+    SELECT a.id, a.delivery_id, a.started_at, a.duration_ms, a.status, a.error_class, a.error,
+           a.response_excerpt, a.replica
+    FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+    WHERE d.event_seq = $1 ORDER BY a.id`,
+  // A replay starts the schedule afresh; the last status and error stay until the next attempt,
+  // and the attempt history stays whole.
   replayIds: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL,
       lease_owner = NULL, lease_expires_at = NULL

@@ -77,6 +77,22 @@ export const POSTGRES_MIGRATIONS: string[] = [
   DROP INDEX events_session_date;
   ALTER TABLE events ALTER COLUMN routed DROP NOT NULL;
   `,
+  // Every attempt of a delivery, written with its outcome; it goes with its delivery, and so with
+  // its event when retention purges it.
+  `
+  CREATE TABLE attempts (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    delivery_id      bigint NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    started_at       bigint NOT NULL,
+    duration_ms      integer NOT NULL,
+    status           integer,
+    error_class      text,
+    error            text,
+    response_excerpt text,
+    replica          text NOT NULL
+  );
+  CREATE INDEX attempts_delivery ON attempts (delivery_id);
+  `,
 ]
 
 /**

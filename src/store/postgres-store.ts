@@ -21,7 +21,17 @@ import { createBatchCommit } from './batch-commit.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
-import { decisionColumns, issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
+import {
+  attemptColumns,
+  decisionColumns,
+  issuesColumn,
+  toAttemptRow,
+  toClaimed,
+  toDeliveryRow,
+  toEventRow,
+  toRefusedRow,
+  withAttempts,
+} from './rows.ts'
 import type { AcceptResult, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
 
 export interface PostgresStoreOptions {
@@ -41,6 +51,10 @@ const types = new pg.TypeOverrides()
 types.setTypeParser(pg.types.builtins.INT8, Number)
 
 const ignore = () => {}
+
+// A read of several statements (a delivery, then its attempts) sees one state of the tables, so
+// an attempt recorded in between does not show beside the delivery row from before it.
+const SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
 
 export async function openPostgresStore({
   url,
@@ -82,10 +96,10 @@ export async function openPostgresStore({
     }
   }
 
-  async function transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+  async function transaction<T>(work: (client: PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await checkOut()
     try {
-      await client.query('BEGIN')
+      await client.query(begin)
       const result = await work(client)
       await client.query('COMMIT')
       checkIn(client)
@@ -151,10 +165,24 @@ export async function openPostgresStore({
       })
     },
 
+    // One statement updates the delivery and, when that took effect, writes the attempt row.
     async record(id, decision, outcome) {
       const { status, next } = decisionColumns(decision)
       const { owner, now, httpStatus, error } = outcome
-      await query(SQL.record, [id, owner, status, next, now, httpStatus, error])
+      const { started, duration, errorClass, excerpt } = attemptColumns(outcome)
+      await query(SQL.record, [
+        id,
+        owner,
+        status,
+        next,
+        now,
+        httpStatus,
+        error,
+        started,
+        duration,
+        errorClass,
+        excerpt,
+      ])
     },
 
     // Other replicas may be alive and sending what they leased, so a start frees nothing: the
@@ -204,6 +232,31 @@ export async function openPostgresStore({
     async listDeliveries({ status, target, afterId, limit }) {
       const { rows } = await query(SQL.listDeliveries, [status ?? null, target ?? null, afterId ?? 0, limit])
       return rows.map(toDeliveryRow)
+    },
+
+    async getDelivery(id) {
+      return transaction(async (client) => {
+        const { rows } = await client.query(SQL.getDelivery, [id])
+        if (rows[0] === undefined) return null
+        const attempts = await client.query(SQL.attemptsOfDelivery, [id])
+        const [delivery] = withAttempts([toDeliveryRow(rows[0])], attempts.rows.map(toAttemptRow))
+        return delivery ?? null
+      }, SNAPSHOT)
+    },
+
+    async getEvent(key) {
+      return transaction(async (client) => {
+        const { rows } = await client.query(SQL.getEvent, [key])
+        const row = rows[0]
+        if (row === undefined) return null
+        const deliveries = await client.query(SQL.deliveriesOfEvent, [row.seq])
+        const attempts = await client.query(SQL.attemptsOfEvent, [row.seq])
+        return {
+          ...toEventRow(row),
+          body: row.body as Buffer,
+          deliveries: withAttempts(deliveries.rows.map(toDeliveryRow), attempts.rows.map(toAttemptRow)),
+        }
+      }, SNAPSHOT)
     },
 
     async replay(selector, now) {

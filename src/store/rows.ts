@@ -1,8 +1,12 @@
 // Result rows to domain objects and domain values to columns. Both stores select and write the
 // same column names, so one mapping serves.
 import type {
+  AttemptErrorClass,
+  AttemptOutcome,
+  AttemptRow,
   ClaimedDelivery,
   DeliveryDecision,
+  DeliveryDetail,
   DeliveryRow,
   DeliveryStatus,
   EventRow,
@@ -40,6 +44,27 @@ export function toDeliveryRow(row: Row): DeliveryRow {
     receivedAt: row.received_at as number,
     finishedAt: row.finished_at as number | null,
   }
+}
+
+export function toAttemptRow(row: Row): AttemptRow {
+  return {
+    id: row.id as number,
+    deliveryId: row.delivery_id as number,
+    startedAt: row.started_at as number,
+    durationMs: row.duration_ms as number,
+    status: row.status as number | null,
+    errorClass: row.error_class as AttemptErrorClass | null,
+    error: row.error as string | null,
+    responseExcerpt: row.response_excerpt as string | null,
+    replica: row.replica as string,
+  }
+}
+
+/** Attempt rows (ordered) under the deliveries they belong to, each delivery's oldest first. */
+export function withAttempts(deliveries: DeliveryRow[], attempts: AttemptRow[]): DeliveryDetail[] {
+  const byDelivery = new Map(deliveries.map((delivery) => [delivery.id, [] as AttemptRow[]]))
+  for (const attempt of attempts) byDelivery.get(attempt.deliveryId)?.push(attempt)
+  return deliveries.map((delivery) => ({ ...delivery, history: byDelivery.get(delivery.id) ?? [] }))
 }
 
 export function toEventRow(row: Row): EventRow {
@@ -84,5 +109,19 @@ export function decisionColumns(decision: DeliveryDecision): {
       return { status: null, next: decision.at }
     case 'dead':
       return { status: 'dead', next: null }
+  }
+}
+
+/** The attempt row's columns of an outcome; the replica is the lease owner that made it. */
+export function attemptColumns(outcome: AttemptOutcome) {
+  return {
+    // Whole milliseconds: both stores keep them in integer columns, which refuse a fraction.
+    started: Math.round(outcome.startedAt),
+    duration: Math.round(outcome.durationMs),
+    http: outcome.httpStatus,
+    errorClass: outcome.errorClass,
+    error: outcome.error,
+    excerpt: outcome.responseExcerpt,
+    replica: outcome.owner,
   }
 }

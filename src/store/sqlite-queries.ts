@@ -52,6 +52,10 @@ export const SQL = {
       lease_owner = NULL,
       lease_expires_at = NULL
     WHERE id = :id AND lease_owner = :owner`,
+  // Run only when the record took effect (the lease was still held), in its transaction.
+  insertAttempt: `
+    INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica)
+    VALUES (:id, :started, :duration, :http, :errorClass, :error, :excerpt, :replica)`,
 
   // leases: one relay process owns a SQLite file, so every lease found at its start is its own
   // predecessor's (recoverLeases).
@@ -97,7 +101,29 @@ export const SQL = {
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE (:status IS NULL OR d.status = :status) AND (:target IS NULL OR d.target = :target) AND d.id > :after
     ORDER BY d.id LIMIT :limit`,
-  // A replay starts the schedule afresh; the last status and error stay until the next attempt.
+  getDelivery: `
+    SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+           d.last_status, d.last_error, e.received_at, d.finished_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.id = ?`,
+  attemptsOfDelivery: `
+    SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica
+    FROM attempts WHERE delivery_id = ? ORDER BY id`,
+  getEvent: `
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues, body FROM events
+    WHERE key = ?`,
+  deliveriesOfEvent: `
+    SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
+           d.last_status, d.last_error, e.received_at, d.finished_at
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.event_seq = ? ORDER BY d.id`,
+  attemptsOfEvent: `
+    SELECT a.id, a.delivery_id, a.started_at, a.duration_ms, a.status, a.error_class, a.error,
+           a.response_excerpt, a.replica
+    FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+    WHERE d.event_seq = ? ORDER BY a.id`,
+  // A replay starts the schedule afresh; the last status and error stay until the next attempt,
+  // and the attempt history stays whole.
   replayIds: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, finished_at = NULL,
       lease_owner = NULL, lease_expires_at = NULL

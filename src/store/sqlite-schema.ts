@@ -60,4 +60,20 @@ export const SQLITE_MIGRATIONS: string[] = [
   DROP INDEX events_session_date;
   ALTER TABLE events DROP COLUMN routed;
   `,
+  // Every attempt of a delivery, written with its outcome; it goes with its delivery, and so with
+  // its event when retention purges it.
+  `
+  CREATE TABLE attempts (
+    id               INTEGER PRIMARY KEY,
+    delivery_id      INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    started_at       INTEGER NOT NULL,
+    duration_ms      INTEGER NOT NULL,
+    status           INTEGER,
+    error_class      TEXT,
+    error            TEXT,
+    response_excerpt TEXT,
+    replica          TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX attempts_delivery ON attempts (delivery_id);
+  `,
 ]

@@ -7,7 +7,17 @@ import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { StoreUnavailableError } from './errors.ts'
 import { createGroupCommit } from './group-commit.ts'
-import { decisionColumns, issuesColumn, toClaimed, toDeliveryRow, toEventRow, toRefusedRow } from './rows.ts'
+import {
+  attemptColumns,
+  decisionColumns,
+  issuesColumn,
+  toAttemptRow,
+  toClaimed,
+  toDeliveryRow,
+  toEventRow,
+  toRefusedRow,
+  withAttempts,
+} from './rows.ts'
 import { SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 import type {
@@ -133,7 +143,11 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
     async record(id, decision, outcome): Promise<void> {
       const { status, next } = decisionColumns(decision)
       const { owner, now, httpStatus: http, error } = outcome
-      await writes.submit(() => sql.record.run({ id, owner, status, next, now, http, error }), BOOKKEEPING)
+      await writes.submit(() => {
+        // No attempt without its outcome: a lease that ran out leaves both to its new holder.
+        if (Number(sql.record.run({ id, owner, status, next, now, http, error }).changes) === 0) return
+        sql.insertAttempt.run({ id, ...attemptColumns(outcome) })
+      }, BOOKKEEPING)
     },
 
     // One relay process dispatches from a SQLite file, so a lease found when it starts belongs to
@@ -199,6 +213,27 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
         limit,
       })
       return rows.map(toDeliveryRow)
+    },
+
+    // Reads run on the connection that writes, between transactions: each sees one state.
+    async getDelivery(id) {
+      const row = sql.getDelivery.get(id)
+      if (row === undefined) return null
+      const [delivery] = withAttempts([toDeliveryRow(row)], sql.attemptsOfDelivery.all(id).map(toAttemptRow))
+      return delivery ?? null
+    },
+
+    async getEvent(key) {
+      const row = sql.getEvent.get(key)
+      if (row === undefined) return null
+      const seq = row.seq as number
+      const deliveries = sql.deliveriesOfEvent.all(seq).map(toDeliveryRow)
+      const attempts = sql.attemptsOfEvent.all(seq).map(toAttemptRow)
+      return {
+        ...toEventRow(row),
+        body: asBuffer(row.body as Uint8Array),
+        deliveries: withAttempts(deliveries, attempts),
+      }
     },
 
     replay(selector, now) {

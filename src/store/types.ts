@@ -81,15 +81,30 @@ export interface ClaimRequest {
  */
 export type DeliveryDecision = { kind: 'delivered' } | { kind: 'retry'; at: number } | { kind: 'dead' }
 
+/**
+ * Why an attempt failed, as the dispatcher classified it: `http` a non-2xx answer, `timeout` the
+ * attempt's deadline, `connection` no answer at all (refused, reset, DNS), `media` the body's
+ * inline media could not be fetched (the target was not called).
+ */
+export type AttemptErrorClass = 'http' | 'timeout' | 'connection' | 'media'
+
 export interface AttemptOutcome {
   /**
    * The dispatcher the attempt was claimed by. The outcome is recorded only while it still holds
-   * the lease: one that ran out belongs to whoever claimed the delivery since.
+   * the lease: one that ran out belongs to whoever claimed the delivery since. Its attempt row
+   * names it as the replica that made the attempt.
    */
   owner: string
   now: number
   httpStatus: number | null
   error: string | null
+  /** When the attempt started (ms since the epoch) and how long it took. */
+  startedAt: number
+  durationMs: number
+  /** Null when the target answered 2xx in time. */
+  errorClass: AttemptErrorClass | null
+  /** The start of the response body (its first 1 KiB) as text; null when no answer arrived. */
+  responseExcerpt: string | null
 }
 
 export interface IngestStore {
@@ -107,7 +122,8 @@ export interface DeliveryStore {
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>
   /**
    * Records an attempt of a claimed delivery: one more attempt, its status and error, and what
-   * becomes of the delivery. Frees the lease; changes nothing when `outcome.owner` no longer holds it.
+   * becomes of the delivery, with a row in its attempt history, in one transaction. Frees the
+   * lease; changes nothing (and keeps no attempt) when `outcome.owner` no longer holds it.
    */
   record(id: number, decision: DeliveryDecision, outcome: AttemptOutcome): Promise<void>
   /** Frees the leases of a dispatcher that died, when the store can know it did; returns how many. */
@@ -146,6 +162,33 @@ export interface DeliveryRow {
   finishedAt: number | null
 }
 
+/** One attempt of a delivery, as recorded with its outcome. */
+export interface AttemptRow {
+  id: number
+  deliveryId: number
+  startedAt: number
+  durationMs: number
+  /** The HTTP status, or null when no answer arrived. */
+  status: number | null
+  errorClass: AttemptErrorClass | null
+  error: string | null
+  responseExcerpt: string | null
+  /** The dispatcher (lease owner id) that made the attempt. */
+  replica: string
+}
+
+/** A delivery with its attempt history. */
+export interface DeliveryDetail extends DeliveryRow {
+  /** Every attempt recorded, oldest first (a replay resets `attempts`, never this). */
+  history: AttemptRow[]
+}
+
+/** An event as stored, its body, and each of its deliveries (by id) with their attempts. */
+export interface EventDetail extends EventRow {
+  body: Buffer
+  deliveries: DeliveryDetail[]
+}
+
 export interface DeliveryQuery extends PageQuery {
   status?: DeliveryStatus
   target?: string
@@ -182,6 +225,10 @@ export interface AdminStore {
   /** The refused requests kept, oldest first. */
   listRefused(query: PageQuery): Promise<RefusedRow[]>
   listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]>
+  /** One delivery with every attempt, oldest first; null when no delivery has this id. */
+  getDelivery(id: number): Promise<DeliveryDetail | null>
+  /** One event by its key, with its body, deliveries and their attempts; null when not stored. */
+  getEvent(key: string): Promise<EventDetail | null>
   /**
    * Makes finished deliveries due again from scratch (attempts reset), by id or all dead ones of
    * a target. Returns how many.

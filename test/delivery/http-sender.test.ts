@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createHttpSender, type HttpSender } from '../../src/delivery/http-sender.ts'
+import { createHttpSender, type HttpSender, MAX_EXCERPT_BYTES } from '../../src/delivery/http-sender.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
 const body = Buffer.from('{"whatsapp_id":"w1","event_action":"message","id":"1","text":"привет"}')
@@ -47,6 +47,47 @@ describe('createHttpSender', () => {
     expect(await post()).toMatchObject({ status: 503, error: null })
   })
 
+  it('keeps the response body as text, an empty one as an empty excerpt', async () => {
+    sink.respondWith((_, i) => (i === 0 ? { status: 500, body: '{"error":"привет 👋"}' } : { status: 204 }))
+    expect(await post()).toMatchObject({ status: 500, responseExcerpt: '{"error":"привет 👋"}' })
+    // A 204 has no body, whatever the handler gives: node:http drops it.
+    expect(await post()).toMatchObject({ status: 204, responseExcerpt: '' })
+  })
+
+  it('cuts the excerpt at 1 KiB, on a UTF-8 character boundary', async () => {
+    // 3-byte characters: the 342nd would end at byte 1026, so 341 of them (1023 bytes) are kept.
+    sink.respondWith((_, i) => ({ body: i === 0 ? '€'.repeat(400) : `${'a'.repeat(1000)}${'€'.repeat(50)}` }))
+    const euros = (await post()).responseExcerpt ?? ''
+    expect(euros).toBe('€'.repeat(341))
+    expect(Buffer.byteLength(euros)).toBe(1023)
+    // Exactly at the cap: 1000 + 8 * 3 = 1024 bytes, nothing held back.
+    const mixed = (await post()).responseExcerpt ?? ''
+    expect(mixed).toBe(`${'a'.repeat(1000)}${'€'.repeat(8)}`)
+    expect(Buffer.byteLength(mixed)).toBe(MAX_EXCERPT_BYTES)
+  })
+
+  it('shows bytes that are not text, and NUL, as U+FFFD', async () => {
+    const binary = Buffer.from([0x7b, 0xff, 0x00, 0x7d])
+    const server = createServer((_, res) => res.end(binary))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+      const result = await sender.send({ url, headers: {}, body, timeoutMs: 5000 })
+      expect(result).toMatchObject({ status: 200, responseExcerpt: '{\uFFFD\uFFFD}' })
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+
+  it('reads a body within the cap to its end, so the connection is reused', async () => {
+    sink.respondWith(() => ({ status: 500, body: 'e'.repeat(20 * 1024) }))
+    for (let i = 0; i < 5; i += 1) {
+      expect(await post()).toMatchObject({ status: 500, error: null, responseExcerpt: 'e'.repeat(1024) })
+    }
+    expect(sink.connections).toBeLessThanOrEqual(2)
+  })
+
   it('passes Retry-After through', async () => {
     sink.respondWith(() => ({ status: 429, headers: { 'retry-after': '120' } }))
     expect(await post()).toMatchObject({ status: 429, retryAfter: '120', error: null })
@@ -55,7 +96,12 @@ describe('createHttpSender', () => {
   it('gives up on a stalled target at the deadline', async () => {
     sink.respondWith(() => ({ stall: true }))
     const result = await post({ timeoutMs: 300 })
-    expect(result).toMatchObject({ status: null, error: 'timeout after 300 ms', timedOut: true })
+    expect(result).toMatchObject({
+      status: null,
+      error: 'timeout after 300 ms',
+      timedOut: true,
+      responseExcerpt: null,
+    })
     expect(result.durationMs).toBeGreaterThanOrEqual(250)
     expect(result.durationMs).toBeLessThan(1500)
   })
@@ -70,6 +116,7 @@ describe('createHttpSender', () => {
       error: 'ECONNREFUSED',
       timedOut: false,
       retryAfter: undefined,
+      responseExcerpt: null,
     })
   })
 
@@ -89,7 +136,9 @@ describe('createHttpSender', () => {
 
   it('drops a connection whose response is larger than the cap instead of reading it', async () => {
     sink.respondWith(() => ({ body: 'x'.repeat(8 * 1024 * 1024) }))
-    for (let i = 0; i < 5; i += 1) expect(await post()).toMatchObject({ status: 200, error: null })
+    for (let i = 0; i < 5; i += 1) {
+      expect(await post()).toMatchObject({ status: 200, error: null, responseExcerpt: 'x'.repeat(1024) })
+    }
     // a socket is destroyed after its capped response, so no socket served two of them
     // (uncapped, keep-alive would serve all five on at most two)
     expect(sink.connections).toBe(5)
@@ -122,7 +171,7 @@ describe('createHttpSender', () => {
       const capped = createHttpSender({ userAgent: 't', maxResponseBytes: 1024 })
       try {
         const result = await capped.send({ url, headers: {}, body, timeoutMs: 3000 })
-        expect(result).toMatchObject({ status: 200, error: null })
+        expect(result).toMatchObject({ status: 200, error: null, responseExcerpt: 'y'.repeat(1024) })
         expect(result.durationMs).toBeLessThan(1000)
       } finally {
         await capped.close()
@@ -140,7 +189,12 @@ describe('createHttpSender', () => {
     try {
       const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`
       const result = await sender.send({ url, headers: {}, body, timeoutMs: 300 })
-      expect(result).toMatchObject({ status: 200, error: 'timeout after 300 ms', timedOut: true })
+      expect(result).toMatchObject({
+        status: 200,
+        error: 'timeout after 300 ms',
+        timedOut: true,
+        responseExcerpt: '{',
+      })
       expect(result.durationMs).toBeLessThan(1500)
     } finally {
       slow.closeAllConnections()

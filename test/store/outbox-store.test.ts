@@ -9,6 +9,7 @@ import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
+import { outcome } from '../support/attempts.ts'
 import {
   DEAD,
   DELIVERED,
@@ -20,7 +21,7 @@ import {
   SESSION,
   sortCounts,
 } from '../support/outbox.ts'
-import { freshSchema, postgresSkipReason } from '../support/postgres.ts'
+import { freshSchema, postgresSkipReason, withAdmin } from '../support/postgres.ts'
 import { tempDir } from '../support/relay.ts'
 import { startProxy } from '../support/tcp-proxy.ts'
 
@@ -28,6 +29,8 @@ interface Harness {
   store: OutboxStore
   /** Makes the database unreachable for the store; the function returned brings it back. */
   outage(): Promise<() => Promise<void>>
+  /** The rows of the attempts table, read past the store (purges must not leave any behind). */
+  attemptRows(): Promise<number>
   close(): Promise<void>
 }
 
@@ -53,6 +56,14 @@ const sqlite: StoreFactory = {
         return async () => {
           other.exec('COMMIT')
           other.close()
+        }
+      },
+      async attemptRows() {
+        const db = new DatabaseSync(path, { readOnly: true })
+        try {
+          return Number(db.prepare('SELECT count(*) AS n FROM attempts').get()?.n)
+        } finally {
+          db.close()
         }
       },
       async close() {
@@ -85,6 +96,13 @@ const postgres: StoreFactory = {
         await proxy.stop()
         return () => proxy.start()
       },
+      async attemptRows() {
+        const { rows } = await withAdmin(
+          (client) => client.query('SELECT count(*)::int AS n FROM attempts'),
+          schema.url,
+        )
+        return rows[0].n as number
+      },
       async close() {
         await store.close()
         await proxy.stop()
@@ -108,7 +126,7 @@ for (const factory of [sqlite, postgres]) {
 
     const claim = (target: string, overrides: Partial<ClaimRequest> = {}) =>
       store.claim({ target, limit: 100, owner: 'worker-1', now: Date.now(), leaseMs: MINUTE, ...overrides })
-    const ok = (now = Date.now()) => ({ owner: 'worker-1', now, httpStatus: 200, error: null })
+    const ok = (now = Date.now()) => outcome({ now })
 
     it('accepts an event once: a repeat, also within one batch, writes nothing and says so', async () => {
       expect(await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: [] })])).toEqual([
@@ -250,30 +268,187 @@ for (const factory of [sqlite, postgres]) {
         ['pending', 0, null],
       ])
       expect(await claim('a', { owner: 'worker-3', now: now + 2000 })).toEqual([])
+      // Nor is the late attempt kept: the history holds the lease holder's attempt only.
+      const history = (await store.getDelivery(late?.id as number))?.history
+      expect(history?.map((a) => [a.replica, a.status])).toEqual([['worker-2', 200]])
+      expect(await harness.attemptRows()).toBe(1)
+    })
+
+    it('keeps every attempt with its outcome: retried three times then delivered shows four, oldest first', async () => {
+      await store.accept([event(1, { targets: ['a', 'b'] })])
+      const start = Date.now()
+      const statuses = [500, 502, 503]
+      let delivery = 0
+      for (const [n, status] of statuses.entries()) {
+        const now = start + n * MINUTE
+        const [claimed] = await claim('a', { now, owner: `worker-${n + 1}` })
+        delivery = claimed?.id as number
+        await store.record(
+          delivery,
+          retryAt(now + MINUTE),
+          outcome({
+            owner: `worker-${n + 1}`,
+            now,
+            startedAt: now - 40 - n,
+            durationMs: 40 + n,
+            httpStatus: status,
+            errorClass: 'http',
+            responseExcerpt: `{"error":"down ${n + 1}","text":"привет 👋"}`,
+          }),
+        )
+      }
+      const last = start + 3 * MINUTE
+      const [claimed] = await claim('a', { now: last })
+      await store.record(
+        claimed?.id as number,
+        DELIVERED,
+        outcome({ now: last, httpStatus: 204, responseExcerpt: '' }),
+      )
+
+      const detail = await store.getDelivery(delivery)
+      expect(detail).toMatchObject({
+        id: delivery,
+        target: 'a',
+        status: 'delivered',
+        attempts: 4,
+        lastStatus: 204,
+      })
+      expect(detail?.history).toEqual([
+        ...statuses.map((status, n) => ({
+          id: expect.any(Number),
+          deliveryId: delivery,
+          startedAt: start + n * MINUTE - 40 - n,
+          durationMs: 40 + n,
+          status,
+          errorClass: 'http',
+          error: null,
+          responseExcerpt: `{"error":"down ${n + 1}","text":"привет 👋"}`,
+          replica: `worker-${n + 1}`,
+        })),
+        {
+          id: expect.any(Number),
+          deliveryId: delivery,
+          startedAt: last - 5,
+          durationMs: 5,
+          status: 204,
+          errorClass: null,
+          error: null,
+          responseExcerpt: '',
+          replica: 'worker-1',
+        },
+      ])
+      const ids = detail?.history.map((a) => a.id) ?? []
+      expect(ids).toEqual([...ids].sort((x, y) => x - y))
+
+      // The event: as stored, its body byte for byte, every delivery (b never tried) and attempt.
+      const stored = await store.getEvent(key(1))
+      expect(stored).toMatchObject({
+        key: key(1),
+        whatsappId: SESSION,
+        eventId: '1',
+        action: 'message',
+        issues: null,
+      })
+      expect(stored?.body.equals(Buffer.from('{"id":1}'))).toBe(true)
+      expect(stored?.deliveries.map((d) => [d.target, d.status, d.history.length])).toEqual([
+        ['a', 'delivered', 4],
+        ['b', 'pending', 0],
+      ])
+      expect(stored?.deliveries[0]).toEqual(detail)
+    })
+
+    it('keeps an attempt without an answer: its error class and message, a null status and excerpt', async () => {
+      await store.accept([event(1)])
+      const now = Date.now()
+      const [claimed] = await claim('a', { now })
+      const failed = { httpStatus: null, responseExcerpt: null, durationMs: 300 }
+      await store.record(
+        claimed?.id as number,
+        retryAt(now),
+        outcome({ ...failed, now, errorClass: 'timeout', error: 'timeout after 300 ms' }),
+      )
+      const [again] = await claim('a', { now })
+      await store.record(
+        again?.id as number,
+        DEAD,
+        outcome({
+          ...failed,
+          now,
+          errorClass: 'connection',
+          error: 'gave up after 2 attempts, last: ECONNREFUSED',
+        }),
+      )
+      const history = (await store.getDelivery(claimed?.id as number))?.history
+      expect(history?.map((a) => [a.status, a.errorClass, a.error, a.responseExcerpt])).toEqual([
+        [null, 'timeout', 'timeout after 300 ms', null],
+        [null, 'connection', 'gave up after 2 attempts, last: ECONNREFUSED', null],
+      ])
+    })
+
+    it('finds no delivery or event that is not stored', async () => {
+      await store.accept([event(1)])
+      expect(await store.getDelivery(999_999)).toBeNull()
+      expect(await store.getEvent(key(2))).toBeNull()
+      expect(await store.getEvent(key(1, 'other'))).toBeNull()
+    })
+
+    it('gives an event its issues and a body of any bytes', async () => {
+      const issues = [{ path: 'event_date', message: 'expected "YYYY-MM-DD HH:MM:SS"' }]
+      const body = Buffer.from([0x7b, 0xff, 0x00, 0x7d])
+      await store.accept([{ ...event(1, { body, targets: [] }), issues }])
+      const stored = await store.getEvent(key(1))
+      expect(stored).toMatchObject({ key: key(1), issues, deliveries: [] })
+      expect(stored?.body.equals(body)).toBe(true)
+    })
+
+    it('keeps the history through a replay: the next attempts follow the old ones', async () => {
+      await store.accept([event(1)])
+      const now = Date.now()
+      const [claimed] = await claim('a', { now })
+      const id = claimed?.id as number
+      await store.record(
+        id,
+        DEAD,
+        outcome({ now, httpStatus: 410, errorClass: 'http', error: 'gone: HTTP 410' }),
+      )
+      expect(await store.replay({ ids: [id] }, now)).toEqual({ replayed: 1 })
+      await claim('a', { now })
+      await store.record(id, DELIVERED, outcome({ now }))
+      const detail = await store.getDelivery(id)
+      expect(detail?.attempts).toBe(1)
+      expect(detail?.history.map((a) => a.status)).toEqual([410, 200])
     })
 
     it('records an attempt delivered, to retry or dead on the delivery', async () => {
       await store.accept([event(1), event(2), event(3)])
       const now = Date.now()
       const [one, two, three] = await claim('a', { now })
-      await store.record(one?.id as number, DELIVERED, {
-        owner: 'worker-1',
-        now: now + 1,
-        httpStatus: 204,
-        error: null,
-      })
-      await store.record(two?.id as number, retryAt(now + 5 * MINUTE), {
-        owner: 'worker-1',
-        now: now + 2,
-        httpStatus: 503,
-        error: 'HTTP 503',
-      })
-      await store.record(three?.id as number, DEAD, {
-        owner: 'worker-1',
-        now: now + 3,
-        httpStatus: null,
-        error: 'connect ECONNREFUSED',
-      })
+      await store.record(
+        one?.id as number,
+        DELIVERED,
+        outcome({
+          now: now + 1,
+          httpStatus: 204,
+        }),
+      )
+      await store.record(
+        two?.id as number,
+        retryAt(now + 5 * MINUTE),
+        outcome({
+          now: now + 2,
+          httpStatus: 503,
+          error: 'HTTP 503',
+        }),
+      )
+      await store.record(
+        three?.id as number,
+        DEAD,
+        outcome({
+          now: now + 3,
+          httpStatus: null,
+          error: 'connect ECONNREFUSED',
+        }),
+      )
       const rows = await store.listDeliveries({ limit: 10 })
       expect(
         rows.map(({ status, attempts, lastStatus, lastError, finishedAt }) => ({
@@ -384,6 +559,7 @@ for (const factory of [sqlite, postgres]) {
         store.purge({ deliveredBefore, deadBefore, limit })
       const past = now - MINUTE
       const future = Date.now() + MINUTE
+      expect(await harness.attemptRows()).toBe(4)
       expect(await purge(past, past)).toBe(0)
       expect(await purge(future, past)).toBe(1)
       expect(await purge(future, past)).toBe(1)
@@ -392,6 +568,10 @@ for (const factory of [sqlite, postgres]) {
       expect(await purge(future, future, 10)).toBe(2)
       expect(keysOf(await store.listDeliveries({ limit: 10 }))).toEqual([key(3)])
       expect(await purge(future, future, 10)).toBe(0)
+      // Attempts go with their event; the pending one was never attempted (it was released).
+      expect(await harness.attemptRows()).toBe(0)
+      expect(await store.getDelivery(idOf(key(1)))).toBeNull()
+      expect(await store.getEvent(key(2))).toBeNull()
     })
 
     it('lists deliveries page by page (keyset), filtered by status and target', async () => {
@@ -617,7 +797,7 @@ describe('sqlite store: one relay per file', () => {
       expect(await store.accept([event(3, { chat: 'x' })])).toEqual([{ key: key(3), inserted: true }])
       const [first] = await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE })
       expect(first).toMatchObject({ eventKey: key(1), body: Buffer.from('{"id":1}') })
-      await store.record(first?.id as number, DELIVERED, { owner: 'w', now, httpStatus: 200, error: null })
+      await store.record(first?.id as number, DELIVERED, outcome({ owner: 'w', now }))
       expect(keysOf(await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE }))).toEqual(
         [key(2)],
       )

@@ -7,6 +7,7 @@ import { StoreUnavailableError } from '../../src/store/errors.ts'
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import type { OutboxStore } from '../../src/store/types.ts'
+import { outcome } from '../support/attempts.ts'
 import { DELIVERED, outboxEvent as event, eventKey, keysOf, MINUTE, sortCounts } from '../support/outbox.ts'
 import { freshSchema, postgresSkipReason, type TestSchema, withAdmin } from '../support/postgres.ts'
 import { startProxy } from '../support/tcp-proxy.ts'
@@ -107,7 +108,7 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     })
     const [first] = await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE })
     expect(first).toMatchObject({ eventKey: eventKey(1), body: Buffer.from('{"id":1}') })
-    await store.record(first?.id as number, DELIVERED, { owner: 'w', now, httpStatus: 200, error: null })
+    await store.record(first?.id as number, DELIVERED, outcome({ owner: 'w', now }))
     expect(keysOf(await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE }))).toEqual([
       eventKey(2),
     ])
@@ -172,12 +173,7 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
             await sleep(Math.random() * 4)
             // The send is over before its outcome is recorded, as in the dispatcher.
             if (chat && inFlight.get(chat) === delivery.id) inFlight.delete(chat)
-            await store.record(delivery.id, DELIVERED, {
-              owner,
-              now: Date.now(),
-              httpStatus: 200,
-              error: null,
-            })
+            await store.record(delivery.id, DELIVERED, outcome({ owner }))
           }),
         )
       }
