@@ -45,7 +45,12 @@ export async function createRelay(
   { clock = systemClock, delays = {} }: RelayOptions = {},
 ) {
   const { targets } = config
-  const store = await openStore({ databaseUrl: config.databaseUrl, sqlitePath: config.sqlitePath, log })
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    sqlitePath: config.sqlitePath,
+    log,
+    clock,
+  })
   const metrics = createMetrics({ store })
 
   const { apiKey, apiUrl } = config.whatsgate
@@ -83,6 +88,7 @@ export async function createRelay(
     store,
     targets,
     log: log.child({ name: 'ingest' }),
+    clock,
     onStored: (targetNames) => dispatcher.notify(targetNames),
     onOutcome: metrics.eventReceived,
   })

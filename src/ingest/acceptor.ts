@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { routeEvent } from '../delivery/routing.ts'
 import type { Target } from '../delivery/targets.ts'
 import { type EventIssue, eventDateOf, eventKey, type IncomingEvent, parseEvent } from '../events/index.ts'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import type { IngestStore } from '../store/types.ts'
 
 export type AcceptOutcome =
@@ -25,6 +26,8 @@ export interface AcceptorDeps {
   store: IngestStore
   targets: readonly Target[]
   log: Logger
+  /** Files an event without a readable event_date under its arrival; real time by default. */
+  clock?: Pick<Clock, 'now'>
   /** Told which targets got new deliveries once they are committed (wakes the dispatcher). */
   onStored?: (targetNames: string[]) => void
   /** Told every outcome (metrics). */
@@ -34,7 +37,14 @@ export interface AcceptorDeps {
 const BOM = Buffer.from([0xef, 0xbb, 0xbf])
 const BOM_ISSUE: EventIssue = { path: '(body)', message: 'starts with a UTF-8 byte-order mark' }
 
-export function createAcceptor({ store, targets, log, onStored, onOutcome }: AcceptorDeps): Acceptor {
+export function createAcceptor({
+  store,
+  targets,
+  log,
+  clock = systemClock,
+  onStored,
+  onOutcome,
+}: AcceptorDeps): Acceptor {
   async function accept(body: Buffer): Promise<AcceptOutcome> {
     let value: unknown
     // JSON text must not start with a byte-order mark (RFC 8259), but some senders put one first:
@@ -64,7 +74,7 @@ export function createAcceptor({ store, targets, log, onStored, onOutcome }: Acc
         whatsappId: event.whatsapp_id,
         eventId: String(event.id),
         action: event.event_action,
-        eventDate: eventDateOf(event.event_date, Date.now()),
+        eventDate: eventDateOf(event.event_date, clock.now()),
         body,
         deliveries,
         issues,

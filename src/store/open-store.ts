@@ -1,6 +1,7 @@
 // Picks the outbox the configuration asks for: PostgreSQL when DATABASE_URL is set (replicas share
 // it), else the SQLite file in DATA_DIR. The PostgreSQL driver loads only when it is used.
 import type { Logger } from 'pino'
+import type { Clock } from '../shared/clock.ts'
 import { openSqliteStore } from './sqlite-store.ts'
 import type { OutboxStore } from './types.ts'
 
@@ -9,13 +10,21 @@ export interface OpenStoreOptions {
   databaseUrl: string | null
   sqlitePath: string
   log: Logger
+  /** Stamps each accepted event's received time (tests hold it still). */
+  clock?: Clock
 }
 
-export async function openStore({ databaseUrl, sqlitePath, log }: OpenStoreOptions): Promise<OutboxStore> {
-  if (databaseUrl === null) return openSqliteStore({ path: sqlitePath })
+export async function openStore({
+  databaseUrl,
+  sqlitePath,
+  log,
+  clock,
+}: OpenStoreOptions): Promise<OutboxStore> {
+  if (databaseUrl === null) return openSqliteStore({ path: sqlitePath, clock })
   const { openPostgresStore } = await import('./postgres-store.ts')
   return openPostgresStore({
     url: databaseUrl,
+    clock,
     onIdleError: (error) => log.warn({ err: error }, 'a PostgreSQL connection failed; it will be replaced'),
   })
 }

@@ -17,6 +17,7 @@
 //   is writing at that moment, which makes the claim more cautious, never less. The lock is
 //   held for one short SELECT ... UPDATE, never across a send.
 import pg, { type PoolClient, type QueryResultRow } from 'pg'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { SQL } from './postgres-queries.ts'
@@ -44,6 +45,8 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number
   /** Told of errors on idle connections (server restart, network drop); the pool replaces them. */
   onIdleError?: (error: Error) => void
+  /** Stamps each accepted event's received time; real time by default. */
+  clock?: Pick<Clock, 'now'>
 }
 
 // Ids and epoch-millisecond times are bigint columns, all far below 2^53: read them as numbers.
@@ -62,6 +65,7 @@ export async function openPostgresStore({
   connectTimeoutMs = 5000,
   statementTimeoutMs = 30_000,
   onIdleError,
+  clock = systemClock,
 }: PostgresStoreOptions): Promise<OutboxStore> {
   const pool = new pg.Pool({
     connectionString: url,
@@ -133,7 +137,7 @@ export async function openPostgresStore({
   }
 
   const accepts = createBatchCommit<NewEvent, AcceptResult>({
-    commit: (events) => transaction((client) => insertEvents(client, events, Date.now())),
+    commit: (events) => transaction((client) => insertEvents(client, events, clock.now())),
     // Invalid data (a NUL character PostgreSQL text cannot hold) fails its own request only.
     isolate: (error) => /^22/.test(String((error as { cause?: { code?: unknown } }).cause?.code)),
   })

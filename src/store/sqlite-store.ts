@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { createGroupCommit } from './group-commit.ts'
 import {
@@ -44,9 +45,15 @@ export interface SqliteStoreOptions {
   path: string
   /** How long a write waits for a lock held by another connection before failing (503). */
   busyTimeoutMs?: number
+  /** Stamps each accepted event's received time; real time by default. */
+  clock?: Pick<Clock, 'now'>
 }
 
-export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptions): OutboxStore {
+export function openSqliteStore({
+  path,
+  busyTimeoutMs = 1000,
+  clock = systemClock,
+}: SqliteStoreOptions): OutboxStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new DatabaseSync(path, { timeout: busyTimeoutMs })
   const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode
@@ -92,7 +99,7 @@ export function openSqliteStore({ path, busyTimeoutMs = 1000 }: SqliteStoreOptio
 
   return {
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
-      const now = Date.now()
+      const now = clock.now()
       return writes.submit(() =>
         events.map((event) => {
           const row = sql.insertEvents.get(

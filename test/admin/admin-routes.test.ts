@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil, wgEvent } from '../support/events.ts'
+import { createManualClock } from '../support/manual-clock.ts'
 import { buildTestApp, readOutbox } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
@@ -69,6 +70,24 @@ describe('admin API', () => {
     const bad = await relay.app.inject({ url: '/admin/events?conforming=maybe', headers: auth })
     expect(bad.statusCode).toBe(400)
     expect(bad.json().issues).toEqual([expect.objectContaining({ path: 'conforming' })])
+  })
+
+  it("stamps events with the relay's clock: the received time, and the date of one that has none", async () => {
+    const clock = createManualClock(Date.UTC(2026, 0, 2, 3, 4, 5))
+    relay = await buildTestApp({ ADMIN_TOKEN }, undefined, { clock })
+    await relay.post(wgEvent({ id: 1 }))
+    clock.advance(5000)
+    const { event_date: _date, ...undated } = JSON.parse(wgEvent({ id: 2 }))
+    await relay.post(JSON.stringify(undated))
+    const { events } = (await relay.app.inject({ url: '/admin/events', headers: auth })).json()
+    expect(events).toEqual([
+      expect.objectContaining({
+        eventId: '1',
+        receivedAt: clock.now() - 5000,
+        eventDate: '2022-09-07 18:29:37',
+      }),
+      expect.objectContaining({ eventId: '2', receivedAt: clock.now(), eventDate: '2026-01-02 03:04:10' }),
+    ])
   })
 
   it('lists dead letters with their last error, page by page', async () => {
