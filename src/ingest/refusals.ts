@@ -5,7 +5,14 @@
 import type { FastifyRequest } from 'fastify'
 import type { IngestStore } from '../store/types.ts'
 
-export type RefusalReason = 'token' | 'not_found' | 'too_large' | 'not_json' | 'no_identity' | 'bad_request'
+export type RefusalReason =
+  | 'token'
+  | 'not_found'
+  | 'too_large'
+  | 'incomplete'
+  | 'not_json'
+  | 'no_identity'
+  | 'bad_request'
 
 export interface Refusal {
   reason: RefusalReason

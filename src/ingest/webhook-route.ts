@@ -37,7 +37,11 @@ export async function webhookRoute(app: FastifyInstance, opts: WebhookRouteOptio
     const status = error.statusCode ?? 500
     // Not a refusal (a store outage is a 503): the app's handler answers it.
     if (status < 400 || status >= 500) throw error
-    const reason = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'too_large' : 'bad_request'
+    // The body stopped coming: the client left, or the request timeout cut it off (Node's server
+    // has then answered 408 itself).
+    const incomplete = error.code === 'ECONNRESET' || request.raw.destroyed
+    const reason =
+      error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'too_large' : incomplete ? 'incomplete' : 'bad_request'
     return refuse(request, reply, { reason, status, body: null }, { error: error.message })
   })
 

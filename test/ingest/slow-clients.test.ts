@@ -116,6 +116,7 @@ describe('slow clients', () => {
     const relay = await listening({
       HEADERS_TIMEOUT_MS: '1000',
       REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
+      ADMIN_TOKEN: 'admin-token-0123456789',
     })
     const body = event(1)
     const head =
@@ -129,6 +130,12 @@ describe('slow clients', () => {
     expect(afterMs).toBeGreaterThanOrEqual(requestTimeoutMs - 50)
     expect(afterMs).toBeLessThan(requestTimeoutMs + CHECK_INTERVAL_MS + SLACK_MS)
     expect(readOutbox(relay.dataDir).events).toEqual([])
+    // A refusal like any other: counted, under its own reason.
+    const metrics = await relay.app.inject({
+      url: '/metrics',
+      headers: { authorization: 'Bearer admin-token-0123456789' },
+    })
+    expect(metrics.body).toContain('whatsgate_relay_webhook_refused_total{reason="incomplete"} 1')
   })
 
   it('an idle kept-alive connection outlives the headers timeout, and is closed at the keep-alive timeout', async () => {
