@@ -87,6 +87,8 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
       token: config.adminToken,
       targetNames: config.targets.map((t) => t.name),
       onReplay: () => relay.dispatcher.notify(),
+      onResume: (target) => relay.dispatcher.notify([target]),
+      failingTargets: () => relay.dispatcher.failing(),
     })
   }
   await app.register(webhookRoute, {

@@ -51,7 +51,7 @@ export async function createRelay(
     log,
     clock,
   })
-  const metrics = createMetrics({ store })
+  const metrics = createMetrics({ store, targetNames: targets.map((t) => t.name) })
 
   const { apiKey, apiUrl } = config.whatsgate
   const whatsgateClient = apiKey

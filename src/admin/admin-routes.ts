@@ -1,10 +1,11 @@
 // The operator's API: events (non-conforming ones above all) and one event with everything that
 // became of it, the webhook requests refused, deliveries (dead letters above all) and one with its
-// attempt history, replay, and /metrics.
+// attempt history, replay, targets paused and resumed, and /metrics.
 // Registered only when ADMIN_TOKEN is set; every request must carry it as a bearer token.
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
 import { z } from 'zod'
+import { targetNameSchema } from '../delivery/targets.ts'
 import { createTokenCheck } from '../shared/token-check.ts'
 import type { AdminStore, RefusedRow } from '../store/types.ts'
 
@@ -14,8 +15,15 @@ export interface AdminRouteOptions {
   targetNames: readonly string[]
   /** Wakes the dispatcher after a replay. */
   onReplay: () => void
+  /** Wakes the dispatcher for a target resumed; other replicas find its work at their next poll. */
+  onResume: (target: string) => void
+  /** The targets this replica's dispatcher sees failing. */
+  failingTargets: () => readonly string[]
   metrics: Registry
 }
+
+/** A target as GET /admin/targets shows it. */
+export type TargetState = 'ok' | 'failing' | 'paused'
 
 const listQuery = z.strictObject({
   status: z.enum(['pending', 'delivered', 'dead']).optional(),
@@ -47,6 +55,10 @@ const eventParams = z.strictObject({
     .string()
     .regex(/^[^:\0]{1,128}:[^:\0]{1,64}:[^\0]{1,128}$/, 'must be <whatsapp_id>:<event_action>:<id>'),
 })
+
+// A target name's form: one that cannot be a name is a bad request, one
+// that could be but is not configured is unknown (404).
+const targetParams = z.strictObject({ name: targetNameSchema })
 
 const replayBody = z.union([
   z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) }),
@@ -117,10 +129,51 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     return result
   })
 
+  // State per configured target: paused (in the store, for every replica) above failing (what
+  // this replica's dispatcher sees) above ok; pending counts every delivery not yet finished.
+  app.get('/admin/targets', async () => {
+    const [paused, counts] = await Promise.all([opts.store.pausedTargets(), opts.store.countDeliveries()])
+    const failing = new Set(opts.failingTargets())
+    const pending = new Map<string, number>()
+    for (const row of counts) if (row.status === 'pending') pending.set(row.target, row.count)
+    return {
+      targets: opts.targetNames.map((name) => ({
+        name,
+        state: stateOf(name, paused, failing),
+        pausedAt: paused.get(name) ?? null,
+        pending: pending.get(name) ?? 0,
+      })),
+    }
+  })
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/admin/targets/:name/${action}`, async (request, reply) => {
+      const params = targetParams.safeParse(request.params)
+      if (!params.success)
+        return reply.code(400).send({ error: 'bad target name', issues: issuesOf(params.error) })
+      const { name } = params.data
+      if (!opts.targetNames.includes(name)) return reply.code(404).send({ error: `unknown target "${name}"` })
+      await opts.store.setPaused(name, action === 'pause', Date.now())
+      if (action === 'resume') opts.onResume(name)
+      request.log.info({ target: name }, action === 'pause' ? 'target paused' : 'target resumed')
+      const paused = await opts.store.pausedTargets()
+      return {
+        name,
+        state: stateOf(name, paused, new Set(opts.failingTargets())),
+        pausedAt: paused.get(name) ?? null,
+      }
+    })
+  }
+
   app.get('/metrics', async (_request, reply) => {
     reply.type(opts.metrics.contentType)
     return opts.metrics.metrics()
   })
+}
+
+function stateOf(name: string, paused: Map<string, number>, failing: Set<string>): TargetState {
+  if (paused.has(name)) return 'paused'
+  return failing.has(name) ? 'failing' : 'ok'
 }
 
 function issuesOf(error: z.ZodError) {

@@ -9,10 +9,12 @@ import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead'
 
 export interface MetricsDeps {
-  store: Pick<AdminStore, 'countDeliveries'>
+  store: Pick<AdminStore, 'countDeliveries' | 'pausedTargets'>
+  /** The configured targets: each shows in the paused gauge, 0 while running. */
+  targetNames?: readonly string[]
 }
 
-export function createMetrics({ store }: MetricsDeps) {
+export function createMetrics({ store, targetNames = [] }: MetricsDeps) {
   const registry = new Registry()
   // WhatsGate's registrar is built after the metrics (it feeds the ingest path they count).
   let registration: () => RegistrationStatus | null = () => null
@@ -32,7 +34,7 @@ export function createMetrics({ store }: MetricsDeps) {
   })
   const refused = new Counter({
     name: 'whatsgate_relay_webhook_refused_total',
-    help: 'Webhook requests refused, by reason (token, not_found, too_large, not_json, no_identity, bad_request)',
+    help: 'Webhook requests refused, by reason (token, not_found, too_large, incomplete, not_json, no_identity, bad_request)',
     labelNames: ['reason'] as const,
     registers: [registry],
   })
@@ -58,6 +60,19 @@ export function createMetrics({ store }: MetricsDeps) {
       this.reset()
       for (const row of await store.countDeliveries())
         this.set({ target: row.target, status: row.status }, row.count)
+    },
+  })
+  // Read from the store, so every replica reports a pause whichever one took it.
+  new Gauge({
+    name: 'whatsgate_relay_target_paused',
+    help: 'Whether a target is paused by the operator (1) or running (0)',
+    labelNames: ['target'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const paused = await store.pausedTargets()
+      for (const target of targetNames) this.set({ target }, paused.has(target) ? 1 : 0)
+      for (const target of paused.keys()) this.set({ target }, 1)
     },
   })
   new Gauge({

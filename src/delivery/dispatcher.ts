@@ -39,6 +39,8 @@ export interface Dispatcher {
   notify(targetNames?: Iterable<string>): void
   /** Stops claiming, waits until `deadline` (epoch ms) for sends in flight, then gives back their leases. */
   stop(deadline: number): Promise<void>
+  /** The targets this dispatcher sees failing (one request at a time until a 2xx). */
+  failing(): string[]
 }
 
 interface Lane {
@@ -265,6 +267,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         const lane = lanes.get(name)
         if (lane) void pump(lane)
       }
+    },
+    failing() {
+      return [...lanes.values()]
+        .filter((lane) => lane.failures >= failingAfter)
+        .map((lane) => lane.target.name)
     },
     async stop(deadline) {
       running = false

@@ -29,7 +29,10 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // Visible ASCII, space and tab only: a CR/LF would otherwise fail on every send, not at start.
 const HEADER_VALUE = /^[\t\x20-\x7e]*$/
 // Names end up in store rows, metric labels and admin URLs, so keep them to a URL-safe alphabet.
-const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/** A target's name: stored in rows, a metric label and part of admin URLs. */
+export const targetNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 characters of letters, digits, ".", "_" or "-"')
 // The Standard Webhooks spec asks for 24..64 byte keys; shorter ones work but are weak.
 const MIN_SECRET_BYTES = 24
 
@@ -74,7 +77,7 @@ const retrySchema = z
   })
 
 const targetInputSchema = z.strictObject({
-  name: z.string().regex(TARGET_NAME, 'must be 1-64 characters of letters, digits, ".", "_" or "-"'),
+  name: targetNameSchema,
   url: z.url({ protocol: /^https?$/, error: 'Invalid URL (http or https)' }),
   events: z.array(z.string().min(1)).min(1),
   sessions: z

@@ -39,12 +39,14 @@ export const SQL = {
 
   // claim. Claims of one target take turns on this lock, so each sees every lease taken before it
   // (see postgres-store.ts); then one statement selects the due rows and leases them. An ordered
-  // delivery waits while an older one of its target and ordering key is unfinished.
+  // delivery waits while an older one of its target and ordering key is unfinished; a paused
+  // target's wait all, on every replica (one key lookup, made once: it depends on no row).
   lockClaims: 'SELECT pg_advisory_xact_lock($1, hashtext($2))',
   claim: `
     WITH due AS (
       SELECT d.id FROM deliveries d
       WHERE d.target = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
+        AND NOT EXISTS (SELECT 1 FROM target_state t WHERE t.target = $1 AND t.paused_at IS NOT NULL)
         AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $2)
         AND (d.ordering_key IS NULL OR NOT EXISTS (
           SELECT 1 FROM deliveries o
@@ -155,6 +157,13 @@ export const SQL = {
     WHERE target = $2 AND status = 'dead'`,
   countDeliveries:
     'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
+  // A pause keeps its first time when repeated; a resume keeps the row, running.
+  setPaused: `
+    INSERT INTO target_state (target, paused_at) VALUES ($1, $2)
+    ON CONFLICT (target) DO UPDATE
+    SET paused_at = CASE WHEN excluded.paused_at IS NULL THEN NULL
+                         ELSE coalesce(target_state.paused_at, excluded.paused_at) END`,
+  pausedTargets: 'SELECT target, paused_at FROM target_state WHERE paused_at IS NOT NULL ORDER BY target',
 
   ping: 'SELECT 1',
 }

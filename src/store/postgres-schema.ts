@@ -93,6 +93,14 @@ export const POSTGRES_MIGRATIONS: string[] = [
   );
   CREATE INDEX attempts_delivery ON attempts (delivery_id);
   `,
+  // What the operator set per target: paused since when (null: running). A row only for a target
+  // ever paused; every replica's claim skips the deliveries of one paused here.
+  `
+  CREATE TABLE target_state (
+    target    text PRIMARY KEY,
+    paused_at bigint
+  );
+  `,
 ]
 
 /**

@@ -278,6 +278,20 @@ export async function openPostgresStore({
       return rows
     },
 
+    // Under the target's claim lock: a claim under way on any replica commits first, and every
+    // claim after this one sees the pause.
+    setPaused(target, paused, now) {
+      return transaction(async (client) => {
+        await client.query(SQL.lockClaims, [LOCK_CLASS.claim, target])
+        await client.query(SQL.setPaused, [target, paused ? now : null])
+      })
+    },
+
+    async pausedTargets() {
+      const { rows } = await query<{ target: string; paused_at: number }>(SQL.pausedTargets)
+      return new Map(rows.map((row) => [row.target, row.paused_at]))
+    },
+
     async ping() {
       await query(SQL.ping)
     },

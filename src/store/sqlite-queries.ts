@@ -26,11 +26,12 @@ export const SQL = {
 
   // claim: writes are serial on SQLite, so selecting due rows and then leasing them (`lease`) in
   // one transaction is the whole claim. An ordered delivery waits while an older one of its target
-  // and ordering key is unfinished.
+  // and ordering key is unfinished; a paused target's wait all (one key lookup, made once).
   claim: `
     SELECT d.id, d.target, d.attempts, e.key, e.whatsapp_id, e.action, e.body, e.received_at
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE d.target = ?1 AND d.status = 'pending' AND d.next_attempt_at <= ?2
+      AND NOT EXISTS (SELECT 1 FROM target_state t WHERE t.target = ?1 AND t.paused_at IS NOT NULL)
       AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= ?2)
       AND (d.ordering_key IS NULL OR NOT EXISTS (
         SELECT 1 FROM deliveries o
@@ -132,6 +133,12 @@ export const SQL = {
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
     WHERE target = ? AND status = 'dead'`,
   countDeliveries: 'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
+  // A pause keeps its first time when repeated; a resume keeps the row, running.
+  setPaused: `
+    INSERT INTO target_state (target, paused_at) VALUES (?1, ?2)
+    ON CONFLICT (target) DO UPDATE
+    SET paused_at = CASE WHEN excluded.paused_at IS NULL THEN NULL ELSE coalesce(paused_at, excluded.paused_at) END`,
+  pausedTargets: 'SELECT target, paused_at FROM target_state WHERE paused_at IS NOT NULL ORDER BY target',
 
   ping: 'SELECT 1',
 }

@@ -76,4 +76,12 @@ export const SQLITE_MIGRATIONS: string[] = [
   ) STRICT;
   CREATE INDEX attempts_delivery ON attempts (delivery_id);
   `,
+  // What the operator set per target: paused since when (null: running). A row only for a target
+  // ever paused; the claim skips the deliveries of one paused here.
+  `
+  CREATE TABLE target_state (
+    target    TEXT PRIMARY KEY,
+    paused_at INTEGER
+  ) STRICT, WITHOUT ROWID;
+  `,
 ]

@@ -257,6 +257,18 @@ export function openSqliteStore({
       return sql.countDeliveries.all() as { target: string; status: DeliveryStatus; count: number }[]
     },
 
+    // Durable: an operator's pause must hold through a power cut as well as a restart.
+    setPaused(target, paused, now) {
+      return writes.submit(() => {
+        sql.setPaused.run(target, paused ? now : null)
+      })
+    },
+
+    async pausedTargets() {
+      const rows = sql.pausedTargets.all()
+      return new Map(rows.map((row) => [row.target as string, row.paused_at as number]))
+    },
+
     // Ready means able to take an event: that needs the write lock, which another connection
     // (a backup, an operator's shell) may hold while reads still work.
     async ping(): Promise<void> {

@@ -118,6 +118,7 @@ export interface DeliveryStore {
   /**
    * Leases up to `limit` due deliveries of a target to `owner` until `now + leaseMs`, longest due
    * first; a delivery with an ordering key only once no older one of its target and key is pending.
+   * Nothing while the target is paused (setPaused), whichever replica paused it.
    */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>
   /**
@@ -239,6 +240,14 @@ export interface AdminStore {
   ): Promise<{ replayed: number }>
   /** Delivery counts per target and status, for metrics. */
   countDeliveries(): Promise<{ target: string; status: DeliveryStatus; count: number }[]>
+  /**
+   * Pauses a target (its deliveries stay pending and no claim hands them out, on any replica) or
+   * resumes it. Pausing a paused target keeps the time it was first paused. Once it resolves, no
+   * claim of the target that started before it is still to commit: what was claimed is claimed.
+   */
+  setPaused(target: string, paused: boolean, now: number): Promise<void>
+  /** The targets paused, each with the time it was paused (ms since the epoch). */
+  pausedTargets(): Promise<Map<string, number>>
 }
 
 export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore {

@@ -247,6 +247,35 @@ for (const factory of [sqlite, postgres]) {
       expect(keysOf(await claim('a', { now: now + MINUTE }))).toEqual([key(4)])
     })
 
+    it('holds a paused target: its deliveries stay pending and unclaimed, then resume in order', async () => {
+      expect(await store.pausedTargets()).toEqual(new Map())
+      await store.accept([event(1, { chat: 'x', targets: ['a', 'b'] }), event(2, { chat: 'x' }), event(3)])
+      const now = Date.now()
+      await store.setPaused('a', true, now)
+      // Paused again later: it keeps the time it was first paused.
+      await store.setPaused('a', true, now + 5)
+      expect(await store.pausedTargets()).toEqual(new Map([['a', now]]))
+      await store.accept([event(4, { chat: 'x' })])
+      expect(await claim('a', { now: now + MINUTE })).toEqual([])
+      // Another target is its own.
+      expect(keysOf(await claim('b', { now }))).toEqual([key(1)])
+      const rows = await store.listDeliveries({ target: 'a', limit: 100 })
+      expect(rows.map((r) => [r.eventKey, r.status, r.attempts])).toEqual([
+        [key(1), 'pending', 0],
+        [key(2), 'pending', 0],
+        [key(3), 'pending', 0],
+        [key(4), 'pending', 0],
+      ])
+
+      await store.setPaused('a', false, now + 10)
+      expect(await store.pausedTargets()).toEqual(new Map())
+      // Resumed, the chat still goes one at a time and in order.
+      expect(keysOf(await claim('a', { now }))).toEqual([key(1), key(3)])
+      await store.setPaused('a', false, now + 20)
+      await store.setPaused('never-paused', false, now)
+      expect(await store.pausedTargets()).toEqual(new Map())
+    })
+
     it('records an outcome and a release only under a lease still held: one that ran out is not', async () => {
       await store.accept([event(1), event(2)])
       const now = Date.now()

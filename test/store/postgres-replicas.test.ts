@@ -123,6 +123,34 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     expect(await b.claim({ target: 'a', limit: 1, owner: 'replica-b', now, leaseMs: MINUTE })).toEqual([])
   })
 
+  it('a pause taken on one replica holds on another: once it commits, no claim there hands anything out', async () => {
+    const [a, b] = await Promise.all([replica(), replica()])
+    await a.accept(Array.from({ length: 30 }, (_, i) => event(i + 1)))
+    const now = Date.now()
+    // Replica b claims one at a time while replica a pauses the target.
+    let claimed = 0
+    let paused = false
+    const claiming = (async () => {
+      while (!paused) {
+        claimed += (await b.claim({ target: 'a', limit: 1, owner: 'replica-b', now, leaseMs: MINUTE })).length
+      }
+    })()
+    await a.setPaused('a', true, now)
+    paused = true
+    await claiming
+    const after = await b.claim({ target: 'a', limit: 100, owner: 'replica-b', now, leaseMs: MINUTE })
+    expect(after).toEqual([])
+    expect(await b.pausedTargets()).toEqual(new Map([['a', now]]))
+    const pending = await b.listDeliveries({ status: 'pending', target: 'a', limit: 100 })
+    expect(pending).toHaveLength(30)
+
+    await b.setPaused('a', false, now)
+    const rest = await a.claim({ target: 'a', limit: 100, owner: 'replica-a', now, leaseMs: MINUTE })
+    // Nothing claimed before the pause is handed out twice; nothing else is lost.
+    expect(rest).toHaveLength(30 - claimed)
+    expect(keysOf(rest)).toEqual(keysOf(pending).slice(claimed))
+  })
+
   it('takes the same events from two replicas at once: each key is written by exactly one', async () => {
     const [a, b] = await Promise.all([replica(), replica()])
     const ids = Array.from({ length: 40 }, (_, i) => i)
