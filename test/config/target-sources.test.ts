@@ -1,21 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadTargets } from '../../src/config/target-sources.ts'
-import { type Target, TargetConfigError } from '../../src/delivery/targets.ts'
+import { TargetConfigError } from '../../src/delivery/targets.ts'
+import { collectWarnings, loaderOf, SECRET } from '../support/targets.ts'
 
-const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
 const dir = mkdtempSync(join(tmpdir(), 'target-sources-test-'))
-let warnings: string[] = []
-const warn = (msg: string) => warnings.push(msg)
-afterEach(() => {
-  warnings = []
-})
-
-function load(targets: unknown): Target[] {
-  return loadTargets({ targets: JSON.stringify(targets) }, warn)
-}
+const { warnings, warn } = collectWarnings()
+const load = loaderOf(warn)
 
 function loadError(source: Parameters<typeof loadTargets>[0]): TargetConfigError {
   try {

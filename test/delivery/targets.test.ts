@@ -1,20 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { loadTargets } from '../../src/config/target-sources.ts'
+import { describe, expect, it } from 'vitest'
 import { targetWants } from '../../src/delivery/routing.ts'
-import { createTarget, type Target, TargetConfigError } from '../../src/delivery/targets.ts'
+import { createTarget, TargetConfigError } from '../../src/delivery/targets.ts'
 import { KNOWN_ACTIONS } from '../../src/events/schemas.ts'
+import { collectWarnings, loaderOf, SECRET } from '../support/targets.ts'
 
-const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
-let warnings: string[] = []
-const warn = (msg: string) => warnings.push(msg)
-afterEach(() => {
-  warnings = []
-})
-
-// Through TARGETS, so each message is checked as an operator reads it: with its source's label.
-function load(targets: unknown): Target[] {
-  return loadTargets({ targets: JSON.stringify(targets) }, warn)
-}
+const { warnings, warn } = collectWarnings()
+const load = loaderOf(warn)
 
 const crm = { name: 'crm', url: 'https://crm.example.com/hooks?x=1', events: ['message', 'ack'] }
 
