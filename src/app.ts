@@ -89,6 +89,10 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
       onReplay: () => relay.dispatcher.notify(),
       onResume: (target) => relay.dispatcher.notify([target]),
       failingTargets: () => relay.dispatcher.failing(),
+      storeKind: config.databaseUrl ? 'postgres' : 'sqlite',
+      pingStore: () => relay.store.ping(),
+      registration: () => relay.whatsgate?.registrar?.status() ?? null,
+      now: () => relay.clock.now(),
     })
   }
   await app.register(webhookRoute, {

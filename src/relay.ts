@@ -51,7 +51,7 @@ export async function createRelay(
     log,
     clock,
   })
-  const metrics = createMetrics({ store, targetNames: targets.map((t) => t.name) })
+  const metrics = createMetrics({ store, targetNames: targets.map((t) => t.name), clock })
 
   const { apiKey, apiUrl } = config.whatsgate
   const whatsgateClient = apiKey
@@ -121,6 +121,7 @@ export async function createRelay(
   const supervisor = createSupervisor(loops, log)
 
   return {
+    clock,
     store,
     acceptor,
     dispatcher,

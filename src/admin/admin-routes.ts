@@ -8,6 +8,8 @@ import { z } from 'zod'
 import { targetNameSchema } from '../delivery/targets.ts'
 import { createTokenCheck } from '../shared/token-check.ts'
 import type { AdminStore, RefusedRow } from '../store/types.ts'
+import { VERSION } from '../version.ts'
+import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 
 export interface AdminRouteOptions {
   store: AdminStore
@@ -20,6 +22,14 @@ export interface AdminRouteOptions {
   /** The targets this replica's dispatcher sees failing. */
   failingTargets: () => readonly string[]
   metrics: Registry
+  /** Which outbox serves, for GET /admin/status. */
+  storeKind: 'sqlite' | 'postgres'
+  /** Throws when the store cannot serve (as /readyz asks it). */
+  pingStore: () => Promise<void>
+  /** WhatsGate registration per session; null without an API key or registration. */
+  registration: () => RegistrationStatus | null
+  /** The relay's clock: replays, pauses and the status's ages are stamped with it. */
+  now: () => number
 }
 
 /** A target as GET /admin/targets shows it. */
@@ -73,6 +83,40 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     if (!tokenMatches(presented)) return reply.code(401).send({ error: 'admin token required' })
   })
 
+  // The overview: is the relay well, what waits where, and is WhatsGate pointed here.
+  app.get('/admin/status', async () => {
+    const now = opts.now()
+    const [healthy, paused, backlog, lastMinute, lastHour] = await Promise.all([
+      opts.pingStore().then(
+        () => true,
+        () => false,
+      ),
+      opts.store.pausedTargets(),
+      opts.store.backlog(),
+      opts.store.countReceivedSince(now - 60_000),
+      opts.store.countReceivedSince(now - 3_600_000),
+    ])
+    const failing = new Set(opts.failingTargets())
+    return {
+      version: VERSION,
+      uptimeSeconds: Math.round(process.uptime()),
+      store: { kind: opts.storeKind, healthy },
+      targets: opts.targetNames.map((name) => {
+        const waiting = backlog.get(name)
+        return {
+          name,
+          state: stateOf(name, paused, failing),
+          pending: waiting?.pending ?? 0,
+          oldestPendingAgeSeconds: waiting
+            ? Math.max(0, Math.round((now - waiting.oldestReceivedAt) / 1000))
+            : null,
+        }
+      }),
+      registration: opts.registration(),
+      eventsReceived: { lastMinute, lastHour },
+    }
+  })
+
   app.get('/admin/events', async (request, reply) => {
     const query = eventsQuery.safeParse(request.query)
     if (!query.success) return reply.code(400).send({ error: 'bad query', issues: issuesOf(query.error) })
@@ -123,7 +167,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     if ('target' in body.data && !opts.targetNames.includes(body.data.target)) {
       return reply.code(404).send({ error: `unknown target "${body.data.target}"` })
     }
-    const result = await opts.store.replay(body.data, Date.now())
+    const result = await opts.store.replay(body.data, opts.now())
     if (result.replayed > 0) opts.onReplay()
     request.log.info({ ...result, selector: body.data }, 'deliveries replayed')
     return result
@@ -153,7 +197,7 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
         return reply.code(400).send({ error: 'bad target name', issues: issuesOf(params.error) })
       const { name } = params.data
       if (!opts.targetNames.includes(name)) return reply.code(404).send({ error: `unknown target "${name}"` })
-      await opts.store.setPaused(name, action === 'pause', Date.now())
+      await opts.store.setPaused(name, action === 'pause', opts.now())
       if (action === 'resume') opts.onResume(name)
       request.log.info({ target: name }, action === 'pause' ? 'target paused' : 'target resumed')
       const paused = await opts.store.pausedTargets()

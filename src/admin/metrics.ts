@@ -3,18 +3,21 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import { isKnownAction } from '../events/index.ts'
 import type { AcceptOutcome } from '../ingest/acceptor.ts'
+import { type Clock, systemClock } from '../shared/clock.ts'
 import type { AdminStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead'
 
 export interface MetricsDeps {
-  store: Pick<AdminStore, 'countDeliveries' | 'pausedTargets'>
+  store: Pick<AdminStore, 'countDeliveries' | 'pausedTargets' | 'backlog'>
   /** The configured targets: each shows in the paused gauge, 0 while running. */
   targetNames?: readonly string[]
+  /** What time it is, for the backlog's age; real time by default. */
+  clock?: Pick<Clock, 'now'>
 }
 
-export function createMetrics({ store, targetNames = [] }: MetricsDeps) {
+export function createMetrics({ store, targetNames = [], clock = systemClock }: MetricsDeps) {
   const registry = new Registry()
   // WhatsGate's registrar is built after the metrics (it feeds the ingest path they count).
   let registration: () => RegistrationStatus | null = () => null
@@ -60,6 +63,22 @@ export function createMetrics({ store, targetNames = [] }: MetricsDeps) {
       this.reset()
       for (const row of await store.countDeliveries())
         this.set({ target: row.target, status: row.status }, row.count)
+    },
+  })
+  // An alert's best signal: a backlog whose oldest event keeps ageing is a target not keeping up.
+  new Gauge({
+    name: 'whatsgate_relay_backlog_oldest_age_seconds',
+    help: 'Per target, how long ago the oldest event still pending for it arrived (0: nothing pending)',
+    labelNames: ['target'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const backlog = await store.backlog()
+      const now = clock.now()
+      for (const target of targetNames) {
+        const oldest = backlog.get(target)?.oldestReceivedAt
+        this.set({ target }, oldest === undefined ? 0 : Math.max(0, (now - oldest) / 1000))
+      }
     },
   })
   // Read from the store, so every replica reports a pause whichever one took it.

@@ -157,6 +157,12 @@ export const SQL = {
     WHERE target = $2 AND status = 'dead'`,
   countDeliveries:
     'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
+  // What waits per target, and since when: the received time of its oldest pending event.
+  backlog: `
+    SELECT d.target, count(*)::integer AS pending, min(e.received_at) AS oldest
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.status = 'pending' GROUP BY d.target ORDER BY 1`,
+  countReceivedSince: 'SELECT count(*)::integer AS count FROM events WHERE received_at >= $1',
   // A pause keeps its first time when repeated; a resume keeps the row, running.
   setPaused: `
     INSERT INTO target_state (target, paused_at) VALUES ($1, $2)

@@ -278,6 +278,16 @@ export async function openPostgresStore({
       return rows
     },
 
+    async backlog() {
+      const { rows } = await query<{ target: string; pending: number; oldest: number }>(SQL.backlog)
+      return new Map(rows.map((row) => [row.target, { pending: row.pending, oldestReceivedAt: row.oldest }]))
+    },
+
+    async countReceivedSince(since) {
+      const { rows } = await query<{ count: number }>(SQL.countReceivedSince, [since])
+      return rows[0]?.count ?? 0
+    },
+
     // Under the target's claim lock: a claim under way on any replica commits first, and every
     // claim after this one sees the pause.
     setPaused(target, paused, now) {

@@ -133,6 +133,12 @@ export const SQL = {
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
     WHERE target = ? AND status = 'dead'`,
   countDeliveries: 'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
+  // What waits per target, and since when: the received time of its oldest pending event.
+  backlog: `
+    SELECT d.target, count(*) AS pending, min(e.received_at) AS oldest
+    FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.status = 'pending' GROUP BY d.target`,
+  countReceivedSince: 'SELECT count(*) AS count FROM events WHERE received_at >= ?',
   // A pause keeps its first time when repeated; a resume keeps the row, running.
   setPaused: `
     INSERT INTO target_state (target, paused_at) VALUES (?1, ?2)

@@ -257,6 +257,21 @@ export function openSqliteStore({
       return sql.countDeliveries.all() as { target: string; status: DeliveryStatus; count: number }[]
     },
 
+    async backlog() {
+      return new Map(
+        sql.backlog
+          .all()
+          .map((row) => [
+            row.target as string,
+            { pending: row.pending as number, oldestReceivedAt: row.oldest as number },
+          ]),
+      )
+    },
+
+    async countReceivedSince(since) {
+      return sql.countReceivedSince.get(since)?.count as number
+    },
+
     // Durable: an operator's pause must hold through a power cut as well as a restart.
     setPaused(target, paused, now) {
       return writes.submit(() => {

@@ -240,6 +240,10 @@ export interface AdminStore {
   ): Promise<{ replayed: number }>
   /** Delivery counts per target and status, for metrics. */
   countDeliveries(): Promise<{ target: string; status: DeliveryStatus; count: number }[]>
+  /** Per target with pending deliveries: how many, and when the oldest of their events arrived. */
+  backlog(): Promise<Map<string, { pending: number; oldestReceivedAt: number }>>
+  /** How many events were stored at or after `since` (ms since the epoch). */
+  countReceivedSince(since: number): Promise<number>
   /**
    * Pauses a target (its deliveries stay pending and no claim hands them out, on any replica) or
    * resumes it. Pausing a paused target keeps the time it was first paused. Once it resolves, no

@@ -662,6 +662,25 @@ for (const factory of [sqlite, postgres]) {
       ])
     })
 
+    it('backlog: pending deliveries per target and when the oldest event came; events received since a time', async () => {
+      expect(await store.backlog()).toEqual(new Map())
+      const before = Date.now()
+      await store.accept([event(1, { targets: ['a', 'b'] })])
+      const between = Date.now() + 1
+      await new Promise((resolve) => setTimeout(resolve, 2))
+      await store.accept([event(2, { targets: ['a'] }), event(3, { targets: [] })])
+      const after = Date.now()
+      const [first] = await claim('b', { limit: 1 })
+      await store.record(first?.id as number, DELIVERED, ok())
+      const backlog = await store.backlog()
+      expect([...backlog.keys()]).toEqual(['a'])
+      expect(backlog.get('a')?.pending).toBe(2)
+      const oldest = backlog.get('a')?.oldestReceivedAt as number
+      expect(oldest >= before && oldest < between).toBe(true)
+      expect(await store.countReceivedSince(before)).toBe(3)
+      expect(await store.countReceivedSince(after + 1)).toBe(0)
+    })
+
     it('newestEventDates: the newest event_date stored per session, kept when retention purges', async () => {
       expect(await store.newestEventDates()).toEqual(new Map())
       await store.accept([
