@@ -42,11 +42,18 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 })
 
+// Times as ISO 8601 (`2026-12-02T10:00:00Z`), read as instants.
+const instant = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text))
+
 const eventsQuery = z.strictObject({
   conforming: z
     .enum(['true', 'false'])
     .transform((value) => value === 'true')
     .optional(),
+  session: z.string().min(1).optional(),
+  action: z.string().min(1).optional(),
+  from: instant.optional(),
+  to: instant.optional(),
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 })
@@ -73,6 +80,7 @@ const targetParams = z.strictObject({ name: targetNameSchema })
 const replayBody = z.union([
   z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) }),
   z.strictObject({ target: z.string(), status: z.literal('dead') }),
+  z.strictObject({ event: eventParams.shape.key }),
 ])
 
 export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions): Promise<void> {
@@ -120,8 +128,16 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
   app.get('/admin/events', async (request, reply) => {
     const query = eventsQuery.safeParse(request.query)
     if (!query.success) return reply.code(400).send({ error: 'bad query', issues: issuesOf(query.error) })
-    const { conforming, after, limit } = query.data
-    const events = await opts.store.listEvents({ conforming, afterSeq: after, limit })
+    const { conforming, session, action, from, to, after, limit } = query.data
+    const events = await opts.store.listEvents({
+      conforming,
+      whatsappId: session,
+      action,
+      receivedFrom: from,
+      receivedBefore: to,
+      afterSeq: after,
+      limit,
+    })
     return { events, next: events.length === limit ? events.at(-1)?.seq : null }
   })
 
@@ -164,12 +180,19 @@ export async function adminRoutes(app: FastifyInstance, opts: AdminRouteOptions)
     const body = replayBody.safeParse(request.body)
     if (!body.success)
       return reply.code(400).send({ error: 'bad replay request', issues: issuesOf(body.error) })
-    if ('target' in body.data && !opts.targetNames.includes(body.data.target)) {
-      return reply.code(404).send({ error: `unknown target "${body.data.target}"` })
+    const selector = body.data
+    if ('target' in selector && !opts.targetNames.includes(selector.target)) {
+      return reply.code(404).send({ error: `unknown target "${selector.target}"` })
     }
-    const result = await opts.store.replay(body.data, opts.now())
+    if ('event' in selector && (await opts.store.getEvent(selector.event)) === null) {
+      return reply.code(404).send({ error: `unknown event "${selector.event}"` })
+    }
+    const result = await opts.store.replay(
+      'event' in selector ? { eventKey: selector.event } : selector,
+      opts.now(),
+    )
     if (result.replayed > 0) opts.onReplay()
-    request.log.info({ ...result, selector: body.data }, 'deliveries replayed')
+    request.log.info({ ...result, selector }, 'deliveries replayed')
     return result
   })
 

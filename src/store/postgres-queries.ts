@@ -115,6 +115,8 @@ export const SQL = {
   listEvents: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
     WHERE seq > $1 AND ($2::boolean IS NULL OR (issues IS NULL) = $2)
+      AND ($4::text IS NULL OR whatsapp_id = $4) AND ($5::text IS NULL OR action = $5)
+      AND ($6::bigint IS NULL OR received_at >= $6) AND ($7::bigint IS NULL OR received_at < $7)
     ORDER BY seq LIMIT $3`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
@@ -155,6 +157,10 @@ export const SQL = {
   replayDead: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL
     WHERE target = $2 AND status = 'dead'`,
+  replayEvent: `
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL,
+      lease_owner = NULL, lease_expires_at = NULL
+    WHERE event_seq = (SELECT seq FROM events WHERE key = $2) AND status <> 'pending'`,
   countDeliveries:
     'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
   // What waits per target, and since when: the received time of its oldest pending event.

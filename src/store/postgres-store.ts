@@ -223,8 +223,16 @@ export async function openPostgresStore({
       })
     },
 
-    async listEvents({ conforming, afterSeq, limit }) {
-      const { rows } = await query(SQL.listEvents, [afterSeq ?? 0, conforming ?? null, limit])
+    async listEvents({ conforming, whatsappId, action, receivedFrom, receivedBefore, afterSeq, limit }) {
+      const { rows } = await query(SQL.listEvents, [
+        afterSeq ?? 0,
+        conforming ?? null,
+        limit,
+        whatsappId ?? null,
+        action ?? null,
+        receivedFrom ?? null,
+        receivedBefore ?? null,
+      ])
       return rows.map(toEventRow)
     },
 
@@ -267,7 +275,9 @@ export async function openPostgresStore({
       const result =
         'ids' in selector
           ? await query(SQL.replayIds, [now, selector.ids])
-          : await query(SQL.replayDead, [now, selector.target])
+          : 'eventKey' in selector
+            ? await query(SQL.replayEvent, [now, selector.eventKey])
+            : await query(SQL.replayDead, [now, selector.target])
       return { replayed: result.rowCount ?? 0 }
     },
 

@@ -92,6 +92,8 @@ export const SQL = {
   listEvents: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
     WHERE seq > :after AND (:conforming IS NULL OR (issues IS NULL) = :conforming)
+      AND (:session IS NULL OR whatsapp_id = :session) AND (:action IS NULL OR action = :action)
+      AND (:from IS NULL OR received_at >= :from) AND (:to IS NULL OR received_at < :to)
     ORDER BY seq LIMIT :limit`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
@@ -132,6 +134,10 @@ export const SQL = {
   replayDead: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
     WHERE target = ? AND status = 'dead'`,
+  replayEvent: `
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL,
+      lease_owner = NULL, lease_expires_at = NULL
+    WHERE event_seq = (SELECT seq FROM events WHERE key = ?) AND status <> 'pending'`,
   countDeliveries: 'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
   // What waits per target, and since when: the received time of its oldest pending event.
   backlog: `

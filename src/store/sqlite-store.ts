@@ -197,9 +197,13 @@ export function openSqliteStore({
       })
     },
 
-    async listEvents({ conforming, afterSeq, limit }) {
+    async listEvents({ conforming, whatsappId, action, receivedFrom, receivedBefore, afterSeq, limit }) {
       const rows = sql.listEvents.all({
         conforming: conforming === undefined ? null : Number(conforming),
+        session: whatsappId ?? null,
+        action: action ?? null,
+        from: receivedFrom ?? null,
+        to: receivedBefore ?? null,
         after: afterSeq ?? 0,
         limit,
       })
@@ -248,7 +252,9 @@ export function openSqliteStore({
         const result =
           'ids' in selector
             ? sql.replayIds.run(now, JSON.stringify(selector.ids))
-            : sql.replayDead.run(now, selector.target)
+            : 'eventKey' in selector
+              ? sql.replayEvent.run(now, selector.eventKey)
+              : sql.replayDead.run(now, selector.target)
         return { replayed: Number(result.changes) }
       })
     },

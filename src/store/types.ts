@@ -210,6 +210,13 @@ export interface EventRow {
 export interface EventQuery {
   /** true: only conforming events; false: only non-conforming ones. */
   conforming?: boolean
+  /** One session's events only. */
+  whatsappId?: string
+  action?: string
+  /** Received at or after this time (ms since the epoch). */
+  receivedFrom?: number
+  /** Received before this time (ms since the epoch). */
+  receivedBefore?: number
   /** Events stored after this one (keyset pagination). */
   afterSeq?: number
   limit: number
@@ -235,7 +242,7 @@ export interface AdminStore {
    * a target. Returns how many.
    */
   replay(
-    selector: { ids: number[] } | { target: string; status: 'dead' },
+    selector: { ids: number[] } | { target: string; status: 'dead' } | { eventKey: string },
     now: number,
   ): Promise<{ replayed: number }>
   /** Delivery counts per target and status, for metrics. */

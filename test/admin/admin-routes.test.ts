@@ -112,6 +112,41 @@ describe('admin API', () => {
     expect(bad.statusCode).toBe(400)
   })
 
+  it('replays every delivery of one event, and says so of an event it does not know', async () => {
+    await relayWithDeadLetters(2)
+    sink.respondWith(() => ({ status: 200 }))
+    const replay = (payload: object) =>
+      relay.app.inject({ method: 'POST', url: '/admin/replay', headers: auth, payload })
+    expect((await replay({ event: '191b80a9238:message:2' })).json()).toEqual({ replayed: 1 })
+    await waitUntil(
+      () => readOutbox(relay.dataDir).deliveries[1]?.status === 'delivered',
+      'the event delivered again',
+    )
+    expect(readOutbox(relay.dataDir).deliveries.map((d) => d.status)).toEqual(['dead', 'delivered'])
+    expect((await replay({ event: '191b80a9238:message:9' })).statusCode).toBe(404)
+    const bad = await replay({ event: 'no-colons' })
+    expect(bad.statusCode).toBe(400)
+  })
+
+  it('filters events by session, action and time, and names a bad time', async () => {
+    relay = await buildTestApp({ ADMIN_TOKEN })
+    await relay.post(wgEvent({ id: 1 }))
+    await relay.post(wgEvent({ id: 2, whatsappId: 'other' }))
+    await relay.post(wgEvent({ id: 3, action: 'ack' }))
+    const list = async (query: string) =>
+      (await relay.app.inject({ url: `/admin/events?${query}`, headers: auth }))
+        .json()
+        .events.map((e: { key: string }) => e.key)
+    expect(await list('session=other')).toEqual(['other:message:2'])
+    expect(await list('session=191b80a9238&action=ack')).toEqual(['191b80a9238:ack:3'])
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString()
+    expect(await list(`from=${hourAgo}`)).toHaveLength(3)
+    expect(await list(`to=${hourAgo}`)).toEqual([])
+    const bad = await relay.app.inject({ url: '/admin/events?from=yesterday', headers: auth })
+    expect(bad.statusCode).toBe(400)
+    expect(bad.json().issues).toEqual([expect.objectContaining({ path: 'from' })])
+  })
+
   it('replays one dead delivery, then every dead one of a target, once the target is back', async () => {
     await relayWithDeadLetters(3)
     sink.respondWith(() => ({ status: 200 }))

@@ -650,6 +650,42 @@ for (const factory of [sqlite, postgres]) {
       expect(keysOf(await claim('b', { now: later }))).toEqual([key(1), key(2)])
     })
 
+    it('replays every finished delivery of one event, and nothing of the others', async () => {
+      await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: ['a'] })])
+      const now = Date.now()
+      const a = await claim('a', { now })
+      const b = await claim('b', { now })
+      await store.record(a[0]?.id as number, DELIVERED, ok(now))
+      await store.record(a[1]?.id as number, DEAD, ok(now))
+      await store.record(b[0]?.id as number, DEAD, ok(now))
+      const later = now + MINUTE
+      expect(await store.replay({ eventKey: key(1) }, later)).toEqual({ replayed: 2 })
+      expect(await store.replay({ eventKey: key(1) }, later)).toEqual({ replayed: 0 })
+      expect(await store.replay({ eventKey: key(99) }, later)).toEqual({ replayed: 0 })
+      expect(keysOf(await claim('a', { now: later }))).toEqual([key(1)])
+      expect(keysOf(await claim('b', { now: later }))).toEqual([key(1)])
+      const [two] = await store.listDeliveries({ status: 'dead', limit: 10 })
+      expect(two?.eventKey).toBe(key(2))
+    })
+
+    it('lists events of one session, one action, or received within a time range', async () => {
+      await store.accept([event(1), event(2, { session: 'other' })])
+      const between = Date.now()
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const ack = { ...event(3), key: `${SESSION}:ack:3`, action: 'ack' }
+      await store.accept([ack])
+      const keys = async (query: Omit<Parameters<typeof store.listEvents>[0], 'limit'>) =>
+        (await store.listEvents({ ...query, limit: 10 })).map((e) => e.key)
+      expect(await keys({ whatsappId: SESSION })).toEqual([key(1), `${SESSION}:ack:3`])
+      expect(await keys({ whatsappId: 'other' })).toEqual([key(2, 'other')])
+      expect(await keys({ action: 'ack' })).toEqual([`${SESSION}:ack:3`])
+      expect(await keys({ receivedBefore: between + 1 })).toEqual([key(1), key(2, 'other')])
+      expect(await keys({ receivedFrom: between + 1 })).toEqual([`${SESSION}:ack:3`])
+      expect(await keys({ whatsappId: SESSION, action: 'message', receivedBefore: between + 1 })).toEqual([
+        key(1),
+      ])
+    })
+
     it('counts deliveries per target and status', async () => {
       expect(await store.countDeliveries()).toEqual([])
       await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: ['a'] }), event(3)])
