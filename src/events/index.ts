@@ -3,9 +3,12 @@ export {
   type EventIssue,
   eventKey,
   type IncomingEvent,
+  isObject,
   messageIdOf,
+  messageOf,
   messageTextOf,
   type ParseResult,
   parseEvent,
+  readJsonBody,
 } from './parse.ts'
 export * from './schemas.ts'

@@ -55,19 +55,41 @@ export function eventKey(event: EventIdentity): string {
   return `${event.whatsapp_id}:${event.event_action}:${event.id}`
 }
 
+const BOM = Buffer.from([0xef, 0xbb, 0xbf])
+
+/**
+ * A stored or received body as JSON, or undefined when it is not JSON. JSON text must not start
+ * with a byte-order mark (RFC 8259), but some senders put one first: it is read past (`bom` says
+ * so), and the body keeps it.
+ */
+export function readJsonBody(body: Buffer): { value: unknown; bom: boolean } | undefined {
+  const bom = body.subarray(0, 3).equals(BOM)
+  try {
+    return { value: JSON.parse(body.toString('utf8', bom ? 3 : 0)), bom }
+  } catch {
+    return undefined
+  }
+}
+
+/** The `event_data.message` object of a message-bearing event, if it has one. */
+export function messageOf(event: unknown): Record<string, unknown> | null {
+  if (!isObject(event) || !isObject(event.event_data)) return null
+  const message = event.event_data.message
+  return isObject(message) ? message : null
+}
+
 /** The message id of a message-bearing event, if it has one. */
 export function messageIdOf(event: IncomingEvent): string | null {
-  const message = isObject(event.event_data) ? event.event_data.message : undefined
-  return isObject(message) && typeof message.id === 'string' ? message.id : null
+  const id = messageOf(event)?.id
+  return typeof id === 'string' ? id : null
 }
 
 /** The message text of a message-bearing event, if it has one (logged only when asked). */
 export function messageTextOf(event: IncomingEvent): unknown {
-  const message = isObject(event.event_data) ? event.event_data.message : undefined
-  return isObject(message) ? message.body : undefined
+  return messageOf(event)?.body
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 

@@ -4,7 +4,14 @@
 import type { Logger } from 'pino'
 import { routeEvent } from '../delivery/routing.ts'
 import type { Target } from '../delivery/targets.ts'
-import { type EventIssue, eventDateOf, eventKey, type IncomingEvent, parseEvent } from '../events/index.ts'
+import {
+  type EventIssue,
+  eventDateOf,
+  eventKey,
+  type IncomingEvent,
+  parseEvent,
+  readJsonBody,
+} from '../events/index.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import type { IngestStore } from '../store/types.ts'
 
@@ -34,7 +41,6 @@ export interface AcceptorDeps {
   onOutcome?: (outcome: AcceptOutcome) => void
 }
 
-const BOM = Buffer.from([0xef, 0xbb, 0xbf])
 const BOM_ISSUE: EventIssue = { path: '(body)', message: 'starts with a UTF-8 byte-order mark' }
 
 export function createAcceptor({
@@ -46,15 +52,9 @@ export function createAcceptor({
   onOutcome,
 }: AcceptorDeps): Acceptor {
   async function accept(body: Buffer): Promise<AcceptOutcome> {
-    let value: unknown
-    // JSON text must not start with a byte-order mark (RFC 8259), but some senders put one first:
-    // it is read past and flagged, and the stored body keeps it.
-    const bom = body.subarray(0, 3).equals(BOM)
-    try {
-      value = JSON.parse(bom ? body.toString('utf8', 3) : body.toString('utf8'))
-    } catch {
-      return { status: 'invalid', reason: 'not_json', error: 'body is not valid JSON', issues: [] }
-    }
+    const json = readJsonBody(body)
+    if (!json) return { status: 'invalid', reason: 'not_json', error: 'body is not valid JSON', issues: [] }
+    const { value, bom } = json
     const parsed = parseEvent(value)
     if (!parsed.ok) {
       return {

@@ -3,13 +3,14 @@
 import type { Logger } from 'pino'
 import { MediaFetchError, type PrepareBody } from '../delivery/prepare-body.ts'
 import type { Target } from '../delivery/targets.ts'
+import { isObject, messageOf, readJsonBody } from '../events/index.ts'
 import type { ClaimedDelivery } from '../store/types.ts'
 import type { CallOptions, MessageMedia, WhatsGateClient } from './api-client.ts'
 import { WhatsGateApiError } from './api-errors.ts'
 
 /** A new body with `event_data.message.media` set; everything else is kept. */
 export function withInlineMedia(body: Buffer, media: MessageMedia): Buffer {
-  const event: unknown = JSON.parse(body.toString('utf8'))
+  const event = readJsonBody(body)?.value
   const message = messageOf(event)
   if (!message) throw new TypeError('the event has no event_data.message object to attach media to')
   message.media = { mimetype: media.mimetype, filename: media.filename, data: media.data }
@@ -22,12 +23,7 @@ export function withInlineMedia(body: Buffer, media: MessageMedia): Buffer {
  * inlining the file again for every receipt would cost a get-messagemedia call each.
  */
 export function mediaReference(body: Buffer): { whatsappId: string; messageId: string } | null {
-  let event: unknown
-  try {
-    event = JSON.parse(body.toString('utf8'))
-  } catch {
-    return null
-  }
+  const event = readJsonBody(body)?.value
   if (!isObject(event) || event.event_action !== 'message') return null
   const message = messageOf(event)
   if (message?.hasMedia !== true || typeof message.id !== 'string') return null
@@ -103,14 +99,4 @@ function reasonOf(err: unknown): string {
   if (err instanceof Error && err.name === 'TimeoutError') return 'timed out'
   if (err instanceof Error) return err.message
   return String(err)
-}
-
-function messageOf(event: unknown): Record<string, unknown> | null {
-  if (!isObject(event) || !isObject(event.event_data)) return null
-  const message = event.event_data.message
-  return isObject(message) ? message : null
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -52,6 +52,11 @@ describe('mediaReference', () => {
     expect(mediaReference(Buffer.from(raw))).toEqual({ whatsappId: '191b80a9238', messageId: MESSAGE_ID })
   })
 
+  it('reads a body that starts with a byte-order mark, as ingest takes it', () => {
+    const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(raw)])
+    expect(mediaReference(withBom)).toEqual({ whatsappId: '191b80a9238', messageId: MESSAGE_ID })
+  })
+
   it('is null for events without media or not JSON', () => {
     expect(mediaReference(Buffer.from(raw.replace('"hasMedia":true', '"hasMedia":false')))).toBeNull()
     expect(mediaReference(Buffer.from('null'))).toBeNull()
