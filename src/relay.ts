@@ -83,6 +83,7 @@ export async function createRelay(
     prepareBody,
     onAttempt: metrics.deliveryAttempt,
   })
+  metrics.observeConcurrency(() => dispatcher.concurrency())
 
   const acceptor = createAcceptor({
     store,

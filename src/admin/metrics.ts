@@ -19,8 +19,9 @@ export interface MetricsDeps {
 
 export function createMetrics({ store, targetNames = [], clock = systemClock }: MetricsDeps) {
   const registry = new Registry()
-  // WhatsGate's registrar is built after the metrics (it feeds the ingest path they count).
+  // WhatsGate's registrar and the dispatcher are built after the metrics (they feed what is counted).
   let registration: () => RegistrationStatus | null = () => null
+  let concurrency: () => Map<string, number> = () => new Map()
   collectDefaultMetrics({ register: registry })
 
   const events = new Counter({
@@ -95,6 +96,16 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     },
   })
   new Gauge({
+    name: 'whatsgate_relay_target_concurrency_limit',
+    help: 'Per target, how many requests this replica may have in flight now (adapts up to its concurrency)',
+    labelNames: ['target'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [target, limit] of concurrency()) this.set({ target }, limit)
+    },
+  })
+  new Gauge({
     name: 'whatsgate_relay_registration',
     help: 'WhatsGate set-hook state per session (1 for the current outcome)',
     labelNames: ['session', 'outcome'] as const,
@@ -133,6 +144,10 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     /** Where the registration gauges read from, once the registrar exists. */
     observeRegistration(source: () => RegistrationStatus) {
       registration = source
+    },
+    /** Where the concurrency gauge reads from, once the dispatcher exists. */
+    observeConcurrency(source: () => Map<string, number>) {
+      concurrency = source
     },
     webhookRefused(reason: string) {
       refused.inc({ reason })

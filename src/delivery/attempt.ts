@@ -34,7 +34,7 @@ export interface AttemptHooks {
   /** True when shutdown gave the delivery back while it was being sent: nothing is recorded. */
   abandoned: () => boolean
   /** Called once the target has answered and the outcome is queued for the store. */
-  answered: (outcome: Decision['kind']) => void
+  answered: (outcome: Decision['kind'], answer: { durationMs: number; overloaded: boolean }) => void
 }
 
 export function createAttempt(deps: AttemptDeps) {
@@ -157,7 +157,9 @@ export function createAttempt(deps: AttemptDeps) {
       }
       // A media failure says nothing about the target, so it does not count towards the target's
       // failing streak (one request at a time); its slot frees once the outcome is recorded.
-      if (!mediaFailed) hooks.answered(decision.kind)
+      if (!mediaFailed) {
+        hooks.answered(decision.kind, { durationMs: result.durationMs, overloaded: asksForLess(result) })
+      }
       await recording
     } catch (error) {
       // Our side failed (store, a bug preparing the body): spend no attempt. The lease runs out
@@ -168,6 +170,11 @@ export function createAttempt(deps: AttemptDeps) {
       )
     }
   }
+}
+
+/** An answer that says the target has too much to do: 429, 5xx, a timeout or none at all. */
+function asksForLess(result: SendResult): boolean {
+  return result.timedOut || result.status === null || result.status === 429 || result.status >= 500
 }
 
 /** What kind of failure a send was, from what the sender reports; null for a 2xx answer. */

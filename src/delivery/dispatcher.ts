@@ -1,13 +1,15 @@
 // The delivery loop: claim due deliveries per target (a lease), send them, record each outcome.
 // Woken at once by new events; a timer covers retries that come due later. Each target has its
-// own slots, so a slow or dead target never takes another one's turn. A target whose attempts keep
-// failing gets one request at a time until it answers 2xx; then whatever waits for a later retry
-// is due at once, so a backlog drains when the target is back, not when each timer runs out.
+// own slots, so a slow or dead target never takes another one's turn; how many it has adapts to
+// how the target answers (concurrency-limit.ts), up to its `concurrency`. A target whose attempts
+// keep failing gets one request at a time until it answers 2xx; then whatever waits for a later
+// retry is due at once, so a backlog drains when the target is back, not when each timer runs out.
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { type AttemptDeps, createAttempt } from './attempt.ts'
+import { type ConcurrencyLimit, createConcurrencyLimit } from './concurrency-limit.ts'
 import type { HttpSender } from './http-sender.ts'
 import type { PrepareBody } from './prepare-body.ts'
 import type { Decision } from './retry-policy.ts'
@@ -41,6 +43,8 @@ export interface Dispatcher {
   stop(deadline: number): Promise<void>
   /** The targets this dispatcher sees failing (one request at a time until a 2xx). */
   failing(): string[]
+  /** Per target, how many requests it may have in flight now. */
+  concurrency(): Map<string, number>
 }
 
 interface Lane {
@@ -55,6 +59,7 @@ interface Lane {
   timer: (() => void) | null
   /** Failed attempts in a row. */
   failures: number
+  limit: ConcurrencyLimit
 }
 
 /** Deliveries made due per statement when a target recovers: short transactions. */
@@ -90,6 +95,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         again: false,
         timer: null,
         failures: 0,
+        limit: createConcurrencyLimit({ max: target.concurrency }),
       } as Lane,
     ]),
   )
@@ -117,7 +123,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // Claims run ahead of the free slots: up to one round of deliveries waits in memory (bounded by
   // the target's concurrency, never by its backlog), so a freed slot starts the next send at once
   // and claims come in batches instead of one commit per delivery.
-  const slots = (lane: Lane) => (lane.failures >= failingAfter ? 1 : lane.target.concurrency)
+  const slots = (lane: Lane) => (lane.failures >= failingAfter ? 1 : lane.limit.current)
 
   async function claimAndSend(lane: Lane): Promise<void> {
     const { target } = lane
@@ -158,6 +164,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       // The slot frees when the target has answered, before the outcome is recorded: the
       // record and the next claim then share one group commit instead of following each other.
       let freed = false
+      const sent = { startedAt: now(), inFlight: lane.inFlight.size + 1 }
       const freeSlot = () => {
         if (freed) return
         freed = true
@@ -166,8 +173,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       }
       const sending = attempt(lane.target, delivery, {
         abandoned: () => abandoned.has(delivery.id),
-        answered: (outcome) => {
+        answered: (outcome, answer) => {
           countOutcome(lane, outcome)
+          lane.limit.onAnswer({ ...sent, ...answer }, now())
           freeSlot()
         },
       })
@@ -272,6 +280,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       return [...lanes.values()]
         .filter((lane) => lane.failures >= failingAfter)
         .map((lane) => lane.target.name)
+    },
+    concurrency() {
+      return new Map([...lanes.values()].map((lane) => [lane.target.name, slots(lane)]))
     },
     async stop(deadline) {
       running = false

@@ -89,7 +89,7 @@ const targetInputSchema = z.strictObject({
   // Capped so a lease taken by the dispatcher can always outlive one attempt.
   timeoutMs: z.int().min(1).max(300_000).default(10_000),
   retry: retrySchema.optional(),
-  concurrency: z.int().min(1).max(256).default(8),
+  concurrency: z.int().min(1).max(256).default(64),
   ordering: z.enum(['none', 'chat']).default('none'),
   media: z.enum(['none', 'inline']).default('none'),
 })
@@ -115,6 +115,7 @@ export interface Target {
   readonly secrets: readonly string[]
   readonly timeoutMs: number
   readonly retry: RetrySettings
+  /** The most requests in flight: a cap; the dispatcher adapts below it to how the target answers. */
   readonly concurrency: number
   readonly ordering: 'none' | 'chat'
   readonly media: 'none' | 'inline'

@@ -39,7 +39,7 @@ describe('loadTargets sources', () => {
         secrets: [],
         timeoutMs: 10_000,
         retry: { maxAttempts: 15, maxAgeMs: null, initialDelayMs: 60_000, maxDelayMs: 21_600_000 },
-        concurrency: 8,
+        concurrency: 64,
         ordering: 'none',
         media: 'none',
       },
