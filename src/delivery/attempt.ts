@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { AttemptErrorClass, AttemptOutcome, ClaimedDelivery, DeliveryStore } from '../store/types.ts'
+import { cloudEventHeaders } from './cloudevents.ts'
 import { headerValue } from './header-value.ts'
 import type { HttpSender, SendResult } from './http-sender.ts'
 import { MediaFetchError, type PrepareBody } from './prepare-body.ts'
@@ -65,6 +66,7 @@ export function createAttempt(deps: AttemptDeps) {
       'x-whatsgate-session': headerValue(delivery.whatsappId),
       'webhook-id': id,
       'webhook-timestamp': String(timestamp),
+      ...(target.format === 'cloudevents' ? cloudEventHeaders(delivery) : {}),
     }
     if (target.secrets.length > 0) {
       headers['webhook-signature'] = signWebhook({

@@ -5,6 +5,7 @@
 
 import { z } from 'zod'
 import { isKnownAction, KNOWN_ACTIONS } from '../events/schemas.ts'
+import { CLOUDEVENT_HEADERS } from './cloudevents.ts'
 import { decodeWebhookSecret } from './standard-webhooks.ts'
 
 // Headers the relay sets itself: a target overriding them would break framing, signing or routing.
@@ -24,6 +25,7 @@ const RESERVED_HEADERS = new Set([
   'webhook-signature',
   'x-whatsgate-event',
   'x-whatsgate-session',
+  ...CLOUDEVENT_HEADERS,
 ])
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 // Visible ASCII, space and tab only: a CR/LF would otherwise fail on every send, not at start.
@@ -92,6 +94,7 @@ const targetInputSchema = z.strictObject({
   concurrency: z.int().min(1).max(256).default(64),
   ordering: z.enum(['none', 'chat']).default('none'),
   media: z.enum(['none', 'inline']).default('none'),
+  format: z.enum(['webhook', 'cloudevents']).default('webhook'),
 })
 
 export interface RetrySettings {
@@ -119,6 +122,8 @@ export interface Target {
   readonly concurrency: number
   readonly ordering: 'none' | 'chat'
   readonly media: 'none' | 'inline'
+  /** `cloudevents`: CloudEvents binary mode (`ce-*` headers) beside the Standard Webhooks ones. */
+  readonly format: 'webhook' | 'cloudevents'
 }
 
 export class TargetConfigError extends Error {
@@ -173,5 +178,6 @@ export function createTarget(
     concurrency: data.concurrency,
     ordering: data.ordering,
     media: data.media,
+    format: data.format,
   })
 }

@@ -42,6 +42,7 @@ describe('loadTargets sources', () => {
         concurrency: 64,
         ordering: 'none',
         media: 'none',
+        format: 'webhook',
       },
     ])
   })
@@ -68,6 +69,7 @@ describe('loadTargets sources', () => {
         concurrency: 2,
         ordering: 'chat',
         media: 'inline',
+        format: 'cloudevents',
       },
     ])
     expect(target).toEqual({
@@ -82,6 +84,7 @@ describe('loadTargets sources', () => {
       concurrency: 2,
       ordering: 'chat',
       media: 'inline',
+      format: 'cloudevents',
     })
     expect(warnings).toEqual([])
   })
