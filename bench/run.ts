@@ -1,14 +1,15 @@
-// `npm run bench [-- ingest|pipeline|drivers|all ...]`: runs the named benchmarks (default: ingest,
+// `npm run bench [-- ingest|pipeline|drivers|admin|all ...]`: runs the named benchmarks (default: ingest,
 // then pipeline) and prints their markdown tables at the end, ready for the README. The settings
 // (environment variables) are listed in README.md beside this file.
 import { spawnSync } from 'node:child_process'
 import { cpus } from 'node:os'
+import { admin } from './admin.ts'
 import { installCleanup, killAllChildren, projectRoot } from './harness/process.ts'
 import { ingest } from './ingest.ts'
 import { pipeline } from './pipeline.ts'
 import { sqliteDrivers } from './sqlite-drivers.ts'
 
-const BENCHMARKS = { ingest, pipeline, drivers: sqliteDrivers }
+const BENCHMARKS = { ingest, pipeline, drivers: sqliteDrivers, admin }
 type Name = keyof typeof BENCHMARKS
 const NAMES = Object.keys(BENCHMARKS) as Name[]
 

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { SQL } from '../src/store/sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite-schema.ts'
-import { BENCH_SESSION, eventKey, messageEventBody } from './harness/event.ts'
+import { BENCH_SESSION, benchChat, eventKey, messageEventBody } from './harness/event.ts'
 import { median, sampleForeignCpu, waitForIdle } from './harness/measure.ts'
 import { envNumber, makeTempDir, nowMs } from './harness/process.ts'
 import { fmt, foreignLoadWarning, markdownTable } from './harness/report.ts'
@@ -61,6 +61,7 @@ function runWorkload(driver: Driver, dir: string, batch: number, seconds: number
           String(id),
           'message',
           EVENT_DATE,
+          benchChat(id),
           body,
           null,
           now,

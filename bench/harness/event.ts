@@ -4,9 +4,12 @@
 export const BENCH_SESSION = 'benchsession1'
 const CHATS = 64
 
-/** Every id gives a distinct event (distinct key) and a distinct message; chats cycle over 64. */
+/** The chat of event `id`'s message: they cycle over 64. */
+export const benchChat = (id: number) => `7999000${String(id % CHATS).padStart(4, '0')}@c.us`
+
+/** Every id gives a distinct event (distinct key) and a distinct message. */
 export function messageEventBody(id: number, whatsappId = BENCH_SESSION): string {
-  const chat = `7999000${String(id % CHATS).padStart(4, '0')}@c.us`
+  const chat = benchChat(id)
   const messageId = id.toString(16).toUpperCase().padStart(20, '0')
   return (
     `{"id":${id},"whatsapp_id":"${whatsappId}","event_action":"message",` +

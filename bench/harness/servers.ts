@@ -32,14 +32,17 @@ const STRIPPED_ENV = [
   'WHATSGATE_API_URL',
 ]
 
-/** The relay with a fresh DATA_DIR and, with `forwardUrl`, one target for every event. */
+/**
+ * The relay with a fresh DATA_DIR (or `dataDir`, already filled) and, with `forwardUrl`, one target
+ * for every event; `env` adds settings (ADMIN_TOKEN, DATABASE_URL, ...) after the caller's are stripped.
+ */
 export async function startRelay(
-  options: { forwardUrl?: string; concurrency?: number } = {},
+  options: { forwardUrl?: string; concurrency?: number; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Relay> {
-  const dataDir = makeTempDir('relay-data')
+  const dataDir = options.dataDir ?? makeTempDir('relay-data')
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const name of STRIPPED_ENV) delete env[name]
-  Object.assign(env, {
+  Object.assign(env, options.env, {
     DATA_DIR: dataDir,
     INGEST_TOKEN,
     LOG_LEVEL: process.env.BENCH_RELAY_LOG_LEVEL ?? 'warn',

@@ -1,5 +1,5 @@
 // Which targets receive an event, and in which order lane.
-import { type IncomingEvent, messageIdOf } from '../events/index.ts'
+import { chatOf, type IncomingEvent } from '../events/index.ts'
 import type { NewDelivery } from '../store/types.ts'
 import type { Target } from './targets.ts'
 
@@ -19,13 +19,12 @@ export function targetWants(target: Target, action: string, whatsappId: string):
 }
 
 /**
- * The ordering lane: the chat of a message event (`<fromMe>_<chat jid>_<id>`; in a group the id
- * goes on with `_<participant jid>`, and a jid never holds `_`), or the session itself for
- * session events (ready, disconnect, error, ...) and for any event whose message id is missing or
- * not of that form (a non-conforming event still gets a lane, never an error).
+ * The ordering lane: the chat of a message event (events/parse.ts `chatOf`, the same chat the
+ * outbox files the event under), or the session itself for session events (ready, disconnect,
+ * error, ...) and for any event whose chat cannot be read (a non-conforming event still gets a
+ * lane, never an error).
  */
 export function chatLane(event: IncomingEvent): string {
-  const messageId = messageIdOf(event)
-  const chat = messageId?.match(/^(?:true|false)_([^_]+)_./)?.[1]
+  const chat = chatOf(event)
   return chat ? `${event.whatsapp_id}/${chat}` : event.whatsapp_id
 }

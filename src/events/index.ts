@@ -1,5 +1,7 @@
 export { eventDateOf, isWallClock, subtractSeconds, wallClock } from './dates.ts'
 export {
+  chatOf,
+  chatOfFilter,
   type EventIssue,
   eventKey,
   type IncomingEvent,

@@ -79,9 +79,35 @@ export function messageOf(event: unknown): Record<string, unknown> | null {
 }
 
 /** The message id of a message-bearing event, if it has one. */
-export function messageIdOf(event: IncomingEvent): string | null {
+export function messageIdOf(event: unknown): string | null {
   const id = messageOf(event)?.id
   return typeof id === 'string' ? id : null
+}
+
+// `<fromMe>_<chat jid>_<id>`; in a group the id goes on with `_<participant jid>`, and a jid never
+// holds `_`. At most 128 characters and no NUL: the jid is indexed (PostgreSQL refuses an index
+// entry over ~2.7 kB) and PostgreSQL text cannot hold a NUL, so an odd id must not make the event
+// unstorable.
+const CHAT_IN_MESSAGE_ID = /^(?:true|false)_([^_\0]{1,128})_./
+
+/**
+ * The chat of a message-bearing event (message, sent, ack, create): the jid its message id names,
+ * e.g. `79991234567@c.us` or a group's `120363025246125888@g.us`. Null for session events (ready,
+ * disconnect, error, ...) and when the message id is missing or not of that form; never throws,
+ * whatever the body. `from` and `to` are not read: WhatsGate's own examples put the chat on
+ * either side, while the id is what `get-messagemedia` takes.
+ */
+export function chatOf(event: unknown): string | null {
+  const id = messageIdOf(event)
+  return id === null ? null : (CHAT_IN_MESSAGE_ID.exec(id)?.[1] ?? null)
+}
+
+/**
+ * The chat a filter value names: a jid as given, or a phone number (digits, a leading `+`
+ * allowed) as its one-to-one chat `<digits>@c.us`.
+ */
+export function chatOfFilter(value: string): string {
+  return /^\+?\d+$/.test(value) ? `${value.replace(/^\+/, '')}@c.us` : value
 }
 
 /** The message text of a message-bearing event, if it has one (logged only when asked). */

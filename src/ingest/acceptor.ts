@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import { routeEvent } from '../delivery/routing.ts'
 import type { Target } from '../delivery/targets.ts'
 import {
+  chatOf,
   type EventIssue,
   eventDateOf,
   eventKey,
@@ -26,7 +27,8 @@ export type AcceptOutcome =
   | { status: 'invalid'; reason: 'not_json' | 'no_identity'; error: string; issues: EventIssue[] }
 
 export interface Acceptor {
-  accept(body: Buffer): Promise<AcceptOutcome>
+  /** `headers`: those the webhook request came with (headersAsReceived); none for a backfill. */
+  accept(body: Buffer, headers?: Readonly<Record<string, string>>): Promise<AcceptOutcome>
 }
 
 export interface AcceptorDeps {
@@ -51,7 +53,10 @@ export function createAcceptor({
   onStored,
   onOutcome,
 }: AcceptorDeps): Acceptor {
-  async function accept(body: Buffer): Promise<AcceptOutcome> {
+  async function accept(
+    body: Buffer,
+    headers: Readonly<Record<string, string>> | null,
+  ): Promise<AcceptOutcome> {
     const json = readJsonBody(body)
     if (!json) return { status: 'invalid', reason: 'not_json', error: 'body is not valid JSON', issues: [] }
     const { value, bom } = json
@@ -75,6 +80,8 @@ export function createAcceptor({
         eventId: String(event.id),
         action: event.event_action,
         eventDate: eventDateOf(event.event_date, clock.now()),
+        chat: chatOf(event),
+        headers,
         body,
         deliveries,
         issues,
@@ -93,8 +100,8 @@ export function createAcceptor({
   }
 
   return {
-    async accept(body) {
-      const outcome = await accept(body)
+    async accept(body, headers) {
+      const outcome = await accept(body, headers ?? null)
       onOutcome?.(outcome)
       return outcome
     },

@@ -4,6 +4,7 @@
 // what WhatsGate sent that the relay could not take.
 import type { FastifyRequest } from 'fastify'
 import type { IngestStore } from '../store/types.ts'
+import { headersAsReceived } from './request-headers.ts'
 
 export type RefusalReason =
   | 'token'
@@ -31,7 +32,6 @@ export interface RefusalsDeps {
 export type RecordRefusal = (request: FastifyRequest, refusal: Refusal) => Promise<void>
 
 // Header values that may carry a credential; their names are kept, their values are not.
-const SECRET_HEADER = /auth|cookie|token|secret|key|signature|password/i
 
 export function createRefusals({ store, keep, onRefused }: RefusalsDeps): RecordRefusal {
   return async (request, { reason, status, body }) => {
@@ -47,7 +47,7 @@ export function createRefusals({ store, keep, onRefused }: RefusalsDeps): Record
           receivedAt: Date.now(),
           reason,
           status,
-          headers: keptHeaders(request.raw.rawHeaders),
+          headers: headersAsReceived(request.raw.rawHeaders),
           body,
           bodySize,
         },
@@ -57,15 +57,4 @@ export function createRefusals({ store, keep, onRefused }: RefusalsDeps): Record
       request.log.error({ err: error }, 'the refused request could not be kept')
     }
   }
-}
-
-/** The headers as they came (rawHeaders: before the route set any aside), credentials redacted. */
-function keptHeaders(rawHeaders: string[]): Record<string, string> {
-  const headers: Record<string, string> = {}
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] as string).toLowerCase()
-    const value = SECRET_HEADER.test(name) ? '[redacted]' : (rawHeaders[i + 1] as string)
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value
-  }
-  return headers
 }

@@ -5,6 +5,7 @@ import { messageTextOf } from '../events/index.ts'
 import { createTokenCheck } from '../shared/token-check.ts'
 import type { Acceptor } from './acceptor.ts'
 import type { RecordRefusal, Refusal } from './refusals.ts'
+import { headersAsReceived } from './request-headers.ts'
 
 export interface WebhookRouteOptions {
   acceptor: Acceptor
@@ -65,7 +66,7 @@ export async function webhookRoute(app: FastifyInstance, opts: WebhookRouteOptio
         const refusal = { reason: 'not_json', status: 400, body: null } as const
         return refuse(request, reply, refusal, { error: 'empty body', issues: [] })
       }
-      const outcome = await opts.acceptor.accept(body)
+      const outcome = await opts.acceptor.accept(body, headersAsReceived(request.raw.rawHeaders))
       if (outcome.status === 'invalid') {
         const refusal = { reason: outcome.reason, status: 400, body }
         return refuse(request, reply, refusal, { error: outcome.error, issues: outcome.issues })

@@ -10,10 +10,11 @@ export const SQL = {
     FROM (SELECT DISTINCT hashtext(lane) AS h FROM unnest($2::text[]) AS lane ORDER BY h) AS lanes`,
   // Rows go in the batch's order (ids follow it); of one key twice in a batch the first stays.
   insertEvents: `
-    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, issues, received_at)
-    SELECT key, whatsapp_id, event_id, action, event_date, body, issues, $8
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
-      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, body, issues, n)
+    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, received_at)
+    SELECT key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, $10
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+                $9::text[])
+      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, n)
     ORDER BY n
     ON CONFLICT (key) DO NOTHING
     RETURNING seq, key`,
@@ -112,11 +113,17 @@ export const SQL = {
       LIMIT $2)`,
 
   // admin
+  // A query without a name is planned for the values bound (a custom plan), so each
+  // `$n IS NULL OR ...` folds away and the indexes of the filters given serve (SQLite has to build
+  // one statement per combination for that, see sqlite-queries.ts). $10 and $11 bound a
+  // received-time range in seq order when the store has read them (time-range.ts).
   listEvents: `
-    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues FROM events
     WHERE seq > $1 AND ($2::boolean IS NULL OR (issues IS NULL) = $2)
       AND ($4::text IS NULL OR whatsapp_id = $4) AND ($5::text IS NULL OR action = $5)
       AND ($6::bigint IS NULL OR received_at >= $6) AND ($7::bigint IS NULL OR received_at < $7)
+      AND ($8::text IS NULL OR chat = $8) AND ($9::text IS NULL OR key = $9)
+      AND ($10::bigint IS NULL OR seq BETWEEN $10 AND $11)
     ORDER BY seq LIMIT $3`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
@@ -126,7 +133,24 @@ export const SQL = {
            d.last_status, d.last_error, e.received_at, d.finished_at
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.target = $2) AND d.id > $3
+      AND ($5::text IS NULL OR e.whatsapp_id = $5)
+      AND ($6::bigint IS NULL OR e.received_at >= $6) AND ($7::bigint IS NULL OR e.received_at < $7)
+      AND ($8::bigint IS NULL OR d.id BETWEEN $8 AND $9)
     ORDER BY d.id LIMIT $4`,
+  // A received-time range in seq order (time-range.ts): where its ends fall, cheaply, and then, if
+  // worth it, its exact lowest and highest seq, read from events_received alone; for deliveries,
+  // the lowest and highest id of those events' deliveries, from deliveries_event alone. `+ 0`
+  // keeps the planner from reading min and max off the primary key, checking each row's time:
+  // its row estimates (which assume a range spreads evenly) would often prefer that.
+  timeRange: `
+    SELECT (SELECT seq FROM events WHERE received_at >= $1 ORDER BY received_at LIMIT 1) AS start,
+           (SELECT seq FROM events WHERE received_at >= $2 ORDER BY received_at LIMIT 1) AS stop,
+           (SELECT max(seq) FROM events) AS last,
+           (SELECT event_seq FROM deliveries WHERE id = $3) AS after_seq`,
+  seqBounds: `
+    SELECT min(seq + 0) AS low, max(seq + 0) AS high FROM events WHERE received_at >= $1 AND received_at < $2`,
+  idBounds:
+    'SELECT min(id + 0) AS low, max(id + 0) AS high FROM deliveries WHERE event_seq BETWEEN $1 AND $2',
   getDelivery: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -136,8 +160,8 @@ export const SQL = {
     SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica
     FROM attempts WHERE delivery_id = $1 ORDER BY id`,
   getEvent: `
-    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues, body FROM events
-    WHERE key = $1`,
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues, headers, body
+    FROM events WHERE key = $1`,
   deliveriesOfEvent: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at

@@ -101,6 +101,32 @@ export const POSTGRES_MIGRATIONS: string[] = [
     paused_at bigint
   );
   `,
+  // The chat of a message event (events/parse.ts chatOf), for the operator's filter. No backfill:
+  // events stored before keep null, as reading every stored body again would hold up the start
+  // on a large outbox, and retention replaces them soon enough.
+  // Indexes for the admin lists, which page by seq (events) and by id (deliveries): (x, seq)
+  // serves `x = $1 AND seq > $2 ORDER BY seq`, reading a filter's own rows in order and stopping
+  // after a page. The ingest pays for the four full ones (and, as an update of status is never
+  // HOT, a record for deliveries_target too); pending and dead rows are few, so their indexes
+  // are small, and dead ones are written only when a delivery dies. events_received gains seq
+  // and deliveries_event id, so a received-time range reads its bounds from them alone
+  // (store/time-range.ts), as SQLite's do with the rowid.
+  // Building them holds writes to these tables for as long as it takes (seconds per million rows).
+  `
+  ALTER TABLE events ADD COLUMN chat text;
+  ALTER TABLE events ADD COLUMN headers text;
+  CREATE INDEX events_session ON events (whatsapp_id, seq);
+  CREATE INDEX events_action ON events (action, seq);
+  CREATE INDEX events_chat ON events (chat, seq) WHERE chat IS NOT NULL;
+  DROP INDEX events_received;
+  CREATE INDEX events_received ON events (received_at, seq);
+  DROP INDEX deliveries_event;
+  CREATE INDEX deliveries_event ON deliveries (event_seq, id);
+  CREATE INDEX deliveries_target ON deliveries (target, id);
+  CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
+  CREATE INDEX deliveries_dead ON deliveries (id) WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_target ON deliveries (target, id) WHERE status = 'dead';
+  `,
 ]
 
 /**

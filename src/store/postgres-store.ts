@@ -17,6 +17,7 @@
 //   is writing at that moment, which makes the claim more cautious, never less. The lock is
 //   held for one short SELECT ... UPDATE, never across a send.
 import pg, { type PoolClient, type QueryResultRow } from 'pg'
+import { chatOfFilter } from '../events/parse.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
 import { StoreUnavailableError } from './errors.ts'
@@ -25,6 +26,8 @@ import { LOCK_CLASS, migrate } from './postgres-schema.ts'
 import {
   attemptColumns,
   decisionColumns,
+  headersColumn,
+  headersOf,
   issuesColumn,
   toAttemptRow,
   toClaimed,
@@ -33,6 +36,7 @@ import {
   toRefusedRow,
   withAttempts,
 } from './rows.ts'
+import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
 import type { AcceptResult, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
 
 export interface PostgresStoreOptions {
@@ -136,6 +140,16 @@ export async function openPostgresStore({
     client.release(broken)
   }
 
+  const boundReads: BoundReads = {
+    // Measured on 1,000,000 events: reading in seq order fetches each row from the heap, and a
+    // delivery's event as well, where the bounds come from index entries alone.
+    costs: { events: 1 / 4, deliveries: 1 / 8 },
+    probe: async (from, to, delivery) =>
+      (await query<ProbeRow>(SQL.timeRange, [from, to, delivery])).rows[0] as ProbeRow,
+    seqs: async (from, to) => (await query<BoundsRow>(SQL.seqBounds, [from, to])).rows[0] as BoundsRow,
+    ids: async (low, high) => (await query<BoundsRow>(SQL.idBounds, [low, high])).rows[0] as BoundsRow,
+  }
+
   const accepts = createBatchCommit<NewEvent, AcceptResult>({
     commit: (events) => transaction((client) => insertEvents(client, events, clock.now())),
     // Invalid data (a NUL character PostgreSQL text cannot hold) fails its own request only.
@@ -223,15 +237,24 @@ export async function openPostgresStore({
       })
     },
 
-    async listEvents({ conforming, whatsappId, action, receivedFrom, receivedBefore, afterSeq, limit }) {
+    async listEvents(filter) {
+      const { conforming, whatsappId, action, chat, key, receivedFrom, receivedBefore, afterSeq, limit } =
+        filter
+      const after = afterSeq ?? 0
+      const bounds = await boundsOf(filter, { deliveries: false, after, limit }, boundReads)
+      if (bounds === 'empty') return []
       const { rows } = await query(SQL.listEvents, [
-        afterSeq ?? 0,
+        after,
         conforming ?? null,
         limit,
         whatsappId ?? null,
         action ?? null,
         receivedFrom ?? null,
         receivedBefore ?? null,
+        chat === undefined ? null : chatOfFilter(chat),
+        key ?? null,
+        bounds?.low ?? null,
+        bounds?.high ?? null,
       ])
       return rows.map(toEventRow)
     },
@@ -241,8 +264,22 @@ export async function openPostgresStore({
       return rows.map((row) => toRefusedRow(row, row.body as Buffer | null))
     },
 
-    async listDeliveries({ status, target, afterId, limit }) {
-      const { rows } = await query(SQL.listDeliveries, [status ?? null, target ?? null, afterId ?? 0, limit])
+    async listDeliveries(filter) {
+      const { status, target, whatsappId, receivedFrom, receivedBefore, afterId, limit } = filter
+      const after = afterId ?? 0
+      const bounds = await boundsOf(filter, { deliveries: true, after, limit }, boundReads)
+      if (bounds === 'empty') return []
+      const { rows } = await query(SQL.listDeliveries, [
+        status ?? null,
+        target ?? null,
+        after,
+        limit,
+        whatsappId ?? null,
+        receivedFrom ?? null,
+        receivedBefore ?? null,
+        bounds?.low ?? null,
+        bounds?.high ?? null,
+      ])
       return rows.map(toDeliveryRow)
     },
 
@@ -265,6 +302,7 @@ export async function openPostgresStore({
         const attempts = await client.query(SQL.attemptsOfEvent, [row.seq])
         return {
           ...toEventRow(row),
+          headers: headersOf(row),
           body: row.body as Buffer,
           deliveries: withAttempts(deliveries.rows.map(toDeliveryRow), attempts.rows.map(toAttemptRow)),
         }
@@ -340,6 +378,8 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     events.map((e) => e.eventId),
     events.map((e) => e.action),
     events.map((e) => e.eventDate),
+    events.map((e) => e.chat),
+    events.map((e) => headersColumn(e.headers)),
     events.map((e) => e.body),
     events.map((e) => issuesColumn(e.issues)),
     now,

@@ -75,6 +75,7 @@ export function toEventRow(row: Row): EventRow {
     eventId: row.event_id as string,
     action: row.action as string,
     eventDate: row.event_date as string,
+    chat: row.chat as string | null,
     receivedAt: row.received_at as number,
     issues: row.issues === null ? null : (JSON.parse(row.issues as string) as SchemaIssue[]),
   }
@@ -90,6 +91,15 @@ export function toRefusedRow(row: Row, body: Buffer | null): RefusedRow {
     body,
     bodySize: row.body_size as number | null,
   }
+}
+
+/** The headers column: JSON text, null for an event that came without a request (backfill). */
+export function headersColumn(headers: Readonly<Record<string, string>> | null): string | null {
+  return headers === null ? null : JSON.stringify(headers)
+}
+
+export function headersOf(row: Row): Record<string, string> | null {
+  return row.headers === null ? null : (JSON.parse(row.headers as string) as Record<string, string>)
 }
 
 /** The issues column: null for a conforming event, so the non-conforming index stays small. */

@@ -3,11 +3,52 @@
 // Writes here take one row per run: they run in-process inside the group commit's transaction,
 // where a loop costs what PostgreSQL's arrays save in round trips.
 
+// The admin lists hold only the conditions of the filters given: SQLite plans a statement once,
+// whatever is bound later, so a `(:x IS NULL OR col = :x)` would never use col's index. The store
+// prepares one statement per combination asked for. A status is a literal, so that the partial
+// indexes of pending and dead deliveries serve it. A received-time range is bounded in seq (id)
+// order when the store has read its bounds (time-range.ts), and its times are then checked row by
+// row (`+`: never read through events_received, which would sort the whole range).
+const EVENT_FILTERS = {
+  conforming: 'issues IS NULL',
+  nonconforming: 'issues IS NOT NULL',
+  session: 'whatsapp_id = :session',
+  action: 'action = :action',
+  chat: 'chat = :chat',
+  key: 'key = :key',
+  from: '+received_at >= :from',
+  to: '+received_at < :to',
+  bounds: 'seq BETWEEN :low AND :high',
+}
+export type EventFilter = keyof typeof EVENT_FILTERS
+
+const DELIVERY_FILTERS = {
+  pending: "d.status = 'pending'",
+  delivered: "d.status = 'delivered'",
+  dead: "d.status = 'dead'",
+  target: 'd.target = :target',
+  session: 'e.whatsapp_id = :session',
+  from: '+e.received_at >= :from',
+  to: '+e.received_at < :to',
+  bounds: 'd.id BETWEEN :low AND :high',
+}
+export type DeliveryFilter = keyof typeof DELIVERY_FILTERS
+
+// Pending and dead rows are few, each kind in an index of its own in id order: with one of them
+// asked for, that index leads, where a target's or a session's rows can be most of the table
+// (only the dead of one target have an index of their own).
+function deliveryCondition(filter: DeliveryFilter, filters: readonly DeliveryFilter[]): string {
+  const fewFirst = filters.includes('pending') || filters.includes('dead')
+  if (fewFirst && filter === 'session') return '+e.whatsapp_id = :session'
+  if (filter === 'target' && filters.includes('pending')) return '+d.target = :target'
+  return DELIVERY_FILTERS[filter]
+}
+
 export const SQL = {
   // accept
   insertEvents: `
-    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, body, issues, received_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (key) DO NOTHING
     RETURNING seq`,
   insertDeliveries: `
@@ -89,21 +130,31 @@ export const SQL = {
       LIMIT ?)`,
 
   // admin
-  listEvents: `
-    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues FROM events
-    WHERE seq > :after AND (:conforming IS NULL OR (issues IS NULL) = :conforming)
-      AND (:session IS NULL OR whatsapp_id = :session) AND (:action IS NULL OR action = :action)
-      AND (:from IS NULL OR received_at >= :from) AND (:to IS NULL OR received_at < :to)
+  listEvents: (filters: readonly EventFilter[]) => `
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues FROM events
+    WHERE seq > :after${filters.map((filter) => ` AND ${EVENT_FILTERS[filter]}`).join('')}
     ORDER BY seq LIMIT :limit`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > ? ORDER BY id LIMIT ?`,
-  listDeliveries: `
+  listDeliveries: (filters: readonly DeliveryFilter[]) => `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
-    WHERE (:status IS NULL OR d.status = :status) AND (:target IS NULL OR d.target = :target) AND d.id > :after
+    WHERE d.id > :after${filters.map((filter) => ` AND ${deliveryCondition(filter, filters)}`).join('')}
     ORDER BY d.id LIMIT :limit`,
+  // A received-time range in seq order (time-range.ts): where its ends fall, cheaply, and then, if
+  // worth it, its exact lowest and highest seq, read from events_received alone; for deliveries,
+  // the lowest and highest id of those events' deliveries, from deliveries_event alone.
+  timeRange: `
+    SELECT (SELECT seq FROM events WHERE received_at >= :from ORDER BY received_at LIMIT 1) AS start,
+           (SELECT seq FROM events WHERE received_at >= :to ORDER BY received_at LIMIT 1) AS stop,
+           (SELECT max(seq) FROM events) AS last,
+           (SELECT event_seq FROM deliveries WHERE id = :delivery) AS after_seq`,
+  seqBounds: `
+    SELECT min(seq) AS low, max(seq) AS high FROM events INDEXED BY events_received
+    WHERE received_at >= :from AND received_at < :to`,
+  idBounds: 'SELECT min(id) AS low, max(id) AS high FROM deliveries WHERE event_seq BETWEEN :low AND :high',
   getDelivery: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -113,8 +164,8 @@ export const SQL = {
     SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica
     FROM attempts WHERE delivery_id = ? ORDER BY id`,
   getEvent: `
-    SELECT seq, key, whatsapp_id, event_id, action, event_date, received_at, issues, body FROM events
-    WHERE key = ?`,
+    SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues, headers, body
+    FROM events WHERE key = ?`,
   deliveriesOfEvent: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at

@@ -84,4 +84,23 @@ export const SQLITE_MIGRATIONS: string[] = [
     paused_at INTEGER
   ) STRICT, WITHOUT ROWID;
   `,
+  // The chat of a message event (events/parse.ts chatOf), for the operator's filter. No backfill:
+  // events stored before keep null, as reading every stored body again would hold up the start
+  // on a large outbox, and retention replaces them soon enough.
+  // Indexes for the admin lists, which page by seq (events) and by id (deliveries): each filter
+  // reads its own rows in that order and stops after a page. A SQLite index ends with the rowid,
+  // so one on (x) serves `x = ? AND seq > ? ORDER BY seq`. The ingest pays for the four full
+  // ones; pending and dead rows are a backlog, few, so their indexes are small, and dead ones are
+  // written only when a delivery dies. The received time has its index (events_received) already.
+  `
+  ALTER TABLE events ADD COLUMN chat TEXT;
+  ALTER TABLE events ADD COLUMN headers TEXT;
+  CREATE INDEX events_session ON events (whatsapp_id);
+  CREATE INDEX events_action ON events (action);
+  CREATE INDEX events_chat ON events (chat) WHERE chat IS NOT NULL;
+  CREATE INDEX deliveries_target ON deliveries (target);
+  CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
+  CREATE INDEX deliveries_dead ON deliveries (id) WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_target ON deliveries (target) WHERE status = 'dead';
+  `,
 ]

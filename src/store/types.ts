@@ -10,6 +10,10 @@ export interface NewEvent {
   action: string
   /** `YYYY-MM-DD HH:MM:SS`: WhatsGate's `event_date` as sent, or the same instant (see eventDateOf). */
   eventDate: string
+  /** The chat jid of a message event (events/parse.ts `chatOf`); null for session events. */
+  chat: string | null
+  /** The headers the webhook request came with (credentials redacted); null for a backfill. */
+  headers: Readonly<Record<string, string>> | null
   /** The body exactly as received. */
   body: Buffer
   deliveries: NewDelivery[]
@@ -186,6 +190,8 @@ export interface DeliveryDetail extends DeliveryRow {
 
 /** An event as stored, its body, and each of its deliveries (by id) with their attempts. */
 export interface EventDetail extends EventRow {
+  /** The headers the webhook request came with (credentials redacted); null for a backfill. */
+  headers: Record<string, string> | null
   body: Buffer
   deliveries: DeliveryDetail[]
 }
@@ -193,6 +199,12 @@ export interface EventDetail extends EventRow {
 export interface DeliveryQuery extends PageQuery {
   status?: DeliveryStatus
   target?: string
+  /** Deliveries of one session's events only. */
+  whatsappId?: string
+  /** Of events received at or after this time (ms since the epoch). */
+  receivedFrom?: number
+  /** Of events received before this time (ms since the epoch). */
+  receivedBefore?: number
 }
 
 export interface EventRow {
@@ -202,6 +214,8 @@ export interface EventRow {
   eventId: string
   action: string
   eventDate: string
+  /** The chat jid of a message event; null for session events and events stored before it was kept. */
+  chat: string | null
   receivedAt: number
   /** Null for an event that conforms to WhatsGate's documentation. */
   issues: SchemaIssue[] | null
@@ -213,6 +227,13 @@ export interface EventQuery {
   /** One session's events only. */
   whatsappId?: string
   action?: string
+  /**
+   * One chat's events: its jid (`79991234567@c.us`, `1203...@g.us`), or a phone number (digits,
+   * a leading `+` allowed) for its one-to-one chat.
+   */
+  chat?: string
+  /** The event with this key only. */
+  key?: string
   /** Received at or after this time (ms since the epoch). */
   receivedFrom?: number
   /** Received before this time (ms since the epoch). */

@@ -1,11 +1,11 @@
-// The outbox contract, one suite run on both stores: SQLite on a temp file and PostgreSQL on a
-// fresh schema per test (postgres-replicas.test.ts has what only PostgreSQL does: replicas).
+// The outbox contract, one suite run on both stores (store-harness.ts): SQLite on a temp file and
+// PostgreSQL on a fresh schema per test. The admin lists' filters are in admin-lists.test.ts;
+// postgres-replicas.test.ts has what only PostgreSQL does: replicas.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreUnavailableError } from '../../src/store/errors.ts'
-import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import { SQLITE_MIGRATIONS } from '../../src/store/sqlite-schema.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { ClaimRequest, OutboxStore } from '../../src/store/types.ts'
@@ -21,96 +21,8 @@ import {
   SESSION,
   sortCounts,
 } from '../support/outbox.ts'
-import { freshSchema, postgresSkipReason, withAdmin } from '../support/postgres.ts'
 import { tempDir } from '../support/relay.ts'
-import { startProxy } from '../support/tcp-proxy.ts'
-
-interface Harness {
-  store: OutboxStore
-  /** Makes the database unreachable for the store; the function returned brings it back. */
-  outage(): Promise<() => Promise<void>>
-  /** The rows of the attempts table, read past the store (purges must not leave any behind). */
-  attemptRows(): Promise<number>
-  close(): Promise<void>
-}
-
-interface StoreFactory {
-  name: string
-  skip: string | null
-  open(): Promise<Harness>
-}
-
-const sqlite: StoreFactory = {
-  name: 'sqlite',
-  skip: null,
-  async open() {
-    const dir = tempDir('outbox-store-')
-    const path = join(dir, 'relay.sqlite')
-    const store = openSqliteStore({ path, busyTimeoutMs: 100 })
-    return {
-      store,
-      // Another connection holding the write lock: the store's writes time out.
-      async outage() {
-        const other = new DatabaseSync(path)
-        other.exec('BEGIN EXCLUSIVE')
-        return async () => {
-          other.exec('COMMIT')
-          other.close()
-        }
-      },
-      async attemptRows() {
-        const db = new DatabaseSync(path, { readOnly: true })
-        try {
-          return Number(db.prepare('SELECT count(*) AS n FROM attempts').get()?.n)
-        } finally {
-          db.close()
-        }
-      },
-      async close() {
-        await store.close()
-        rmSync(dir, { recursive: true, force: true })
-      },
-    }
-  },
-}
-
-const postgres: StoreFactory = {
-  name: 'postgres',
-  skip: postgresSkipReason,
-  async open() {
-    const schema = await freshSchema('outbox_store')
-    // The store reaches PostgreSQL through a local TCP proxy, so a test can cut the line.
-    const target = new URL(schema.url)
-    const proxy = await startProxy(target.hostname, Number(target.port || 5432))
-    const viaProxy = new URL(schema.url)
-    viaProxy.hostname = '127.0.0.1'
-    viaProxy.port = String(proxy.port)
-    const store = await openPostgresStore({
-      url: viaProxy.toString(),
-      connectTimeoutMs: 1000,
-      onIdleError: () => {},
-    })
-    return {
-      store,
-      async outage() {
-        await proxy.stop()
-        return () => proxy.start()
-      },
-      async attemptRows() {
-        const { rows } = await withAdmin(
-          (client) => client.query('SELECT count(*)::int AS n FROM attempts'),
-          schema.url,
-        )
-        return rows[0].n as number
-      },
-      async close() {
-        await store.close()
-        await proxy.stop()
-        await schema.drop()
-      },
-    }
-  },
-}
+import { type Harness, postgres, sqlite } from './store-harness.ts'
 
 for (const factory of [sqlite, postgres]) {
   const title = factory.skip ? `${factory.name} store (skipped: ${factory.skip})` : `${factory.name} store`
@@ -873,10 +785,14 @@ describe('sqlite store: one relay per file', () => {
         routed: false,
         sessionDateIndex: false,
       })
-      expect((await store.listEvents({ limit: 10 })).map((e) => [e.key, e.issues?.length ?? 0])).toEqual([
-        [key(1), 0],
-        [key(2), 1],
+      // Rows stored before the chat was kept stay without one (no backfill).
+      expect(
+        (await store.listEvents({ limit: 10 })).map((e) => [e.key, e.issues?.length ?? 0, e.chat]),
+      ).toEqual([
+        [key(1), 0, null],
+        [key(2), 1, null],
       ])
+      expect(await store.listEvents({ chat: '79991234567', limit: 10 })).toEqual([])
       // The rows carried over are delivered as before, one chat in order, and new ones join them.
       expect(await store.accept([event(3, { chat: 'x' })])).toEqual([{ key: key(3), inserted: true }])
       const [first] = await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE })

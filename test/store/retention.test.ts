@@ -19,6 +19,8 @@ function event(id: number, targets: string[]): NewEvent {
     eventId: String(id),
     action: 'message',
     eventDate: '2022-09-07 18:29:37',
+    chat: null,
+    headers: null,
     body: Buffer.from(`{"id":${id}}`),
     deliveries: targets.map((target) => ({ target, orderingKey: null })),
     issues: [],

@@ -5,7 +5,14 @@ export const SESSION = '191b80a9238'
 
 export function outboxEvent(
   id: number,
-  { targets = ['a'], chat = null, body, session = SESSION, date = '2022-09-07 18:29:37' }: EventOptions = {},
+  {
+    targets = ['a'],
+    chat = null,
+    jid = null,
+    body,
+    session = SESSION,
+    date = '2022-09-07 18:29:37',
+  }: EventOptions = {},
 ): NewEvent {
   return {
     key: `${session}:message:${id}`,
@@ -13,6 +20,8 @@ export function outboxEvent(
     eventId: String(id),
     action: 'message',
     eventDate: date,
+    chat: jid,
+    headers: null,
     body: body ?? Buffer.from(`{"id":${id}}`),
     deliveries: targets.map((target) => ({ target, orderingKey: chat })),
     issues: [],
@@ -21,7 +30,10 @@ export function outboxEvent(
 
 export interface EventOptions {
   targets?: string[]
+  /** The deliveries' ordering key (a lane). */
   chat?: string | null
+  /** The event's chat jid, as the acceptor reads it (chatOf). */
+  jid?: string | null
   body?: Buffer
   session?: string
   date?: string
