@@ -3,7 +3,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyError, LogController } from 'fastify'
 import { type Logger, type LoggerOptions, pino } from 'pino'
-import { adminRoutes } from './admin/admin-routes.ts'
 import { healthRoutes } from './admin/health-routes.ts'
 import { type Config, configSummary } from './config/config.ts'
 import { loadConfig } from './config/load.ts'
@@ -81,7 +80,9 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
 
   await app.register(healthRoutes, { pingStore: () => relay.store.ping(), details: relay.whatsgate?.status })
   if (config.adminToken) {
-    await app.register(adminRoutes, {
+    // Loaded only when on: a relay without the console does not pay for its libraries.
+    const { adminPlugin } = await import('./admin/admin-plugin.ts')
+    await app.register(adminPlugin, {
       store: relay.store,
       metrics: relay.metrics.registry,
       token: config.adminToken,

@@ -45,6 +45,31 @@ describe('admin API', () => {
     expect(wrong.statusCode).toBe(401)
   })
 
+  it('shows the headers an event came with, credentials redacted', async () => {
+    relay = await buildTestApp({ ADMIN_TOKEN })
+    const sent = await relay.app.inject({
+      method: 'POST',
+      url: relay.webhookPath,
+      payload: wgEvent({ id: 1 }),
+      headers: {
+        'content-type': 'text/plain',
+        'user-agent': 'WhatsGate/1.0',
+        authorization: 'Basic c2VjcmV0',
+      },
+    })
+    expect(sent.statusCode).toBe(200)
+    const detail = await relay.app.inject({
+      url: `/admin/events/${encodeURIComponent('191b80a9238:message:1')}`,
+      headers: auth,
+    })
+    expect(detail.json().headers).toMatchObject({
+      'content-type': 'text/plain',
+      'user-agent': 'WhatsGate/1.0',
+      authorization: '[redacted]',
+    })
+    expect(detail.body).not.toContain('c2VjcmV0')
+  })
+
   it('lists events, conforming or not, page by page, and names a bad filter', async () => {
     sink = await startSink()
     relay = await buildTestApp({ ADMIN_TOKEN })

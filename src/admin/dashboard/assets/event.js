@@ -1,0 +1,247 @@
+// One event and everything that became of it: did it reach each target, and if not, why; its body;
+// every attempt; and the buttons to send it again.
+import { api } from './api.js'
+import { age, badge, duration, facts, fill, h, plural, table, time } from './dom.js'
+import { actionButton, unlessSame } from './ui.js'
+
+export function eventPage(main, { params }) {
+  const key = params[0]
+  const summary = h('section', { 'aria-label': 'What became of it' })
+  const body = h('section', { 'aria-labelledby': 'body-h' })
+  const deliveries = h('section', { 'aria-labelledby': 'deliveries-h' })
+  main.append(h('h1', { class: 'key' }, 'Event ', h('code', {}, key)), summary, deliveries, body)
+
+  let bodyShown = false
+  const draw = unlessSame((event) => {
+    fill(summary, verdicts(event), eventFacts(event), replayEventButton(event))
+    fill(
+      deliveries,
+      h('h2', { id: 'deliveries-h' }, 'Deliveries'),
+      event.deliveries.length === 0 ? h('p', {}, 'None.') : event.deliveries.map(deliverySection),
+    )
+    // The body never changes: drawn once, so a selection in it survives the polling.
+    if (!bodyShown) {
+      bodyShown = true
+      fill(body, bodySection(event))
+    }
+  })
+
+  return {
+    title: `Event ${key}`,
+    refresh: async () => {
+      try {
+        draw(await api(`events/${encodeURIComponent(key)}`))
+      } catch (error) {
+        if (error.status !== 404) throw error
+        fill(
+          summary,
+          h(
+            'p',
+            {},
+            'No event with this key is stored: it never came, or it was purged after RETENTION_DAYS.',
+          ),
+        )
+      }
+    },
+  }
+}
+
+/** One sentence per target: the answer to "did it get there?". */
+function verdicts(event) {
+  if (event.deliveries.length === 0) {
+    return h(
+      'p',
+      { class: 'verdict' },
+      'No target takes this event (no target’s events and sessions match it).',
+    )
+  }
+  return h(
+    'ul',
+    { class: 'verdicts' },
+    event.deliveries.map((delivery) => h('li', {}, badge(delivery.status), ' ', verdict(delivery))),
+  )
+}
+
+function verdict(delivery) {
+  const tries = plural(delivery.attempts, 'attempt')
+  const last = lastOutcome(delivery)
+  if (delivery.status === 'delivered') {
+    return [`Reached ${delivery.target} at `, time(delivery.finishedAt), ` (${tries}).`]
+  }
+  if (delivery.status === 'dead') {
+    return [
+      `Did not reach ${delivery.target}: given up after ${tries} at `,
+      time(delivery.finishedAt),
+      `. Last: ${last}.`,
+    ]
+  }
+  if (delivery.attempts === 0) return [`On its way to ${delivery.target}: not tried yet.`]
+  return [
+    `Not yet at ${delivery.target}: ${tries} so far, last: ${last}; next try at `,
+    time(delivery.nextAttemptAt),
+    '.',
+  ]
+}
+
+/** The last attempt's outcome and why: what the target answered, or what went wrong on the way. */
+function lastOutcome(delivery) {
+  const attempt = delivery.history.at(-1)
+  if (!attempt)
+    return delivery.lastError ?? (delivery.lastStatus === null ? 'no answer' : `HTTP ${delivery.lastStatus}`)
+  const why = attempt.status === null ? attempt.error : attempt.responseExcerpt
+  return why ? `${outcomeOf(attempt)}, ${clip(why.trim(), 160)}` : outcomeOf(attempt)
+}
+
+const clip = (text, length) => (text.length > length ? `${text.slice(0, length - 1)}…` : text)
+
+function outcomeOf(attempt) {
+  if (attempt.status !== null) return `HTTP ${attempt.status}`
+  return attempt.errorClass ?? 'failed'
+}
+
+function eventFacts(event) {
+  return facts([
+    ['Session', event.whatsappId],
+    ['Action', event.action],
+    ['Event id', event.eventId],
+    ['Chat', event.chat ?? '—'],
+    ['Event date', event.eventDate],
+    ['Received', [time(event.receivedAt), ` (${age((Date.now() - event.receivedAt) / 1000)} ago)`]],
+    [
+      'Conforms',
+      event.issues === null
+        ? 'yes'
+        : h(
+            'ul',
+            {},
+            event.issues.map((issue) => h('li', {}, h('code', {}, issue.path), ': ', issue.message)),
+          ),
+    ],
+  ])
+}
+
+function replayEventButton(event) {
+  const finished = event.deliveries.filter((delivery) => delivery.status !== 'pending').length
+  if (finished === 0) return null
+  return h(
+    'p',
+    { class: 'actions' },
+    actionButton(
+      `Send again to ${plural(finished, 'target')}`,
+      async () => {
+        const { replayed } = await api('replay', { method: 'POST', body: { event: event.key } })
+        return `Sent again: ${plural(replayed, 'delivery', 'deliveries')} of ${event.key}.`
+      },
+      { dataset: { focus: 'replay event' } },
+    ),
+  )
+}
+
+function deliverySection(delivery) {
+  const replay =
+    delivery.status === 'pending'
+      ? null
+      : actionButton(
+          'Replay',
+          async () => {
+            const { replayed } = await api('replay', { method: 'POST', body: { ids: [delivery.id] } })
+            return replayed ? `Replayed delivery ${delivery.id} to ${delivery.target}.` : 'Nothing to replay.'
+          },
+          { 'aria-label': `Replay to ${delivery.target}`, dataset: { focus: `replay ${delivery.id}` } },
+        )
+  return h(
+    'article',
+    { class: 'delivery' },
+    h('h3', {}, delivery.target, ' ', badge(delivery.status), ' ', replay),
+    h(
+      'p',
+      { class: 'muted' },
+      `Delivery ${delivery.id} · ${plural(delivery.attempts, 'attempt')}`,
+      delivery.status === 'pending' ? [' · next try at ', time(delivery.nextAttemptAt)] : null,
+    ),
+    delivery.history.length === 0
+      ? h('p', {}, 'No attempt yet.')
+      : table(
+          `Attempts to ${delivery.target}`,
+          ['#', 'Started', 'Took', 'Result', 'Error', 'Response', 'Replica'],
+          delivery.history.map((attempt, i) => [
+            String(i + 1),
+            time(attempt.startedAt),
+            duration(attempt.durationMs),
+            badge(outcomeOf(attempt), attempt.status !== null && attempt.status < 300 ? 'ok' : 'dead'),
+            attempt.error ?? '',
+            attempt.responseExcerpt ? h('code', { class: 'excerpt' }, attempt.responseExcerpt) : '',
+            h('code', { title: attempt.replica }, attempt.replica.slice(0, 8)),
+          ]),
+        ),
+  )
+}
+
+function bodySection(event) {
+  const body =
+    event.bodyEncoding === 'base64'
+      ? [
+          h('h2', { id: 'body-h' }, 'Body (not UTF-8: shown as base64)'),
+          h('pre', { class: 'body' }, event.body),
+        ]
+      : [h('h2', { id: 'body-h' }, 'Body'), h('pre', { class: 'body', tabindex: 0 }, prettyJson(event.body))]
+  return [...body, ...headersSection(event.headers)]
+}
+
+/** The headers the webhook request came with (credentials redacted); none for a backfilled event. */
+function headersSection(headers) {
+  if (headers === null) return [h('h2', {}, 'Headers'), h('p', {}, 'None: fetched by backfill, not posted.')]
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
+  return [h('h2', {}, 'Headers'), h('pre', { class: 'headers' }, lines.join('\n'))]
+}
+
+/**
+ * JSON laid out two spaces a level, every literal kept as written: JSON.parse would round a large
+ * number id and undo escapes, and the operator must see what WhatsGate sent. Not JSON: as it came.
+ */
+export function prettyJson(text) {
+  const source = text.replace(/^\uFEFF/, '')
+  try {
+    JSON.parse(source)
+  } catch {
+    return text
+  }
+  let out = ''
+  let depth = 0
+  let inString = false
+  const newline = () => `\n${'  '.repeat(depth)}`
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i]
+    if (inString) {
+      out += char
+      if (char === '\\') out += source[++i]
+      else if (char === '"') inString = false
+      continue
+    }
+    if (char === '"') {
+      inString = true
+      out += char
+    } else if (char === '{' || char === '[') {
+      const close = char === '{' ? '}' : ']'
+      const rest = source.slice(i + 1).trimStart()
+      if (rest.startsWith(close)) {
+        // An empty object or array stays on its line.
+        out += char + close
+        i = source.indexOf(close, i + 1)
+      } else {
+        depth++
+        out += char + newline()
+      }
+    } else if (char === '}' || char === ']') {
+      depth--
+      out += newline() + char
+    } else if (char === ',') {
+      out += char + newline()
+    } else if (char === ':') {
+      out += ': '
+    } else if (!/\s/.test(char)) {
+      out += char
+    }
+  }
+  return out
+}

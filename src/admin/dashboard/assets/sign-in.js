@@ -1,0 +1,27 @@
+// The sign-in form: the token goes to POST /admin/session as JSON, the relay answers with an HttpOnly
+// cookie, and the page reloads as the dashboard (the address's #/route is kept).
+const form = document.getElementById('sign-in')
+const input = document.getElementById('token')
+const error = document.getElementById('sign-in-error')
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault()
+  error.textContent = ''
+  const button = form.querySelector('button')
+  button.disabled = true
+  try {
+    const response = await fetch('/admin/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: input.value }),
+    })
+    if (response.ok) return location.reload()
+    error.textContent = response.status === 401 ? 'Wrong token.' : `Sign-in failed (HTTP ${response.status}).`
+  } catch {
+    error.textContent = 'The relay did not answer.'
+  } finally {
+    button.disabled = false
+  }
+  input.select()
+  input.focus()
+})

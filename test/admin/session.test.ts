@@ -1,0 +1,228 @@
+// Signing in to the admin scope without a browser: every route and page is closed without the
+// token or a session; the session cookie's attributes; forged, tampered and expired cookies; the
+// JSON demanded of a signed-in browser's changes.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { Signer } from '@fastify/cookie'
+import type { FastifyInstance, RouteOptions } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import { SESSION_COOKIE, SESSION_TTL_MS, sessionSecret } from '../../src/admin/auth.ts'
+import { buildApp } from '../../src/app.ts'
+import { captureLogger } from '../support/fake-whatsgate.ts'
+import { createManualClock } from '../support/manual-clock.ts'
+import { buildTestApp, TEST_TOKEN, tempDirsOfFile } from '../support/relay.ts'
+
+const ADMIN_TOKEN = 'admin-token-0123456789'
+const TARGETS = JSON.stringify([{ name: 'crm', url: 'http://127.0.0.1:9/', events: ['*'] }])
+
+type Relay = Awaited<ReturnType<typeof buildTestApp>>
+const cleanups: (() => Promise<void>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function relay(options: Parameters<typeof buildTestApp>[2] = {}): Promise<Relay> {
+  const built = await buildTestApp({ ADMIN_TOKEN, TARGETS }, undefined, options)
+  cleanups.push(() => built.close())
+  return built
+}
+
+/** Every route the app registers, as Fastify hands them to onRoute hooks: nothing escapes the list. */
+async function relayWithRoutes(): Promise<{ relay: Relay; routes: RouteOptions[] }> {
+  const routes: RouteOptions[] = []
+  // Fastify announces each new instance on this channel before any plugin is registered.
+  const onInit = (message: unknown) =>
+    (message as { fastify: FastifyInstance }).fastify.addHook('onRoute', (route) => void routes.push(route))
+  subscribe('fastify.initialization', onInit)
+  try {
+    return { relay: await relay(), routes }
+  } finally {
+    unsubscribe('fastify.initialization', onInit)
+  }
+}
+
+async function signIn(app: Pick<FastifyInstance, 'inject'>, token = ADMIN_TOKEN) {
+  const response = await app.inject({ method: 'POST', url: '/admin/session', payload: { token } })
+  const setCookie = String(response.headers['set-cookie'] ?? '')
+  return { response, setCookie, cookie: setCookie.split(';')[0] ?? '' }
+}
+
+const withCookie = (cookie: string) => ({ cookie })
+
+// A real request for each route pattern: parameters filled in with values of the right form.
+const concrete = (url: string) =>
+  url
+    .replace(':id', '1')
+    .replace(':name', 'crm')
+    .replace(':token', TEST_TOKEN)
+    .replace(/\*$/, url.startsWith('/admin/events') ? encodeURIComponent('s:message:1') : 'app.js')
+
+// Open to anyone: the health probes, ingest (its own token), and in /admin only what must be
+// reachable before signing in. Every other route the app has, now or later, must answer 401.
+const OPEN = new Set(['GET /healthz', 'GET /readyz', 'POST /webhook/:token'])
+const ADMIN_PUBLIC = new Map([
+  ['GET /admin', 308],
+  ['GET /admin/', 401],
+  ['GET /admin/assets/*', 200],
+  ['POST /admin/session', 401],
+  ['DELETE /admin/session', 200],
+])
+
+describe('admin sessions', () => {
+  it('answers 401 on every admin route and page without the token or a session', async () => {
+    const { relay: r, routes } = await relayWithRoutes()
+    // Each method of each route; a HEAD route answers as its GET does.
+    const all = routes.flatMap((route) =>
+      [route.method].flat().map((method) => ({
+        method,
+        url: route.url,
+        name: `${method === 'HEAD' ? 'GET' : method} ${route.url}`,
+        marked: route.config?.adminPublic === true,
+      })),
+    )
+    const guarded = all.filter((route) => !OPEN.has(route.name))
+    expect(guarded.length).toBeGreaterThan(20)
+    // The routes left open in /admin are exactly those marked so.
+    const marked = new Set(guarded.filter((route) => route.marked).map((route) => route.name))
+    expect([...marked].toSorted()).toEqual([...ADMIN_PUBLIC.keys()].toSorted())
+
+    const refusals = [
+      {},
+      { authorization: 'Bearer wrong-token-0123456789' },
+      { cookie: `${SESSION_COOKIE}=s1.99999999999999.bad` },
+    ]
+    for (const { method, url, name } of guarded) {
+      for (const headers of refusals) {
+        const response = await r.app.inject({
+          method: method as 'GET',
+          url: concrete(url),
+          headers,
+          // A wrong token, where the route takes one in its body.
+          ...(name === 'POST /admin/session' ? { payload: { token: 'wrong-token-0123456789' } } : {}),
+        })
+        const expected = ADMIN_PUBLIC.get(name) ?? 401
+        expect(response.statusCode, `${method} ${url} with ${JSON.stringify(headers)}`).toBe(expected)
+      }
+    }
+  })
+
+  it('signs in for 12 hours with an HttpOnly, SameSite=Strict cookie on /admin, and the cookie opens the API', async () => {
+    const r = await relay()
+    const { response, setCookie, cookie } = await signIn(r.app)
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({ signedIn: true, expiresAt: expect.any(Number) })
+    const attributes = setCookie.split('; ').slice(1)
+    expect(attributes.toSorted()).toEqual(['HttpOnly', 'Max-Age=43200', 'Path=/admin', 'SameSite=Strict'])
+    // Not Secure over plain HTTP (the browser would drop it); the token itself is not in it.
+    expect(setCookie).not.toContain(ADMIN_TOKEN)
+
+    expect((await r.app.inject({ url: '/admin/status', headers: withCookie(cookie) })).statusCode).toBe(200)
+    const page = await r.app.inject({ url: '/admin/', headers: withCookie(cookie) })
+    expect(page.statusCode).toBe(200)
+    expect(page.body).toContain('aria-label="Main"')
+    const signInPage = await r.app.inject({ url: '/admin/' })
+    expect(signInPage.statusCode).toBe(401)
+    expect(signInPage.body).toContain('<label for="token">Admin token</label>')
+  })
+
+  it('refuses a forged, tampered, expired or unsigned cookie', async () => {
+    const clock = createManualClock()
+    const r = await relay({ clock })
+    const { cookie } = await signIn(r.app)
+    const value = cookie.slice(SESSION_COOKIE.length + 1)
+    const status = async (sessionValue: string) =>
+      (await r.app.inject({ url: '/admin/status', headers: withCookie(`${SESSION_COOKIE}=${sessionValue}`) }))
+        .statusCode
+    expect(await status(value)).toBe(200)
+
+    const later = clock.now() + 10 * SESSION_TTL_MS
+    // Signed with another token's key: what a cookie from before a change of ADMIN_TOKEN is.
+    expect(await status(new Signer(sessionSecret('another-token-0123456789')).sign(`s1.${later}`))).toBe(401)
+    // The expiry pushed out, the signature kept.
+    const [format, , signature] = value.split('.')
+    expect(await status(`${format}.${later}.${signature}`)).toBe(401)
+    expect(await status(`s1.${later}`)).toBe(401)
+    // Signed right, but not a session: another format.
+    expect(await status(new Signer(sessionSecret(ADMIN_TOKEN)).sign(`s2.${later}`))).toBe(401)
+
+    clock.advance(SESSION_TTL_MS - 1)
+    expect(await status(value)).toBe(200)
+    clock.advance(1)
+    expect(await status(value)).toBe(401)
+  })
+
+  it("refuses a signed-in browser's change unless it is sent as JSON, and changes nothing then", async () => {
+    const r = await relay()
+    const { cookie } = await signIn(r.app)
+    const pause = (headers: Record<string, string>, payload?: string) =>
+      r.app.inject({ method: 'POST', url: '/admin/targets/crm/pause', headers, payload })
+    const state = async () =>
+      (await r.app.inject({ url: '/admin/targets', headers: withCookie(cookie) })).json().targets[0].state
+
+    for (const type of [
+      undefined,
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data',
+    ]) {
+      const response = await pause(
+        { cookie, ...(type ? { 'content-type': type } : {}) },
+        type ? 'a=1' : undefined,
+      )
+      expect(response.statusCode, String(type)).toBe(415)
+      expect(response.json().error).toContain('application/json')
+    }
+    expect(await state()).toBe('ok')
+    expect((await pause({ cookie, 'content-type': 'application/json' }, '{}')).statusCode).toBe(200)
+    expect(await state()).toBe('paused')
+    // A script with the bearer token is not a browser: no CSRF to fear, no content type asked.
+    const resume = await r.app.inject({
+      method: 'POST',
+      url: '/admin/targets/crm/resume',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
+    expect(resume.statusCode).toBe(200)
+  })
+
+  it('signs out: the cookie is cleared', async () => {
+    const r = await relay()
+    const { cookie } = await signIn(r.app)
+    const out = await r.app.inject({ method: 'DELETE', url: '/admin/session', headers: withCookie(cookie) })
+    expect(out.statusCode).toBe(200)
+    expect(out.json()).toEqual({ signedIn: false, expiresAt: null })
+    const cleared = String(out.headers['set-cookie'])
+    expect(cleared).toMatch(new RegExp(`^${SESSION_COOKIE}=;`))
+    expect(cleared).toContain('Max-Age=0')
+    expect(cleared).toContain('Path=/admin')
+  })
+
+  it('refuses a wrong token with 401 and one warn line that does not hold it', async () => {
+    const dir = tempDirsOfFile('relay-session-')()
+    const { log, entries } = captureLogger('info')
+    const app = await buildApp({ env: { DATA_DIR: dir, INGEST_TOKEN: TEST_TOKEN, ADMIN_TOKEN }, logger: log })
+    cleanups.push(() => app.close())
+    const wrong = 'wrong-token-4242424242'
+    const { response, setCookie } = await signIn(app, wrong)
+    expect(response.statusCode).toBe(401)
+    expect(response.json()).toEqual({ error: 'wrong admin token' })
+    expect(setCookie).toBe('')
+    const warnings = entries().filter((entry) => entry.level === 40 && entry.msg.includes('sign-in'))
+    expect(warnings).toHaveLength(1)
+    expect(JSON.stringify(entries())).not.toContain(wrong)
+    const empty = await app.inject({ method: 'POST', url: '/admin/session', payload: { token: '' } })
+    expect(empty.statusCode).toBe(400)
+  })
+
+  it('documents signing in and out in the OpenAPI document, open to anyone', async () => {
+    const r = await relay()
+    const doc = (
+      await r.app.inject({ url: '/admin/openapi.json', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    ).json()
+    const session = doc.paths['/admin/session']
+    expect(session.post).toMatchObject({ summary: expect.stringContaining('Sign in'), security: [] })
+    expect(session.post.requestBody.content['application/json'].schema.required).toEqual(['token'])
+    expect(session.delete).toMatchObject({ summary: expect.stringContaining('Sign out'), security: [] })
+    expect(
+      Object.keys(doc.paths).filter((path) => !path.startsWith('/admin') && path !== '/metrics'),
+    ).toEqual([])
+  })
+})
