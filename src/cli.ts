@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The operator's command line: point WhatsGate at the relay (or away from it) and fetch missed
-// events, with the server's own configuration, client and accept path. Results go to stdout, one
-// error line to stderr; exit 0 = done, 1 = failed, 2 = bad arguments.
-import { pino } from 'pino'
+// The operator's command line. register, unregister and backfill point WhatsGate at the relay (or
+// away from it) and fetch missed events, with the server's own configuration, client and accept
+// path; status, events, deliveries, replay, pause and resume ask a running relay over its admin API
+// and load nothing of the server's. Results go to stdout, one error line to stderr; exit 0 = done,
+// 1 = failed, 2 = bad arguments.
+import { text as readText } from 'node:stream/consumers'
+import { runAdmin } from './cli/admin-commands.ts'
 import { PROGRAM, parseCommand } from './cli/arguments.ts'
-import { COMMANDS, type Output } from './cli/commands.ts'
-import { ConfigError } from './config/config.ts'
+import type { Output } from './cli/output.ts'
 import { envJsonSchema, envSchema } from './config/env.ts'
-import { loadConfig } from './config/load.ts'
 import { VERSION } from './version.ts'
 
 const ENV_SHOWN = [
@@ -37,7 +38,7 @@ function usage(): string {
   })
   return `Usage: ${PROGRAM} <command> [options]
 
-Commands:
+Commands with the server's configuration (WhatsGate's API, the outbox):
   register      Point WhatsGate's webhook (set-hook) at PUBLIC_URL/webhook/<ingest token>
   unregister    Clear the webhook (set-hook with an empty callback)
   backfill      Fetch events with events-get into the outbox; targets receive the new ones
@@ -58,7 +59,45 @@ ${env.join('\n')}
 The server's start-up backfill does not replay history: a session it has never seen starts at
 the relay's first start, unless BACKFILL_SINCE says otherwise (or backfill --since, here).
 
-Exit status: 0 done, 1 failed, 2 bad arguments.
+Commands that ask a running relay (its admin API; nothing else of the server is needed):
+  status                 Store, targets (state, pending, oldest wait), WhatsGate registration
+  events                 Events received, oldest first
+                         [--session ID] [--action NAME] [--chat JID|PHONE] [--nonconforming]
+                         [--from TIME] [--to TIME]
+  event <key>            One event (<whatsapp_id>:<action>:<id>): its body, each delivery and
+                         each attempt (status or error, duration, replica, answer)
+  deliveries             Deliveries, oldest first
+                         [--status pending|delivered|dead] [--target NAME] [--session ID]
+                         [--from TIME] [--to TIME]
+  delivery <id>          One delivery with every attempt
+  replay <id>... | -     Send these deliveries again (-: ids read from stdin)
+  replay --event <key>   Send one event again to every target it went to
+  replay --target NAME --dead
+                         Send every dead delivery of a target again (500 ids a request,
+                         a progress bar on a terminal)
+  pause <target>         Hold a target's deliveries (kept in the store, for every replica)
+  resume <target>        Send what waited, oldest first
+
+Options of these:
+  --url URL              The relay; default RELAY_URL, else http://127.0.0.1:$PORT (3000)
+  --json                 The API's JSON document instead of a table
+  --limit N              Rows shown at most (default 100; pages of 1,000 are followed)
+  --all                  Every row that matches
+  --after N              Rows after this cursor (the seq or id "more ... --after" names)
+  TIME                   ISO 8601 (2026-05-01T10:00:00+02:00), a UTC date or date and time
+                         (2026-05-01, "2026-05-01 10:00"), or an age: 30m, 2h, 7d
+
+Environment of these:
+  RELAY_URL               The relay's base URL (default http://127.0.0.1:$PORT)
+  ADMIN_TOKEN             The relay's admin token (sent as a bearer token, never printed)
+
+Did message X reach my bot?
+  ${PROGRAM} events --chat 79991112233 --from 2h     find its key
+  ${PROGRAM} event '<key>'                           each delivery, each attempt, each error
+  ${PROGRAM} replay --event '<key>'                  send it again
+
+Exit status: 0 done, 1 failed (the relay refused, could not be reached, or said no), 2 bad
+arguments.
 `
 }
 
@@ -75,15 +114,23 @@ export async function main(
     io.err(`${PROGRAM}: ${oneLine((error as Error).message)}`)
     return 2
   }
-  const { command, options } = parsed
-  if (command === 'help') {
+  if (parsed.kind === 'help') {
     io.out(usage().trimEnd())
     return 0
   }
-  if (command === 'version') {
+  if (parsed.kind === 'version') {
     io.out(VERSION)
     return 0
   }
+  if (parsed.kind === 'admin') return runAdmin(parsed.command, parsed.options, env, io, PROGRAM)
+  const { command, options } = parsed
+  // Loaded only here: the admin commands need nothing of the server (and start twice as fast).
+  const [{ pino }, { COMMANDS }, { ConfigError }, { loadConfig }] = await Promise.all([
+    import('pino'),
+    import('./cli/commands.ts'),
+    import('./config/config.ts'),
+    import('./config/load.ts'),
+  ])
   try {
     const { config } = await loadConfig(env, (message) => io.err(`${PROGRAM}: warning: ${oneLine(message)}`))
     const log = pino(
@@ -115,6 +162,14 @@ export async function runCli(): Promise<void> {
   process.exitCode = await main(process.argv.slice(2), process.env, {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
+    ...(process.stderr.isTTY
+      ? { progress: (text) => process.stderr.write(text === null ? '\n' : `\r${text}\x1b[K`) }
+      : {}),
+    input: () => readText(process.stdin),
+    onInterrupt(stop) {
+      process.once('SIGINT', stop)
+      return () => process.off('SIGINT', stop)
+    },
   })
 }
 

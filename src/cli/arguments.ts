@@ -1,6 +1,7 @@
 // The command line's words: which command, which options, checked before anything is tried.
 import { parseArgs } from 'node:util'
 import { isWallClock } from '../events/index.ts'
+import { type AdminCommand, type AdminOptions, isAdminCommand, parseAdminCommand } from './admin-arguments.ts'
 
 export const PROGRAM = 'whatsgate-relay'
 
@@ -31,16 +32,27 @@ export interface Options {
   force: boolean
 }
 
-export function parseCommand(argv: string[]): { command: Command | 'help' | 'version'; options: Options } {
+/** What to do: a command with the server's configuration, one that asks a running relay, or neither. */
+export type Invocation =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'server'; command: Command; options: Options }
+  | { kind: 'admin'; command: AdminCommand; options: AdminOptions }
+
+const COMMAND_LIST =
+  'register, unregister, backfill, status, events, event, deliveries, delivery, replay, pause, resume, help'
+
+export function parseCommand(argv: string[]): Invocation {
   const [first, ...rest] = argv
-  const none: Options = { sessions: [], force: false }
-  if (first === undefined) throw new UsageError(`a command is needed (register, unregister, backfill, help)`)
-  if (first === 'help' || first === '--help' || first === '-h') return { command: 'help', options: none }
-  if (first === '--version') return { command: 'version', options: none }
+  if (first === undefined) throw new UsageError(`a command is needed (${COMMAND_LIST})`)
+  if (first === 'help' || first === '--help' || first === '-h') return { kind: 'help' }
+  if (first === '--version') return { kind: 'version' }
+  if (isAdminCommand(first)) {
+    const parsed = parseAdminCommand(first, rest)
+    return parsed.help ? { kind: 'help' } : { kind: 'admin', command: first, options: parsed.options }
+  }
   if (!Object.hasOwn(COMMAND_OPTIONS, first)) {
-    throw new UsageError(
-      `unknown command "${first}" (register, unregister, backfill, help; see ${PROGRAM} --help)`,
-    )
+    throw new UsageError(`unknown command "${first}" (${COMMAND_LIST}; see ${PROGRAM} --help)`)
   }
   const command = first as Command
   let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values']
@@ -55,7 +67,7 @@ export function parseCommand(argv: string[]): { command: Command | 'help' | 'ver
       throw new UsageError(`${command}: --${name} is not an option of this command`)
     }
   }
-  if (values.help) return { command: 'help', options: none }
+  if (values.help) return { kind: 'help' }
   const sessions = (values.session ?? []).map((s) => s.trim())
   if (sessions.some((s) => s === '')) throw new UsageError(`${command}: --session needs a session id`)
   const since = values.since
@@ -63,6 +75,7 @@ export function parseCommand(argv: string[]): { command: Command | 'help' | 'ver
     throw new UsageError(`${command}: --since must be a date "YYYY-MM-DD HH:MM:SS", got "${since}"`)
   }
   return {
+    kind: 'server',
     command,
     options: { sessions: [...new Set(sessions)], force: values.force === true, ...(since ? { since } : {}) },
   }

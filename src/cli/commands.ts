@@ -8,16 +8,14 @@ import { isUnauthorized, WhatsGateUnavailableError } from '../whatsgate/api-erro
 import type { BackfillResult } from '../whatsgate/backfill.ts'
 import { callbackUrl } from '../whatsgate/integration.ts'
 import type { Options } from './arguments.ts'
+import type { Output } from './output.ts'
 
 /** Exit 1: the command ran and failed; the message says what to fix. */
 class CommandError extends Error {
   override name = 'CommandError'
 }
 
-export interface Output {
-  out(line: string): void
-  err(line: string): void
-}
+export type { Output }
 
 function requireSettings(config: Config, needs: { apiKey?: boolean; publicUrl?: boolean }): void {
   const missing = [

@@ -1,0 +1,192 @@
+// The commands that ask a running relay, through its admin API only: no server configuration is
+// loaded (no INGEST_TOKEN, no store), just RELAY_URL (or --url) and ADMIN_TOKEN. A table for
+// people, --json for scripts (the API's own document, one per run).
+import type { AdminCommand, AdminOptions } from './admin-arguments.ts'
+import { type AdminClient, AdminError, AdminUsageError, createAdminClient } from './admin-client.ts'
+import {
+  type DeliveryDetail,
+  type DeliveryRow,
+  deliveriesTable,
+  deliveryView,
+  type EventDetail,
+  type EventRow,
+  eventsTable,
+  eventView,
+  type Status,
+  statusView,
+} from './admin-views.ts'
+import type { Output } from './output.ts'
+import { replay } from './replay.ts'
+import { clean, iso, safeJson } from './table.ts'
+
+export interface AdminContext {
+  client: AdminClient
+  options: AdminOptions
+  io: Output
+}
+
+/** A command: it returns when done, and throws an AdminError when it failed. */
+type AdminRun = (ctx: AdminContext) => Promise<void>
+
+/** The largest page the API serves. */
+const API_PAGE = 1000
+
+/** The relay this machine runs, as its own PORT and HOST say, when neither --url nor RELAY_URL is given. */
+function defaultRelayUrl(env: Record<string, string | undefined>): string {
+  const port = env.PORT?.trim() || '3000'
+  const host = env.HOST?.trim()
+  const local = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
+  return `http://${local.includes(':') ? `[${local}]` : local}:${port}`
+}
+
+/** Runs one admin command; returns the exit status (1: the relay could not be asked, or refused). */
+export async function runAdmin(
+  command: AdminCommand,
+  options: AdminOptions,
+  env: Record<string, string | undefined>,
+  io: Output,
+  program: string,
+): Promise<number> {
+  const fail = (message: string) => {
+    io.err(`${program} ${command}: ${message}`)
+    return 1
+  }
+  const source = options.url !== undefined ? '--url' : env.RELAY_URL ? 'RELAY_URL' : null
+  const text = options.url ?? (env.RELAY_URL || defaultRelayUrl(env))
+  const url = URL.canParse(text) ? new URL(text) : null
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    if (source === '--url') {
+      io.err(`${program} ${command}: --url must be an http:// or https:// URL, got "${clean(text)}"`)
+      return 2
+    }
+    return fail(`${source ?? 'PORT'} gives no http:// or https:// URL ("${clean(text)}")`)
+  }
+  const token = env.ADMIN_TOKEN?.trim()
+  if (!token) return fail(`ADMIN_TOKEN is not set: give the admin token of the relay at ${url.origin}`)
+
+  const client = createAdminClient({ url, token })
+  try {
+    await ADMIN_COMMANDS[command]({ client, options, io })
+    return 0
+  } catch (error) {
+    if (error instanceof AdminUsageError) {
+      io.err(`${program} ${command}: ${error.message}`)
+      return 2
+    }
+    if (error instanceof AdminError) return fail(error.message)
+    // A bug, or an answer of a shape this CLI does not know (another version of the relay).
+    const message = error instanceof Error ? error.message : String(error)
+    return fail(`unexpected: ${clean(message)}`)
+  } finally {
+    await client.close()
+  }
+}
+
+/** The document as JSON, or the lines made of it. */
+export function show(ctx: AdminContext, document: unknown, lines: () => string[]): void {
+  if (ctx.options.json) ctx.io.out(safeJson(document))
+  else for (const line of lines()) ctx.io.out(line)
+}
+
+/**
+ * Rows of a listing, following the API's `next` cursor: up to `limit` rows, or all of them. `next`
+ * is where the rows returned stop, null when no more match.
+ */
+export async function list<Row>(
+  client: AdminClient,
+  path: string,
+  field: string,
+  query: Record<string, string>,
+  { limit, all, after }: AdminOptions['page'],
+): Promise<{ rows: Row[]; next: number | null }> {
+  const rows: Row[] = []
+  let cursor = after
+  let next: number | null = null
+  do {
+    const size = all ? API_PAGE : Math.min(API_PAGE, limit - rows.length)
+    const page = await client.get<Record<string, unknown>>(path, { ...query, after: cursor, limit: size })
+    const got = page[field]
+    if (!Array.isArray(got))
+      throw new AdminError(`the relay's answer has no "${field}" list: is this the relay?`)
+    rows.push(...(got as Row[]))
+    next = typeof page.next === 'number' ? page.next : null
+    cursor = next ?? undefined
+  } while (next !== null && (all || rows.length < limit))
+  return { rows, next }
+}
+
+function moreHint(next: number | null, what: string): string[] {
+  if (next === null) return []
+  return ['', `more ${what} after this page: --after ${next} (or --all)`]
+}
+
+const status: AdminRun = async (ctx) => {
+  const document = await ctx.client.get<Status>('/admin/status')
+  show(ctx, document, () => statusView(document, ctx.client.shownUrl))
+  // Printed, and still a failure: `status` is a health check for scripts too.
+  if (document.store?.healthy === false) {
+    throw new AdminError("the relay's store does not answer: events are refused (503) until it does")
+  }
+}
+
+const events: AdminRun = async (ctx) => {
+  const { rows, next } = await list<EventRow>(
+    ctx.client,
+    '/admin/events',
+    'events',
+    ctx.options.filters,
+    ctx.options.page,
+  )
+  show(ctx, { events: rows, next }, () =>
+    rows.length === 0 ? ['no events match'] : [...eventsTable(rows), ...moreHint(next, 'events')],
+  )
+}
+
+const deliveries: AdminRun = async (ctx) => {
+  const { rows, next } = await list<DeliveryRow>(
+    ctx.client,
+    '/admin/deliveries',
+    'deliveries',
+    ctx.options.filters,
+    ctx.options.page,
+  )
+  show(ctx, { deliveries: rows, next }, () =>
+    rows.length === 0 ? ['no deliveries match'] : [...deliveriesTable(rows), ...moreHint(next, 'deliveries')],
+  )
+}
+
+const event: AdminRun = async (ctx) => {
+  const key = ctx.options.subject as string
+  const document = await ctx.client.get<EventDetail>(`/admin/events/${encodeURIComponent(key)}`)
+  show(ctx, document, () => eventView(document))
+}
+
+const delivery: AdminRun = async (ctx) => {
+  const document = await ctx.client.get<DeliveryDetail>(`/admin/deliveries/${ctx.options.subject}`)
+  show(ctx, document, () => deliveryView(document))
+}
+
+function pauseOrResume(action: 'pause' | 'resume'): AdminRun {
+  return async (ctx) => {
+    const name = ctx.options.subject as string
+    const answer = await ctx.client.post<{ name: string; state: string; pausedAt: number | null }>(
+      `/admin/targets/${encodeURIComponent(name)}/${action}`,
+    )
+    show(ctx, answer, () => [
+      action === 'pause'
+        ? `${clean(answer.name)}: paused since ${iso(answer.pausedAt)}; its deliveries wait, on every replica, until resume`
+        : `${clean(answer.name)}: resumed (state ${clean(answer.state)}); what waited goes out, oldest first`,
+    ])
+  }
+}
+
+const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
+  status,
+  events,
+  event,
+  deliveries,
+  delivery,
+  replay,
+  pause: pauseOrResume('pause'),
+  resume: pauseOrResume('resume'),
+}

@@ -1,0 +1,238 @@
+// The admin API's answers as text for people: tables of events and deliveries, one event with
+// everything that became of it, the status overview. Pure: data in, lines out. Every string that
+// came from an event, a target or WhatsGate goes through clean() (table() cleans its cells).
+import { clean, cleanBlock, excerpt, iso, span, table } from './table.ts'
+
+export interface Issue {
+  path: string
+  message: string
+}
+
+export interface EventRow {
+  seq: number
+  key: string
+  whatsappId: string
+  eventId: string
+  action: string
+  eventDate: string
+  receivedAt: number
+  issues: Issue[] | null
+  /** The chat, where the relay reports it (newer relays). */
+  chat?: string | null
+}
+
+export interface Attempt {
+  startedAt: number
+  durationMs: number
+  status: number | null
+  errorClass: string | null
+  error: string | null
+  responseExcerpt: string | null
+  replica: string
+}
+
+export interface DeliveryRow {
+  id: number
+  target: string
+  status: string
+  eventKey: string
+  attempts: number
+  nextAttemptAt: number
+  lastStatus: number | null
+  lastError: string | null
+  receivedAt: number
+  finishedAt: number | null
+}
+
+export interface DeliveryDetail extends DeliveryRow {
+  history: Attempt[]
+}
+
+export interface EventDetail extends EventRow {
+  body: string
+  bodyEncoding: 'utf8' | 'base64'
+  deliveries: DeliveryDetail[]
+}
+
+export interface Status {
+  version: string
+  uptimeSeconds: number
+  store: { kind: string; healthy: boolean }
+  targets: { name: string; state: string; pending: number; oldestPendingAgeSeconds: number | null }[]
+  registration: {
+    state: string
+    discovery: string
+    unauthorized: boolean
+    error?: string
+    sessions: { whatsappId: string; outcome: string; attempts: number; error?: string }[]
+  } | null
+  eventsReceived: { lastMinute: number; lastHour: number }
+}
+
+/** Characters of a body shown; the rest is one --json away. */
+const BODY_SHOWN = 4000
+
+export function eventsTable(events: EventRow[]): string[] {
+  const withChat = events.some((e) => typeof e.chat === 'string')
+  const headers = ['SEQ', 'RECEIVED', 'KEY', ...(withChat ? ['CHAT'] : []), 'ISSUES']
+  const rows = events.map((e) => [
+    String(e.seq),
+    iso(e.receivedAt),
+    e.key,
+    ...(withChat ? [e.chat ?? '-'] : []),
+    issuesText(e.issues),
+  ])
+  return table(headers, rows)
+}
+
+export function deliveriesTable(deliveries: DeliveryRow[]): string[] {
+  const headers = ['ID', 'TARGET', 'STATUS', 'ATTEMPTS', 'RECEIVED', 'FINISHED', 'EVENT', 'LAST']
+  const rows = deliveries.map((d) => [
+    String(d.id),
+    d.target,
+    d.status,
+    String(d.attempts),
+    iso(d.receivedAt),
+    d.status === 'pending' ? `next ${iso(d.nextAttemptAt)}` : iso(d.finishedAt),
+    d.eventKey,
+    lastOutcome(d),
+  ])
+  return table(headers, rows)
+}
+
+export function eventView(event: EventDetail): string[] {
+  const lines = [
+    ...table(
+      ['event', clean(event.key)],
+      [
+        ['session', event.whatsappId],
+        ['action', event.action],
+        ['id', event.eventId],
+        ...(typeof event.chat === 'string' ? [['chat', event.chat]] : []),
+        ['date', event.eventDate],
+        ['received', iso(event.receivedAt)],
+        ['issues', issueMessages(event.issues)],
+      ],
+    ),
+    ...bodyLines(event),
+    '',
+  ]
+  if (event.deliveries.length === 0) {
+    lines.push('no delivery: no configured target takes this event (its action or session)')
+  }
+  for (const delivery of event.deliveries) lines.push(...deliveryView(delivery), '')
+  return trimEnd(lines)
+}
+
+export function deliveryView(d: DeliveryDetail): string[] {
+  const when =
+    d.status === 'pending' ? `next attempt ${iso(d.nextAttemptAt)}` : `finished ${iso(d.finishedAt)}`
+  const lines = [
+    `delivery ${d.id} to ${clean(d.target)}: ${clean(d.status)}, ${plural(d.attempts, 'attempt')}, ${when}`,
+    `  event ${clean(d.eventKey)}`,
+  ]
+  if (d.status !== 'delivered' && d.lastError) lines.push(`  last error: ${excerpt(d.lastError, 300)}`)
+  if (d.history.length === 0) {
+    lines.push('  no attempt yet')
+    return lines
+  }
+  const rows = d.history.map((a, i) => [
+    String(i + 1),
+    iso(a.startedAt),
+    `${a.durationMs} ms`,
+    a.status !== null ? String(a.status) : (a.errorClass ?? 'error'),
+    a.replica.slice(0, 8),
+    // With a status, the error only restates it (`gone: HTTP 410`): the target's answer says more.
+    a.status !== null && a.responseExcerpt ? excerpt(a.responseExcerpt, 100) : excerpt(a.error, 100),
+  ])
+  const attempts = table(['#', 'STARTED', 'DURATION', 'RESULT', 'REPLICA', 'ERROR OR ANSWER'], rows)
+  return [...lines, ...attempts.map((line) => `  ${line}`)]
+}
+
+export function statusView(status: Status, shownUrl: string): string[] {
+  const store = `${clean(status.store.kind)}, ${status.store.healthy ? 'healthy' : 'NOT ANSWERING'}`
+  const lines = [
+    `relay ${clean(status.version)} at ${shownUrl}, up ${span(status.uptimeSeconds)}`,
+    `store ${store}`,
+    `events received: ${status.eventsReceived.lastMinute} in the last minute, ${status.eventsReceived.lastHour} in the last hour`,
+    '',
+  ]
+  if (status.targets.length === 0) lines.push('no target configured: events are stored and forwarded nowhere')
+  else {
+    const rows = status.targets.map((t) => [
+      t.name,
+      t.state,
+      String(t.pending),
+      span(t.oldestPendingAgeSeconds),
+    ])
+    lines.push(...table(['TARGET', 'STATE', 'PENDING', 'OLDEST WAITING'], rows))
+  }
+  lines.push('')
+  const registration = status.registration
+  if (registration === null) {
+    lines.push(
+      'WhatsGate registration: not run by this relay (no WHATSGATE_API_KEY, or REGISTER_ON_START=false)',
+    )
+    return lines
+  }
+  const how =
+    registration.discovery === 'explicit' ? 'configured sessions' : `discovery ${registration.discovery}`
+  lines.push(`WhatsGate registration: ${clean(registration.state)} (${clean(how)})`)
+  if (registration.unauthorized) lines.push("  WhatsGate rejects the relay's WHATSGATE_API_KEY")
+  if (registration.error) lines.push(`  error: ${excerpt(registration.error, 300)}`)
+  if (registration.sessions.length > 0) {
+    const rows = registration.sessions.map((s) => [
+      s.whatsappId,
+      s.outcome,
+      String(s.attempts),
+      excerpt(s.error, 100),
+    ])
+    lines.push(...table(['SESSION', 'OUTCOME', 'ATTEMPTS', 'ERROR'], rows).map((line) => `  ${line}`))
+  }
+  return lines
+}
+
+/** The last result of a delivery: its HTTP status, else the first line of its error. */
+function lastOutcome(d: DeliveryRow): string {
+  // With a status, the error only restates it (`gone: HTTP 410`).
+  if (d.lastStatus !== null) return String(d.lastStatus)
+  return d.lastError ? excerpt(d.lastError, 60) : '-'
+}
+
+function issuesText(issues: Issue[] | null): string {
+  if (!issues || issues.length === 0) return ''
+  return issues.map((issue) => issue.path || '(root)').join(', ')
+}
+
+function issueMessages(issues: Issue[] | null): string {
+  if (!issues || issues.length === 0) return 'none'
+  return issues.map((issue) => `${issue.path || '(root)'}: ${issue.message}`).join('; ')
+}
+
+function bodyLines(event: EventDetail): string[] {
+  if (event.bodyEncoding !== 'utf8') {
+    return [
+      `body      not UTF-8 text (${Math.floor((event.body.length * 3) / 4)} bytes; --json has it as base64)`,
+    ]
+  }
+  const shown = event.body.length > BODY_SHOWN ? event.body.slice(0, BODY_SHOWN) : event.body
+  const lines = [
+    `body      ${plural(event.body.length, 'character')}`,
+    ...cleanBlock(shown)
+      .split('\n')
+      .map((line) => `  ${line}`),
+  ]
+  if (shown.length < event.body.length) {
+    lines.push(`  … ${event.body.length - shown.length} more characters (--json shows the whole body)`)
+  }
+  return lines
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+function trimEnd(lines: string[]): string[] {
+  while (lines.at(-1) === '') lines.pop()
+  return lines
+}
