@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import { createMetrics } from './admin/metrics.ts'
 import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
-import { createHttpSender } from './delivery/http-sender.ts'
+import { createSender } from './delivery/sender.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
 import { type Clock, systemClock } from './shared/clock.ts'
 import { openStore } from './store/open-store.ts'
@@ -72,7 +72,13 @@ export async function createRelay(
     )
   }
 
-  const sender = createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` })
+  // A broker kind's client is loaded here only when a target of its kind exists; connections open
+  // at the first send, so a broker that is down delays nothing but its own deliveries.
+  const sender = await createSender({
+    targets,
+    userAgent: `whatsgate-relay/${VERSION}`,
+    log: log.child({ name: 'sender' }),
+  })
   const dispatcher = createDispatcher({
     store,
     sender,

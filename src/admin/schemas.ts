@@ -116,7 +116,11 @@ const attemptRow = z
     deliveryId: z.number().int(),
     startedAt: z.number().int(),
     durationMs: z.number(),
-    status: z.number().int().nullable().describe('The HTTP status; null when no answer came'),
+    status: z
+      .number()
+      .int()
+      .nullable()
+      .describe('The HTTP status; null when no answer came, or for a broker'),
     errorClass: z.enum(['http', 'timeout', 'connection', 'media']).nullable(),
     error: z.string().nullable(),
     responseExcerpt: z.string().nullable().describe('The first 1 KiB of the answer, as text'),

@@ -124,11 +124,34 @@ export function configSummary(config: Config) {
   return {
     listen: `${config.host}:${config.port}`,
     store: config.databaseUrl ? redactUrl(config.databaseUrl) : `sqlite:${config.sqlitePath}`,
-    targets: config.targets.map((t) => `${t.name}→${new URL(t.url).origin} [${t.events.join(',')}]`),
+    targets: config.targets.map((t) => `${t.name}→${destinationOf(t)} [${t.events.join(',')}]`),
     publicUrl: config.publicUrl,
     whatsgateApi: config.whatsgate.apiUrl,
     whatsgateKey: config.whatsgate.apiKey ? 'set' : 'unset',
     adminApi: config.adminToken ? 'on' : 'off',
+  }
+}
+
+/**
+ * Where a target sends, without credentials: an http target's origin; a broker's scheme, host and
+ * port (never its userinfo: `amqp://user:password@host` is how brokers take a password) and where
+ * in it events go.
+ */
+function destinationOf(target: Target): string {
+  const url = new URL(target.url)
+  // A broker scheme is not "special" to URL: its origin is "null", so host is read instead.
+  const server = `${url.protocol}//${url.host}`
+  switch (target.type) {
+    case 'http':
+      return url.origin
+    case 'amqp':
+      return `${server} exchange "${target.exchange}" key ${target.routingKey}`
+    case 'nats':
+      return `${server} subject ${target.subject}`
+    case 'redis':
+      return `${server} stream ${target.stream}`
+    case 'mqtt':
+      return `${server} topic ${target.topic}`
   }
 }
 

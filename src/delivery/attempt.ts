@@ -1,22 +1,22 @@
-// One attempt of one delivery: build and sign the request, send it, decide what the answer means
-// (retry-policy.ts) and record that in the store. The dispatcher decides when; this decides how.
+// One attempt of one delivery: its body and metadata, sent through the target's kind (sender.ts),
+// what the answer means (retry-policy.ts), recorded in the store. The dispatcher decides when;
+// this decides how, the same for every kind.
 
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import type { AttemptErrorClass, AttemptOutcome, ClaimedDelivery, DeliveryStore } from '../store/types.ts'
-import { cloudEventHeaders } from './cloudevents.ts'
 import { headerValue } from './header-value.ts'
-import type { HttpSender, SendResult } from './http-sender.ts'
 import { MediaFetchError, type PrepareBody } from './prepare-body.ts'
 import { type Decision, decide, parseRetryAfter } from './retry-policy.ts'
-import { signWebhook } from './standard-webhooks.ts'
+import type { Sender, SendOutcome } from './sender.ts'
 import type { Target } from './targets.ts'
 
 export interface AttemptDeps {
   store: DeliveryStore
   /** The dispatcher's lease owner id: outcomes are recorded under it. */
   owner: string
-  sender: HttpSender
+  /** Sends to a target of any kind (sender.ts). */
+  sender: Sender
   log: Logger
   now: () => number
   random: () => number
@@ -57,26 +57,15 @@ export function createAttempt(deps: AttemptDeps) {
     }
   }
 
-  function send(target: Target, delivery: ClaimedDelivery, body: Buffer): Promise<SendResult> {
+  function send(target: Target, delivery: ClaimedDelivery, body: Buffer): Promise<SendOutcome> {
     const timestamp = Math.floor(now() / 1000)
-    const id = headerValue(delivery.eventKey)
-    const headers: Record<string, string> = {
-      ...target.headers,
+    const metadata = {
       'x-whatsgate-event': headerValue(delivery.action),
       'x-whatsgate-session': headerValue(delivery.whatsappId),
-      'webhook-id': id,
+      'webhook-id': headerValue(delivery.eventKey),
       'webhook-timestamp': String(timestamp),
-      ...(target.format === 'cloudevents' ? cloudEventHeaders(delivery) : {}),
     }
-    if (target.secrets.length > 0) {
-      headers['webhook-signature'] = signWebhook({
-        secrets: target.secrets,
-        id,
-        timestamp,
-        body,
-      })
-    }
-    return sender.send({ url: target.url, headers, body, timeoutMs: target.timeoutMs })
+    return sender.send(target, { delivery, body, timestamp, metadata })
   }
 
   return async function attempt(
@@ -95,7 +84,7 @@ export function createAttempt(deps: AttemptDeps) {
       const started = performance.now()
       // The attempt's start: the send's, or the media fetch's when that is what failed.
       let startedAt = now()
-      let result: SendResult
+      let result: SendOutcome
       let mediaFailed = false
       try {
         const body = await prepareWithin(target, delivery)
@@ -106,6 +95,7 @@ export function createAttempt(deps: AttemptDeps) {
         // WhatsGate's failure, not the target's: the target was never called.
         mediaFailed = true
         result = {
+          ok: false,
           status: null,
           retryAfter: undefined,
           error: error.message,
@@ -130,6 +120,7 @@ export function createAttempt(deps: AttemptDeps) {
       }
       const decision = decide(
         {
+          ok: result.ok,
           status: result.status,
           error: result.error,
           timedOut: result.timedOut,
@@ -174,15 +165,23 @@ export function createAttempt(deps: AttemptDeps) {
   }
 }
 
-/** An answer that says the target has too much to do: 429, 5xx, a timeout or none at all. */
-function asksForLess(result: SendResult): boolean {
-  return result.timedOut || result.status === null || result.status === 429 || result.status >= 500
+/**
+ * An answer that says the target has too much to do: 429, 5xx, a timeout or none at all (a broker
+ * that did not confirm).
+ */
+function asksForLess(result: SendOutcome): boolean {
+  return (
+    result.timedOut ||
+    (!result.ok && result.status === null) ||
+    result.status === 429 ||
+    (result.status !== null && result.status >= 500)
+  )
 }
 
-/** What kind of failure a send was, from what the sender reports; null for a 2xx answer. */
-function errorClassOf(result: SendResult): AttemptErrorClass | null {
+/** What kind of failure a send was, from what the sender reports; null when confirmed in time. */
+function errorClassOf(result: SendOutcome): AttemptErrorClass | null {
   if (result.timedOut) return 'timeout'
+  if (result.ok) return null
   if (result.status === null) return 'connection'
-  if (result.status < 200 || result.status >= 300) return 'http'
-  return null
+  return 'http'
 }

@@ -10,15 +10,16 @@ import { type Clock, systemClock } from '../shared/clock.ts'
 import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
 import { type AttemptDeps, createAttempt } from './attempt.ts'
 import { type ConcurrencyLimit, createConcurrencyLimit } from './concurrency-limit.ts'
-import type { HttpSender } from './http-sender.ts'
 import type { PrepareBody } from './prepare-body.ts'
 import type { Decision } from './retry-policy.ts'
+import type { Sender } from './sender.ts'
 import type { Target } from './targets.ts'
 
 export interface DispatcherDeps {
   store: DeliveryStore
   targets: readonly Target[]
-  sender: HttpSender
+  /** Every kind's sender behind one interface: the dispatcher never knows which kind it drives. */
+  sender: Sender
   log: Logger
   /** What time it is and what the lanes' waits run on; real time by default. */
   clock?: Clock

@@ -5,6 +5,11 @@
 import type { RetrySettings } from './targets.ts'
 
 export interface AttemptResult {
+  /**
+   * The far side confirmed it (sender.ts's SendOutcome.ok): a broker's confirmation has no status.
+   * Left out, a 2xx status is the confirmation.
+   */
+  ok?: boolean
   /** HTTP status, or null when no response arrived. */
   status: number | null
   /** Network/timeout error as reported by the sender, or null. */
@@ -73,7 +78,7 @@ export function decide(
   random: () => number = Math.random,
 ): Decision {
   const { status } = result
-  if (status !== null && status >= 200 && status < 300) return { kind: 'delivered' }
+  if (result.ok ?? (status !== null && status >= 200 && status < 300)) return { kind: 'delivered' }
   const last = describe(result)
   // 410 is the one answer that says "never again"; everything else may heal.
   if (status === 410) return { kind: 'dead', reason: `gone: ${last}` }

@@ -1,11 +1,20 @@
 // A target: where events go, and how (signing, timeout, retries, concurrency, ordering). Defined
 // here, with the schema that checks one; config/target-sources.ts reads them from the environment.
+// Its `type` picks the kind (http by default, or a broker: destinations/broker-targets.ts holds
+// their fields); routing, retries, concurrency and ordering are the same for every kind.
 // Each is checked once, at start, into a frozen object; a mistake stops start-up with a message
 // naming the target and the field, because a silently skipped target is an outage nobody notices.
 
 import { z } from 'zod'
 import { isKnownAction, KNOWN_ACTIONS } from '../events/schemas.ts'
 import { CLOUDEVENT_HEADERS } from './cloudevents.ts'
+import {
+  amqpFields,
+  HTTP_ONLY_FIELDS,
+  mqttFields,
+  natsFields,
+  redisFields,
+} from './destinations/broker-targets.ts'
 import { decodeWebhookSecret } from './standard-webhooks.ts'
 
 // Headers the relay sets itself: a target overriding them would break framing, signing or routing.
@@ -78,24 +87,51 @@ const retrySchema = z
     path: ['maxDelayMs'],
   })
 
-const targetInputSchema = z.strictObject({
-  name: targetNameSchema,
-  url: z.url({ protocol: /^https?$/, error: 'Invalid URL (http or https)' }),
+/** The fields every kind of target has, besides its name and url. */
+const commonFields = {
   events: z.array(z.string().min(1)).min(1),
   sessions: z
     .array(z.string().min(1))
     .min(1, 'list at least one session, or leave sessions out for all')
     .optional(),
-  headers: headerSchema.optional(),
-  secret: z.union([secretSchema, z.array(secretSchema).min(1)]).optional(),
   // Capped so a lease taken by the dispatcher can always outlive one attempt.
   timeoutMs: z.int().min(1).max(300_000).default(10_000),
   retry: retrySchema.optional(),
   concurrency: z.int().min(1).max(256).default(64),
   ordering: z.enum(['none', 'chat']).default('none'),
-  media: z.enum(['none', 'inline']).default('none'),
-  format: z.enum(['webhook', 'cloudevents']).default('webhook'),
-})
+}
+
+export const TARGET_TYPES = ['http', 'amqp', 'nats', 'redis', 'mqtt'] as const
+export type TargetType = (typeof TARGET_TYPES)[number]
+
+const targetInputSchema = z.preprocess(
+  // `type` defaults to http, as every target was before there were other kinds.
+  (input) =>
+    typeof input === 'object' && input !== null && !Array.isArray(input) && !('type' in input)
+      ? { ...input, type: 'http' }
+      : input,
+  z.discriminatedUnion(
+    'type',
+    [
+      z.strictObject({
+        type: z.literal('http'),
+        // name, url, then the rest: the first issue reported is the first field in this order.
+        name: targetNameSchema,
+        url: z.url({ protocol: /^https?$/, error: 'Invalid URL (http or https)' }),
+        ...commonFields,
+        headers: headerSchema.optional(),
+        secret: z.union([secretSchema, z.array(secretSchema).min(1)]).optional(),
+        media: z.enum(['none', 'inline']).default('none'),
+        format: z.enum(['webhook', 'cloudevents']).default('webhook'),
+      }),
+      z.strictObject({ type: z.literal('amqp'), name: targetNameSchema, ...amqpFields, ...commonFields }),
+      z.strictObject({ type: z.literal('nats'), name: targetNameSchema, ...natsFields, ...commonFields }),
+      z.strictObject({ type: z.literal('redis'), name: targetNameSchema, ...redisFields, ...commonFields }),
+      z.strictObject({ type: z.literal('mqtt'), name: targetNameSchema, ...mqttFields, ...commonFields }),
+    ],
+    { error: `must be one of ${TARGET_TYPES.join(', ')}` },
+  ),
+)
 
 export interface RetrySettings {
   readonly maxAttempts: number
@@ -105,26 +141,41 @@ export interface RetrySettings {
   readonly maxDelayMs: number
 }
 
-export interface Target {
+interface TargetBase {
   readonly name: string
+  /** Where it goes: an http(s) endpoint, or a broker (credentials in it are never logged). */
   readonly url: string
   /** Event actions routed here; `*` = all, including actions we do not know. */
   readonly events: readonly string[]
   /** WhatsApp session ids routed here; null = all sessions. */
   readonly sessions: readonly string[] | null
-  /** Extra request headers, names lower-cased. */
+  /** Extra request headers, names lower-cased; http only (empty for the other kinds). */
   readonly headers: Readonly<Record<string, string>>
-  /** Standard Webhooks secrets; empty = unsigned. */
+  /** Standard Webhooks secrets; empty = unsigned; http only. */
   readonly secrets: readonly string[]
   readonly timeoutMs: number
   readonly retry: RetrySettings
-  /** The most requests in flight: a cap; the dispatcher adapts below it to how the target answers. */
+  /** The most sends in flight: a cap; the dispatcher adapts below it to how the target answers. */
   readonly concurrency: number
   readonly ordering: 'none' | 'chat'
+  /** http only: `none` for the other kinds. */
   readonly media: 'none' | 'inline'
-  /** `cloudevents`: CloudEvents binary mode (`ce-*` headers) beside the Standard Webhooks ones. */
+  /** `cloudevents`: CloudEvents binary mode (`ce-*` headers) beside the Standard Webhooks ones; http only. */
   readonly format: 'webhook' | 'cloudevents'
 }
+
+/** What each kind adds: where in its broker an event goes (templates over session, action, target). */
+export type Destination =
+  | { readonly type: 'http' }
+  | { readonly type: 'amqp'; readonly exchange: string; readonly routingKey: string }
+  | { readonly type: 'nats'; readonly subject: string }
+  | { readonly type: 'redis'; readonly stream: string; readonly maxLen: number | null }
+  | { readonly type: 'mqtt'; readonly topic: string }
+
+export type Target = TargetBase & Destination
+
+/** A target of one kind. */
+export type TargetOf<T extends TargetType> = Target & { readonly type: T }
 
 export class TargetConfigError extends Error {
   override name = 'TargetConfigError'
@@ -136,6 +187,12 @@ export function createTarget(
   label = 'target',
   warn: (msg: string) => void = () => {},
 ): Target {
+  if (typeof input === 'object' && input !== null && 'type' in input && input.type !== 'http') {
+    const field = HTTP_ONLY_FIELDS.find((name) => name in input)
+    if (field && TARGET_TYPES.includes(input.type as TargetType)) {
+      throw new TargetConfigError(`${label}.${field}: only http targets have ${field}`)
+    }
+  }
   const parsed = targetInputSchema.safeParse(input)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
@@ -151,23 +208,12 @@ export function createTarget(
       )
     }
   }
-  const secrets =
-    data.secret === undefined ? [] : typeof data.secret === 'string' ? [data.secret] : data.secret
-  for (const secret of secrets) {
-    if (decodeWebhookSecret(secret).length < MIN_SECRET_BYTES) {
-      warn(`${label}.secret: shorter than the ${MIN_SECRET_BYTES} bytes Standard Webhooks asks for`)
-    }
-  }
-  const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(data.headers ?? {})) headers[name.toLowerCase()] = value
   const retry = data.retry ?? retrySchema.parse({})
-  return Object.freeze({
+  const common = {
     name: data.name,
     url: data.url,
     events: Object.freeze([...new Set(data.events)]),
     sessions: data.sessions ? Object.freeze([...new Set(data.sessions)]) : null,
-    headers: Object.freeze(headers),
-    secrets: Object.freeze([...secrets]),
     timeoutMs: data.timeoutMs,
     retry: Object.freeze({
       maxAttempts: retry.maxAttempts ?? (retry.maxAgeMs === undefined ? 15 : MAX_ATTEMPTS),
@@ -177,6 +223,61 @@ export function createTarget(
     }),
     concurrency: data.concurrency,
     ordering: data.ordering,
+  }
+  const noHttp = {
+    headers: Object.freeze({}),
+    secrets: Object.freeze([]),
+    media: 'none',
+    format: 'webhook',
+  } as const
+  switch (data.type) {
+    case 'http':
+      return httpTarget(data, common, label, warn)
+    case 'amqp':
+      return Object.freeze({
+        ...common,
+        ...noHttp,
+        type: data.type,
+        exchange: data.exchange,
+        routingKey: data.routingKey,
+      })
+    case 'nats':
+      return Object.freeze({ ...common, ...noHttp, type: data.type, subject: data.subject })
+    case 'redis':
+      return Object.freeze({
+        ...common,
+        ...noHttp,
+        type: data.type,
+        stream: data.stream,
+        maxLen: data.maxLen ?? null,
+      })
+    case 'mqtt':
+      return Object.freeze({ ...common, ...noHttp, type: data.type, topic: data.topic })
+  }
+}
+
+type Parsed = z.output<typeof targetInputSchema>
+
+function httpTarget(
+  data: Parsed & { type: 'http' },
+  common: Omit<TargetBase, 'headers' | 'secrets' | 'media' | 'format'>,
+  label: string,
+  warn: (msg: string) => void,
+): Target {
+  const secrets =
+    data.secret === undefined ? [] : typeof data.secret === 'string' ? [data.secret] : data.secret
+  for (const secret of secrets) {
+    if (decodeWebhookSecret(secret).length < MIN_SECRET_BYTES) {
+      warn(`${label}.secret: shorter than the ${MIN_SECRET_BYTES} bytes Standard Webhooks asks for`)
+    }
+  }
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(data.headers ?? {})) headers[name.toLowerCase()] = value
+  return Object.freeze({
+    ...common,
+    type: data.type,
+    headers: Object.freeze(headers),
+    secrets: Object.freeze([...secrets]),
     media: data.media,
     format: data.format,
   })

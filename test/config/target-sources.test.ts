@@ -31,6 +31,7 @@ describe('loadTargets sources', () => {
   it('makes FORWARD_URL one catch-all target named default, with every default', () => {
     expect(loadTargets({ forwardUrl: 'http://localhost:3000/in' }, warn)).toEqual([
       {
+        type: 'http',
         name: 'default',
         url: 'http://localhost:3000/in',
         events: ['*'],
@@ -73,6 +74,7 @@ describe('loadTargets sources', () => {
       },
     ])
     expect(target).toEqual({
+      type: 'http',
       name: 'crm',
       url: 'https://crm.example.com/hooks?x=1',
       events: ['message', 'ack'],

@@ -1,11 +1,14 @@
 // What one attempt hands the store for its history: the class of its failure, when it started,
 // how long it took, the excerpt, and the dispatcher that made it. The sends are scripted here; the
-// real sender and stores are covered by http-sender.test.ts, the store suite and the admin tests.
+// real sender and stores are covered by http-sender.test.ts, the store suite and the admin tests;
+// the broker kinds' real sends by test/destinations/.
 import { pino } from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAttempt } from '../../src/delivery/attempt.ts'
+import { createHttpTargetSender } from '../../src/delivery/destinations/http.ts'
 import type { HttpSender, SendResult } from '../../src/delivery/http-sender.ts'
 import { MediaFetchError } from '../../src/delivery/prepare-body.ts'
+import type { Outgoing, Sender, SendOutcome } from '../../src/delivery/sender.ts'
 import { createTarget } from '../../src/delivery/targets.ts'
 import type {
   AttemptOutcome,
@@ -53,7 +56,7 @@ function harness(result: Partial<SendResult>, options: { media?: 'fetched' | 'fa
   const attempt = createAttempt({
     store,
     owner: 'dispatcher-1',
-    sender,
+    sender: createHttpTargetSender(sender),
     log: pino({ level: 'silent' }),
     now: () => clock,
     random: () => 0.5,
@@ -125,4 +128,99 @@ describe('an attempt records its history', () => {
       responseExcerpt: null,
     })
   })
+})
+
+describe('an attempt to a broker kind', () => {
+  /** A broker target's send, scripted: confirmed, refused or out of time. */
+  function brokerHarness(outcome: Partial<SendOutcome>) {
+    const recorded: { decision: DeliveryDecision; outcome: AttemptOutcome }[] = []
+    const answers: { outcome: string; overloaded: boolean }[] = []
+    const store = {
+      record: async (_id: number, decision: DeliveryDecision, attemptOutcome: AttemptOutcome) => {
+        recorded.push({ decision, outcome: attemptOutcome })
+      },
+    } as unknown as DeliveryStore
+    const sent: Outgoing[] = []
+    const sender: Sender = {
+      async send(_target, outgoing) {
+        sent.push(outgoing)
+        return {
+          ok: true,
+          status: null,
+          retryAfter: undefined,
+          error: null,
+          timedOut: false,
+          durationMs: 4,
+          responseExcerpt: 'stream "S" seq 1',
+          ...outcome,
+        }
+      },
+      close: async () => {},
+    }
+    const attempt = createAttempt({
+      store,
+      owner: 'dispatcher-1',
+      sender,
+      log: pino({ level: 'silent' }),
+      now: () => NOW,
+      random: () => 0.5,
+    })
+    const target = createTarget({
+      type: 'nats',
+      name: 't',
+      url: 'nats://127.0.0.1:1',
+      subject: 's',
+      events: ['*'],
+    })
+    const run = () =>
+      attempt(target, delivery, {
+        abandoned: () => false,
+        answered: (kind, answer) => answers.push({ outcome: kind, overloaded: answer.overloaded }),
+      })
+    return { recorded, answers, sent, run }
+  }
+
+  it('counts a confirmation as delivered, with no HTTP status, and the relay metadata sent', async () => {
+    const { recorded, answers, sent, run } = brokerHarness({})
+    await run()
+    expect(recorded[0]).toMatchObject({
+      decision: { kind: 'delivered' },
+      outcome: { httpStatus: null, errorClass: null, error: null, responseExcerpt: 'stream "S" seq 1' },
+    })
+    expect(answers).toEqual([{ outcome: 'delivered', overloaded: false }])
+    expect(sent[0]?.metadata).toEqual({
+      'x-whatsgate-event': 'message',
+      'x-whatsgate-session': 's',
+      'webhook-id': 's:message:1',
+      'webhook-timestamp': String(Math.floor(NOW / 1000)),
+    })
+    expect(sent[0]?.body).toBe(delivery.body)
+  })
+
+  it.each([
+    [
+      'a refusal',
+      { ok: false, error: 'amqp: exchange "x" does not exist', responseExcerpt: null },
+      'connection',
+    ],
+    [
+      'the deadline',
+      {
+        ok: false,
+        error: 'timeout after 10000 ms waiting for nats to confirm',
+        timedOut: true,
+        responseExcerpt: null,
+      },
+      'timeout',
+    ],
+  ] as const)(
+    'retries %s, classed %s, and tells the concurrency limit the broker is overloaded',
+    async (_what, outcome, errorClass) => {
+      const { recorded, answers, run } = brokerHarness(outcome)
+      await run()
+      expect(recorded[0]?.decision.kind).toBe('retry')
+      expect(recorded[0]?.outcome).toMatchObject({ httpStatus: null, errorClass, error: outcome.error })
+      expect(answers).toEqual([{ outcome: 'retry', overloaded: true }])
+    },
+  )
 })

@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createHttpTargetSender } from '../../src/delivery/destinations/http.ts'
 import { createDispatcher, type Dispatcher } from '../../src/delivery/dispatcher.ts'
 import { createHttpSender } from '../../src/delivery/http-sender.ts'
 import { createTarget } from '../../src/delivery/targets.ts'
@@ -68,7 +69,7 @@ async function dispatching({ target: input, respondWith, events, onClaim, afterC
     nextDueAt: (target) => watched(store.nextDueAt(target)),
   }
   const clock: ManualClock | null = manualClock ? createManualClock() : null
-  const sender = createHttpSender({ userAgent: 'test' })
+  const sender = createHttpTargetSender(createHttpSender({ userAgent: 'test' }))
   const dispatcher = createDispatcher({
     store: counted,
     sender,
