@@ -135,8 +135,8 @@ export async function pipeline(): Promise<string> {
       let relay = relays.at(-1)
       if (!relay || !last || last.acked !== last.delivered) {
         await relay?.child.stop()
-        // The relay may keep as many requests in flight to the sink as the bare client does.
-        relay = await startRelay({ forwardUrl: sink.url, concurrency: connections })
+        // The target's own defaults (its concurrency adapts up to 64), unless BENCH_TARGET sets them.
+        relay = await startRelay({ forwardUrl: sink.url })
         relays.push(relay)
         process.stderr.write(`pipeline: relay warm-up ${warmupSeconds} s at ${fmt.int(lowRate)}/s\n`)
         const warmUp = paced(lowRate, warmupSeconds)
