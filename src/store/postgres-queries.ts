@@ -68,22 +68,29 @@ export const SQL = {
   // record: a null status leaves the delivery pending (a retry), a null next its schedule. The
   // attempt row is written by the same statement, so in the same transaction and round trip, and
   // only when the update took effect (the lease was still held): no separate insertAttempt.
+  // Outcomes of one turn together (one array per column): each delivery updated while its owner
+  // still holds the lease and, where that took effect, its attempt row written.
   record: `
-    WITH recorded AS (
-      UPDATE deliveries SET
-        status = coalesce($3, status),
-        attempts = attempts + 1,
-        next_attempt_at = coalesce($4, next_attempt_at),
-        last_status = $6,
-        last_error = $7,
-        finished_at = CASE WHEN $3::text IS NULL THEN NULL ELSE $5::bigint END,
+    WITH outcome AS (
+      SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::integer[],
+                           $7::text[], $8::bigint[], $9::integer[], $10::text[], $11::text[])
+        AS u (id, owner, status, next, now, http, error, started, duration, error_class, excerpt)
+    ), recorded AS (
+      UPDATE deliveries d SET
+        status = coalesce(o.status, d.status),
+        attempts = d.attempts + 1,
+        next_attempt_at = coalesce(o.next, d.next_attempt_at),
+        last_status = o.http,
+        last_error = o.error,
+        finished_at = CASE WHEN o.status IS NULL THEN NULL ELSE o.now END,
         lease_owner = NULL,
         lease_expires_at = NULL
-      WHERE id = $1 AND lease_owner = $2
-      RETURNING id
+      FROM outcome o
+      WHERE d.id = o.id AND d.lease_owner = o.owner
+      RETURNING o.*
     )
     INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica)
-    SELECT id, $8::bigint, $9::integer, $6, $10::text, $7, $11::text, $2 FROM recorded`,
+    SELECT id, started, duration, http, error_class, error, excerpt, owner FROM recorded`,
 
   // leases. No releaseAll: other replicas may be alive and sending what they leased.
   release: `

@@ -37,7 +37,14 @@ import {
   withAttempts,
 } from './rows.ts'
 import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
-import type { AcceptResult, DeliveryStatus, NewEvent, OutboxStore } from './types.ts'
+import type {
+  AcceptResult,
+  AttemptOutcome,
+  DeliveryDecision,
+  DeliveryStatus,
+  NewEvent,
+  OutboxStore,
+} from './types.ts'
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`; `?options=-c search_path=...` picks a schema. */
@@ -61,6 +68,13 @@ const ignore = () => {}
 
 // A read of several statements (a delivery, then its attempts) sees one state of the tables, so
 // an attempt recorded in between does not show beside the delivery row from before it.
+/** One attempt's outcome, as DeliveryStore.record takes it. */
+interface Recorded {
+  id: number
+  decision: DeliveryDecision
+  outcome: AttemptOutcome
+}
+
 const SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'
 
 export async function openPostgresStore({
@@ -156,6 +170,23 @@ export async function openPostgresStore({
     isolate: (error) => /^22/.test(String((error as { cause?: { code?: unknown } }).cause?.code)),
   })
 
+  // Outcomes that complete while one is being written go together in the next statement.
+  const records = createBatchCommit<Recorded, undefined>({
+    async commit(batch) {
+      const rows = batch.map(({ id, decision, outcome }) => {
+        const { status, next } = decisionColumns(decision)
+        const { started, duration, errorClass, error, excerpt, replica, http } = attemptColumns(outcome)
+        return [id, replica, status, next, outcome.now, http, error, started, duration, errorClass, excerpt]
+      })
+      // One array per column, as the statement unnests them.
+      await query(
+        SQL.record,
+        (rows[0] ?? []).map((_, column) => rows.map((row) => row[column])),
+      )
+      return batch.map(() => undefined)
+    },
+  })
+
   let closed = false
 
   return {
@@ -183,24 +214,8 @@ export async function openPostgresStore({
       })
     },
 
-    // One statement updates the delivery and, when that took effect, writes the attempt row.
     async record(id, decision, outcome) {
-      const { status, next } = decisionColumns(decision)
-      const { owner, now, httpStatus, error } = outcome
-      const { started, duration, errorClass, excerpt } = attemptColumns(outcome)
-      await query(SQL.record, [
-        id,
-        owner,
-        status,
-        next,
-        now,
-        httpStatus,
-        error,
-        started,
-        duration,
-        errorClass,
-        excerpt,
-      ])
+      await records.submit([{ id, decision, outcome }])
     },
 
     // Other replicas may be alive and sending what they leased, so a start frees nothing: the

@@ -122,6 +122,10 @@ export function decisionColumns(decision: DeliveryDecision): {
   }
 }
 
+function withoutNul(text: string | null): string | null {
+  return text?.replaceAll('\0', '\uFFFD') ?? null
+}
+
 /** The attempt row's columns of an outcome; the replica is the lease owner that made it. */
 export function attemptColumns(outcome: AttemptOutcome) {
   return {
@@ -130,8 +134,10 @@ export function attemptColumns(outcome: AttemptOutcome) {
     duration: Math.round(outcome.durationMs),
     http: outcome.httpStatus,
     errorClass: outcome.errorClass,
-    error: outcome.error,
-    excerpt: outcome.responseExcerpt,
+    // A target's answer may hold NUL characters, which PostgreSQL text cannot: shown as U+FFFD,
+    // so the outcome is recorded rather than failing (and the delivery sent again) forever.
+    error: withoutNul(outcome.error),
+    excerpt: withoutNul(outcome.responseExcerpt),
     replica: outcome.owner,
   }
 }

@@ -326,6 +326,28 @@ for (const factory of [sqlite, postgres]) {
       ])
     })
 
+    it('records outcomes completed together, and an answer holding NUL characters', async () => {
+      await store.accept([event(1), event(2), event(3)])
+      const now = Date.now()
+      const claimed = await claim('a', { now })
+      expect(claimed).toHaveLength(3)
+      await Promise.all(
+        claimed.map((delivery, i) =>
+          store.record(
+            delivery.id,
+            i === 0 ? retryAt(now) : DELIVERED,
+            outcome({ now, httpStatus: i === 0 ? 500 : 200, responseExcerpt: `bad\0answer ${i}` }),
+          ),
+        ),
+      )
+      const histories = await Promise.all(claimed.map((delivery) => store.getDelivery(delivery.id)))
+      expect(histories.map((d) => [d?.status, d?.history.map((a) => a.responseExcerpt)])).toEqual([
+        ['pending', ['bad\uFFFDanswer 0']],
+        ['delivered', ['bad\uFFFDanswer 1']],
+        ['delivered', ['bad\uFFFDanswer 2']],
+      ])
+    })
+
     it('finds no delivery or event that is not stored', async () => {
       await store.accept([event(1)])
       expect(await store.getDelivery(999_999)).toBeNull()
