@@ -34,6 +34,8 @@ const TOLERANCE = 2
 const SLACK_MS = 50
 /** How fast the baseline follows a target that became slower for good (per answer). */
 const BASELINE_DRIFT = 0.01
+/** The weight of each answer in the recent latency: one slow answer (a pause, a busy host) is not a trend. */
+const SMOOTHING = 0.2
 const BACKOFF_ON_OVERLOAD = 0.5
 const BACKOFF_ON_LATENCY = 0.9
 
@@ -45,6 +47,7 @@ export function createConcurrencyLimit({
   // Below it the limit doubles every round trip (slow start); above it, one more per round trip.
   let threshold = max
   let baseline = Number.POSITIVE_INFINITY
+  let recent = Number.NaN
   let decreasedAt = Number.NEGATIVE_INFINITY
 
   function decrease(factor: number, now: number): void {
@@ -67,7 +70,8 @@ export function createConcurrencyLimit({
         sample.durationMs < baseline
           ? sample.durationMs
           : baseline + (sample.durationMs - baseline) * BASELINE_DRIFT
-      if (sample.durationMs > baseline * TOLERANCE + SLACK_MS) {
+      recent = Number.isNaN(recent) ? sample.durationMs : recent + (sample.durationMs - recent) * SMOOTHING
+      if (recent > baseline * TOLERANCE + SLACK_MS) {
         if (!stale) decrease(BACKOFF_ON_LATENCY, now)
         return
       }

@@ -62,8 +62,13 @@ describe('concurrency limit', () => {
     const limit = createConcurrencyLimit({ max: 64, initial: 20 })
     answer(limit, 1, at, 10)
     at.now += 100
-    // Twice the fastest answer and 50 ms more: the target is slowing.
-    limit.onAnswer({ startedAt: at.now - 80, durationMs: 80, overloaded: false, inFlight: 20 }, at.now)
+    expect(limit.current).toBe(21)
+    // One slow answer is not a trend.
+    limit.onAnswer({ startedAt: at.now - 200, durationMs: 200, overloaded: false, inFlight: 20 }, at.now)
+    expect(limit.current).toBe(21)
+    // Answers that keep taking over twice the fastest and 50 ms more: the target is slowing.
+    at.now += 300
+    limit.onAnswer({ startedAt: at.now - 200, durationMs: 200, overloaded: false, inFlight: 20 }, at.now)
     expect(limit.current).toBe(18)
     for (let i = 0; i < 100; i++) {
       at.now += 1000

@@ -259,7 +259,8 @@ describe('a target that keeps failing', () => {
 
   it('keeps its full concurrency for a target answering 410: gone is an answer, not a struggle', async () => {
     const { relay, concurrentAtArrival } = await sixteenAnswered(410)
-    expect(Math.max(...concurrentAtArrival.slice(8))).toBe(4)
+    // Not one at a time, as a failing target gets (its limit still adapts to its latency).
+    expect(Math.max(...concurrentAtArrival.slice(8))).toBeGreaterThan(1)
     await waitUntil(
       () => statusOf(relay.dataDir, 't').every((d) => d.status === 'dead' && d.attempts === 1),
       'each delivery dead after its one 410',
