@@ -6,16 +6,22 @@ import type { Target } from './targets.ts'
 export function routeEvent(event: IncomingEvent, targets: readonly Target[]): NewDelivery[] {
   const deliveries: NewDelivery[] = []
   for (const target of targets) {
-    if (!targetWants(target, event.event_action, event.whatsapp_id)) continue
+    if (!targetWants(target, event)) continue
     deliveries.push({ target: target.name, orderingKey: target.ordering === 'chat' ? chatLane(event) : null })
   }
   return deliveries
 }
 
-/** Routing: does this target want this action from this session? */
-export function targetWants(target: Target, action: string, whatsappId: string): boolean {
-  const wantsEvent = target.events.includes('*') || target.events.includes(action)
-  return wantsEvent && (target.sessions === null || target.sessions.includes(whatsappId))
+/**
+ * Routing: does this target want this action, from this session, and does its content filter
+ * (compiled at start; never throws, however the event drifts) pass the event? The filter runs last,
+ * and only for a target that has one.
+ */
+export function targetWants(target: Target, event: IncomingEvent): boolean {
+  const action = event.event_action
+  if (!target.events.includes('*') && !target.events.includes(action)) return false
+  if (target.sessions !== null && !target.sessions.includes(event.whatsapp_id)) return false
+  return target.filter === undefined || target.filter(event)
 }
 
 /**

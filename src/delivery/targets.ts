@@ -1,13 +1,15 @@
 // A target: where events go, and how (signing, timeout, retries, concurrency, ordering). Defined
 // here, with the schema that checks one; config/target-sources.ts reads them from the environment.
 // Its `type` picks the kind (http by default, or a broker: destinations/broker-targets.ts holds
-// their fields); routing, retries, concurrency and ordering are the same for every kind.
+// their fields); routing (content filters too), retries, concurrency and ordering are the same for
+// every kind.
 // Each is checked once, at start, into a frozen object; a mistake stops start-up with a message
 // naming the target and the field, because a silently skipped target is an outage nobody notices.
 
 import { z } from 'zod'
 import { isKnownAction, KNOWN_ACTIONS } from '../events/schemas.ts'
 import { CLOUDEVENT_HEADERS } from './cloudevents.ts'
+import { type EventFilter, filterSchema } from './content-filter.ts'
 import {
   amqpFields,
   HTTP_ONLY_FIELDS,
@@ -99,6 +101,7 @@ const commonFields = {
   retry: retrySchema.optional(),
   concurrency: z.int().min(1).max(256).default(64),
   ordering: z.enum(['none', 'chat']).default('none'),
+  filter: filterSchema.optional(),
 }
 
 export const TARGET_TYPES = ['http', 'amqp', 'nats', 'redis', 'mqtt'] as const
@@ -149,6 +152,8 @@ interface TargetBase {
   readonly events: readonly string[]
   /** WhatsApp session ids routed here; null = all sessions. */
   readonly sessions: readonly string[] | null
+  /** The content filter, compiled (content-filter.ts); undefined = every event routed here. */
+  readonly filter?: EventFilter | undefined
   /** Extra request headers, names lower-cased; http only (empty for the other kinds). */
   readonly headers: Readonly<Record<string, string>>
   /** Standard Webhooks secrets; empty = unsigned; http only. */
@@ -223,6 +228,7 @@ export function createTarget(
     }),
     concurrency: data.concurrency,
     ordering: data.ordering,
+    filter: data.filter,
   }
   const noHttp = {
     headers: Object.freeze({}),

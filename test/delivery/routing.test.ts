@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { pino } from 'pino'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { chatLane } from '../../src/delivery/routing.ts'
 import { createTarget } from '../../src/delivery/targets.ts'
 import { chatOf, type Envelope } from '../../src/events/index.ts'
 import { createAcceptor } from '../../src/ingest/acceptor.ts'
 import type { IngestStore, NewEvent } from '../../src/store/types.ts'
+import { wgEvent } from '../support/events.ts'
+import { buildTestApp } from '../support/relay.ts'
+import { type Sink, startSink } from '../support/sink.ts'
 
 const message = (id: string): Envelope => ({
   id: 1,
@@ -108,6 +111,79 @@ describe('chatOf: the one reading of a chat, for lanes and for the outbox', () =
     expect(accepted.map((event) => [event.chat, event.deliveries[0]?.orderingKey])).toEqual([
       ['79999999999@c.us', '191b80a9238/79999999999@c.us'],
       [null, '191b80a9238'],
+    ])
+  })
+})
+
+describe('content filters through the real app', () => {
+  const ADMIN_TOKEN = 'admin-token-0123456789'
+  const cleanups: (() => Promise<void>)[] = []
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  })
+
+  it('routes to a filtered target only the events it matches, and records no delivery for the rest', async () => {
+    const sink: Sink = await startSink()
+    cleanups.push(() => sink.close())
+    const relay = await buildTestApp({
+      ADMIN_TOKEN,
+      TARGETS: JSON.stringify([
+        {
+          name: 'people',
+          url: `${sink.url}/people`,
+          events: ['*'],
+          filter: { 'event_data.message.from': { $startsWith: '7999' }, 'event_data.message.fromMe': false },
+        },
+        { name: 'all', url: `${sink.url}/all`, events: ['*'] },
+      ]),
+    })
+    cleanups.push(() => relay.close())
+
+    // One per case: matching, another chat, fromMe true, fromMe missing, and a session event.
+    const withFromMe = (id: number, chat: string, fromMe?: boolean) => {
+      const body = JSON.parse(wgEvent({ id, chat }))
+      if (fromMe !== undefined) body.event_data.message.fromMe = fromMe
+      return JSON.stringify(body)
+    }
+    const bodies = [
+      withFromMe(1, '79991112233@c.us', false),
+      withFromMe(2, '120363025246125888@g.us', false),
+      withFromMe(3, '79991112233@c.us', true),
+      withFromMe(4, '79991112233@c.us'),
+      wgEvent({ id: 5, action: 'disconnect' }),
+    ]
+    for (const body of bodies) expect((await relay.post(body)).statusCode).toBe(200)
+
+    await sink.waitFor(bodies.length + 1)
+    const ids = (path: string) =>
+      sink.requests.filter((r) => r.path === path).map((r) => JSON.parse(r.body.toString()).id)
+    expect(ids('/people')).toEqual([1])
+    expect(ids('/all').sort()).toEqual([1, 2, 3, 4, 5])
+
+    const keys = [1, 2, 3, 4].map((id) => `191b80a9238:message:${id}`).concat('191b80a9238:disconnect:5')
+    const targetsOf = async (key: string) => {
+      const response = await relay.app.inject({
+        url: `/admin/events/${encodeURIComponent(key)}`,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      })
+      expect(response.statusCode).toBe(200)
+      const deliveries: { target: string; status: string }[] = response.json().deliveries
+      return deliveries.map((d) => `${d.target}:${d.status}`).sort()
+    }
+    // The sink has answered; the relay records each outcome just after.
+    const deadline = Date.now() + 10_000
+    let seen: string[][] = []
+    do {
+      seen = await Promise.all(keys.map(targetsOf))
+      if (seen.flat().every((d) => d.endsWith(':delivered'))) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    } while (Date.now() < deadline)
+    expect(seen).toEqual([
+      ['all:delivered', 'people:delivered'],
+      ['all:delivered'],
+      ['all:delivered'],
+      ['all:delivered'],
+      ['all:delivered'],
     ])
   })
 })

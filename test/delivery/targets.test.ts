@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { targetWants } from '../../src/delivery/routing.ts'
 import { createTarget, TargetConfigError } from '../../src/delivery/targets.ts'
+import type { IncomingEvent } from '../../src/events/index.ts'
 import { KNOWN_ACTIONS } from '../../src/events/schemas.ts'
 import { collectWarnings, loaderOf, SECRET } from '../support/targets.ts'
 
@@ -91,24 +92,109 @@ describe('target validation', () => {
 
 describe('targetWants', () => {
   const target = (input: object) => createTarget({ ...crm, ...input })
+  const event = (action: string, whatsappId: string, from = '79991112233@c.us'): IncomingEvent => ({
+    id: 1,
+    whatsapp_id: whatsappId,
+    event_action: action,
+    event_data: { message: { id: `false_${from}_3EB0`, from } },
+  })
 
   it('matches listed actions only', () => {
     const t = target({ events: ['message', 'ack'] })
-    expect(targetWants(t, 'message', 's1')).toBe(true)
-    expect(targetWants(t, 'ack', 's1')).toBe(true)
-    expect(targetWants(t, 'ready', 's1')).toBe(false)
-    expect(targetWants(t, 'media', 's1')).toBe(false)
+    expect(targetWants(t, event('message', 's1'))).toBe(true)
+    expect(targetWants(t, event('ack', 's1'))).toBe(true)
+    expect(targetWants(t, event('ready', 's1'))).toBe(false)
+    expect(targetWants(t, event('media', 's1'))).toBe(false)
   })
 
   it('matches every action, known or not, with *', () => {
     const t = target({ events: ['*'] })
-    for (const action of [...KNOWN_ACTIONS, 'media']) expect(targetWants(t, action, 's1')).toBe(true)
+    for (const action of [...KNOWN_ACTIONS, 'media']) expect(targetWants(t, event(action, 's1'))).toBe(true)
   })
 
   it('filters by session when sessions are given', () => {
     const t = target({ events: ['*'], sessions: ['s1', 's2'] })
-    expect(targetWants(t, 'message', 's2')).toBe(true)
-    expect(targetWants(t, 'message', 's3')).toBe(false)
-    expect(targetWants(target({ events: ['*'] }), 'message', 's3')).toBe(true)
+    expect(targetWants(t, event('message', 's2'))).toBe(true)
+    expect(targetWants(t, event('message', 's3'))).toBe(false)
+    expect(targetWants(target({ events: ['*'] }), event('message', 's3'))).toBe(true)
+  })
+
+  it('applies the content filter after events and sessions', () => {
+    const t = target({
+      events: ['message'],
+      sessions: ['s1'],
+      filter: { 'event_data.message.from': { $endsWith: '@g.us' } },
+    })
+    expect(targetWants(t, event('message', 's1', '120363025246125888@g.us'))).toBe(true)
+    expect(targetWants(t, event('message', 's1'))).toBe(false)
+    // Events and sessions still decide first: a passing filter does not widen them.
+    expect(targetWants(t, event('ack', 's1', '120363025246125888@g.us'))).toBe(false)
+    expect(targetWants(t, event('message', 's2', '120363025246125888@g.us'))).toBe(false)
+  })
+
+  it('never runs a filter for an event the target does not take', () => {
+    let runs = 0
+    const t = { ...target({ events: ['message'] }), filter: () => ++runs > 0 }
+    expect(targetWants(t, event('ready', 's1'))).toBe(false)
+    expect(runs).toBe(0)
+    expect(targetWants(t, event('message', 's1'))).toBe(true)
+    expect(runs).toBe(1)
+  })
+})
+
+describe('content filters on targets', () => {
+  const filtered = (filter: unknown) => ({ ...crm, name: 'bot', filter })
+
+  it.each([
+    [
+      'TARGETS[0] ("bot").filter.event_data.message.body.$regex: unknown operator',
+      { 'event_data.message.body': { $regex: '^hi' } },
+    ],
+    [
+      'TARGETS[0] ("bot").filter.event_data.message.timestamp.$gt: unknown operator',
+      {
+        'event_data.message.timestamp': { $gt: 1 },
+      },
+    ],
+    ['TARGETS[0] ("bot").filter.$nor: unknown operator', { $nor: [{ a: 1 }] }],
+    [
+      'TARGETS[0] ("bot").filter.event_data.message.from.$in.1: expected a string, number, boolean or null',
+      { 'event_data.message.from': { $in: ['a', { b: 1 }] } },
+    ],
+    [
+      'TARGETS[0] ("bot").filter.$or.1.event_data.message.type.$not.$exists: expected true or false',
+      { $or: [{ whatsapp_id: 's1' }, { 'event_data.message.type': { $not: { $exists: 'yes' } } }] },
+    ],
+    ['TARGETS[0] ("bot").filter: expected an object of dotted paths', ['event_data.message.from']],
+  ])('stops start-up with %s', (expected, filter) => {
+    expect(() => load([filtered(filter)])).toThrow(new TargetConfigError(expected))
+  })
+
+  it('takes a filter on every kind of target', () => {
+    const filter = { 'event_data.message.fromMe': false }
+    const targets = load([
+      filtered(filter),
+      { name: 'q', type: 'amqp', url: 'amqp://mq', exchange: 'wg', routingKey: 'k', events: ['*'], filter },
+      { name: 'n', type: 'nats', url: 'nats://nats:4222', subject: 'wg', events: ['*'], filter },
+      { name: 'r', type: 'redis', url: 'redis://redis:6379', stream: 'wg', events: ['*'], filter },
+      { name: 'm', type: 'mqtt', url: 'mqtt://broker', topic: 'wg', events: ['*'], filter },
+    ])
+    const mine = {
+      id: 1,
+      whatsapp_id: 's',
+      event_action: 'message',
+      event_data: { message: { fromMe: true } },
+    }
+    const theirs = { ...mine, event_data: { message: { fromMe: false } } }
+    for (const target of targets) {
+      expect(target.filter?.(theirs), target.name).toBe(true)
+      expect(target.filter?.(mine), target.name).toBe(false)
+    }
+    expect(warnings).toEqual([])
+  })
+
+  it('leaves a target without a filter unfiltered', () => {
+    const [target] = load([crm])
+    expect(target?.filter).toBeUndefined()
   })
 })
