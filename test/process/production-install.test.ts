@@ -121,6 +121,8 @@ describe('production install', () => {
           REGISTER_ON_START: 'false',
           BACKFILL_ON_START: 'false',
           FORWARD_URL: 'http://127.0.0.1:9/hook',
+          // The operator's console too: its libraries must be production dependencies.
+          ADMIN_TOKEN: 'admin-token-0123456789',
         }),
         stdio: ['ignore', 'pipe', 'pipe'],
         // Its own process group, signalled as a terminal's Ctrl-C or a service manager does: npm
@@ -153,6 +155,13 @@ describe('production install', () => {
       })
       expect(response.status).toBe(200)
       expect(await response.json()).toEqual({ result: 'OK', id: 18 })
+      const signIn = await fetch(`${url}/admin/`)
+      expect(signIn.status).toBe(401)
+      expect(await signIn.text()).toContain('<form')
+      const openapi = await fetch(`${url}/admin/openapi.json`, {
+        headers: { authorization: 'Bearer admin-token-0123456789' },
+      })
+      expect((await openapi.json()).openapi).toBe('3.1.0')
 
       process.kill(-(child.pid as number), 'SIGTERM')
       await closed
