@@ -1,5 +1,6 @@
 // The relay's typed, frozen configuration, built from the validated environment.
 import { join } from 'node:path'
+import { redactedUrl } from '../delivery/destinations/broker-link.ts'
 import { type Target, TargetConfigError } from '../delivery/targets.ts'
 import type { Env } from './env.ts'
 import { type IngestToken, IngestTokenError, resolveIngestToken } from './ingest-token.ts'
@@ -133,17 +134,14 @@ export function configSummary(config: Config) {
 }
 
 /**
- * Where a target sends, without credentials: an http target's origin; a broker's scheme, host and
- * port (never its userinfo: `amqp://user:password@host` is how brokers take a password) and where
- * in it events go.
+ * Where a target sends, without credentials: an http target's origin; a broker's URL without its
+ * userinfo (`amqp://user:password@host` is how brokers take a password) and where in it events go.
  */
 function destinationOf(target: Target): string {
-  const url = new URL(target.url)
-  // A broker scheme is not "special" to URL: its origin is "null", so host is read instead.
-  const server = `${url.protocol}//${url.host}`
+  const server = redactedUrl(target.url)
   switch (target.type) {
     case 'http':
-      return url.origin
+      return new URL(target.url).origin
     case 'amqp':
       return `${server} exchange "${target.exchange}" key ${target.routingKey}`
     case 'nats':

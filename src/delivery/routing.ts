@@ -3,11 +3,17 @@ import { chatOf, type IncomingEvent } from '../events/index.ts'
 import type { NewDelivery } from '../store/types.ts'
 import type { Target } from './targets.ts'
 
-export function routeEvent(event: IncomingEvent, targets: readonly Target[]): NewDelivery[] {
+/** `chat`: the event's chat as the acceptor already read it (chatOf), read once per event. */
+export function routeEvent(
+  event: IncomingEvent,
+  targets: readonly Target[],
+  chat: string | null = chatOf(event),
+): NewDelivery[] {
   const deliveries: NewDelivery[] = []
+  const lane = laneOf(event.whatsapp_id, chat)
   for (const target of targets) {
     if (!targetWants(target, event)) continue
-    deliveries.push({ target: target.name, orderingKey: target.ordering === 'chat' ? chatLane(event) : null })
+    deliveries.push({ target: target.name, orderingKey: target.ordering === 'chat' ? lane : null })
   }
   return deliveries
 }
@@ -31,6 +37,9 @@ export function targetWants(target: Target, event: IncomingEvent): boolean {
  * lane, never an error).
  */
 export function chatLane(event: IncomingEvent): string {
-  const chat = chatOf(event)
-  return chat ? `${event.whatsapp_id}/${chat}` : event.whatsapp_id
+  return laneOf(event.whatsapp_id, chatOf(event))
+}
+
+function laneOf(whatsappId: string, chat: string | null): string {
+  return chat ? `${whatsappId}/${chat}` : whatsappId
 }

@@ -72,7 +72,8 @@ export function createAcceptor({
     const { event } = parsed
     const issues = bom ? [BOM_ISSUE, ...parsed.issues] : parsed.issues
     const key = eventKey(event)
-    const deliveries = routeEvent(event, targets)
+    const chat = chatOf(event)
+    const deliveries = routeEvent(event, targets, chat)
     const [result] = await store.accept([
       {
         key,
@@ -80,7 +81,7 @@ export function createAcceptor({
         eventId: String(event.id),
         action: event.event_action,
         eventDate: eventDateOf(event.event_date, clock.now()),
-        chat: chatOf(event),
+        chat,
         headers,
         body,
         deliveries,

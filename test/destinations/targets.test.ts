@@ -133,9 +133,9 @@ describe('broker targets', () => {
     )
     const { targets } = configSummary(config)
     expect(targets).toEqual([
-      'rabbit→amqp://rabbit.internal:5672 exchange "whatsgate" key whatsgate.{session}.{action} [*]',
+      'rabbit→amqp://rabbit.internal:5672/prod exchange "whatsgate" key whatsgate.{session}.{action} [*]',
       'js→nats://127.0.0.1:4222 subject wg.{session}.{action} [*]',
-      'rs→redis://127.0.0.1:6379 stream wg:{session} [*]',
+      'rs→redis://127.0.0.1:6379/0 stream wg:{session} [*]',
       'mq→mqtts://broker:8883 topic wg/{session}/{action} [*]',
       'h→https://crm.example.com [message]',
     ])
