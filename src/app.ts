@@ -27,11 +27,14 @@ export interface BuildAppOptions extends RelayOptions {
 
 export const loggerOptions = {
   level: 'info',
-  // The token is the callback's only secret and it sits in the URL: never log it.
+  // The token is the callback's only secret and it sits in the URL: never log it, nor a stream
+  // consumer's (`?token=`, as a browser's EventSource can send no header).
   serializers: {
     req: (req: { method: string; url: string; id: string }) => ({
       method: req.method,
-      url: req.url.replace(/^\/webhook\/[^/?]*/, '/webhook/[token]'),
+      url: req.url
+        .replace(/^\/webhook\/[^/?]*/, '/webhook/[token]')
+        .replace(/([?&]token=)[^&]*/, '$1[token]'),
       reqId: req.id,
     }),
   },
@@ -86,7 +89,7 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
       store: relay.store,
       metrics: relay.metrics.registry,
       token: config.adminToken,
-      targetNames: config.targets.map((t) => t.name),
+      targets: config.targets.map(({ name, type }) => ({ name, type })),
       onReplay: () => relay.dispatcher.notify(),
       onResume: (target) => relay.dispatcher.notify([target]),
       failingTargets: () => relay.dispatcher.failing(),
@@ -95,6 +98,10 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
       registration: () => relay.whatsgate?.registrar?.status() ?? null,
       now: () => relay.clock.now(),
     })
+  }
+  if (relay.streams) {
+    const { streamRoutes } = await import('./stream/stream-routes.ts')
+    await app.register(streamRoutes, { streams: relay.streams })
   }
   await app.register(webhookRoute, {
     prefix: '/webhook',

@@ -1,13 +1,15 @@
 // The relay's parts, wired from a Config, with no HTTP server: app.ts serves them, the CLI uses
 // them directly. Read top to bottom, it is the path of an event: the store; what a target's body
-// is made with (inline media needs WhatsGate's client); the dispatcher that sends; the acceptor
-// that stores and wakes it; WhatsGate's registration and backfill, which feed the acceptor. The
+// is made with (inline media needs WhatsGate's client); the dispatcher that sends, and the streams
+// that consumers pull; the acceptor that stores and wakes them; WhatsGate's registration and
+// backfill, which feed the acceptor. The
 // background loops start in that order and stop in reverse; the store closes last.
 import type { Logger } from 'pino'
 import { createMetrics } from './admin/metrics.ts'
 import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
 import { createSender } from './delivery/sender.ts'
+import { isPushed, type TargetOf } from './delivery/targets.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
 import { type Clock, systemClock } from './shared/clock.ts'
 import { openStore } from './store/open-store.ts'
@@ -74,15 +76,16 @@ export async function createRelay(
 
   // A broker kind's client is loaded here only when a target of its kind exists; connections open
   // at the first send, so a broker that is down delays nothing but its own deliveries.
+  const pushed = targets.filter(isPushed)
   const sender = await createSender({
-    targets,
+    targets: pushed,
     userAgent: `whatsgate-relay/${VERSION}`,
     log: log.child({ name: 'sender' }),
   })
   const dispatcher = createDispatcher({
     store,
     sender,
-    targets,
+    targets: pushed,
     log: log.child({ name: 'dispatcher' }),
     clock,
     pollIntervalMs: delays.pollIntervalMs,
@@ -91,12 +94,29 @@ export async function createRelay(
   })
   metrics.observeConcurrency(() => dispatcher.concurrency())
 
+  // Loaded only when a stream target exists, as the brokers' clients are.
+  const streamTargets = targets.filter((t): t is TargetOf<'stream'> => t.type === 'stream')
+  const streams =
+    streamTargets.length > 0
+      ? (await import('./stream/streams.ts')).createStreams({
+          store,
+          targets: streamTargets,
+          log: log.child({ name: 'streams' }),
+          clock,
+          pollIntervalMs: delays.pollIntervalMs,
+        })
+      : null
+  if (streams) metrics.observeStreamConsumers(() => streams.consumers())
+
   const acceptor = createAcceptor({
     store,
     targets,
     log: log.child({ name: 'ingest' }),
     clock,
-    onStored: (targetNames) => dispatcher.notify(targetNames),
+    onStored: (targetNames) => {
+      dispatcher.notify(targetNames)
+      streams?.notify(targetNames)
+    },
     onOutcome: metrics.eventReceived,
   })
 
@@ -124,6 +144,7 @@ export async function createRelay(
   })
 
   const loops: BackgroundLoop[] = [dispatcher, retention]
+  if (streams) loops.push(streams)
   if (whatsgate) loops.push(whatsgate)
   const supervisor = createSupervisor(loops, log)
 
@@ -132,6 +153,8 @@ export async function createRelay(
     store,
     acceptor,
     dispatcher,
+    /** The stream targets' consumers; null without a stream target. */
+    streams,
     metrics,
     whatsgate,
     /** Resolves before ingest opens (see WhatsGateIntegration.start). */

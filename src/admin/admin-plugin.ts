@@ -8,6 +8,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
+import type { TargetType } from '../delivery/targets.ts'
 import type { AdminStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 import { adminAuth } from './auth.ts'
@@ -22,7 +23,8 @@ import { targetRoutes } from './routes/targets.ts'
 export interface AdminOptions {
   store: AdminStore
   token: string
-  targetNames: readonly string[]
+  /** The configured targets: their names and kinds (a stream's consumers pull: no pause). */
+  targets: readonly { name: string; type: TargetType }[]
   /** Wakes the dispatcher after a replay. */
   onReplay: () => void
   /** Wakes the dispatcher for a target resumed; other replicas find its work at their next poll. */

@@ -22,6 +22,7 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
   // WhatsGate's registrar and the dispatcher are built after the metrics (they feed what is counted).
   let registration: () => RegistrationStatus | null = () => null
   let concurrency: () => Map<string, number> = () => new Map()
+  let streamConsumers: () => Map<string, number> = () => new Map()
   collectDefaultMetrics({ register: registry })
 
   const events = new Counter({
@@ -106,6 +107,16 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     },
   })
   new Gauge({
+    name: 'whatsgate_relay_stream_consumers',
+    help: 'Per stream target, how many consumers are connected to this replica now',
+    labelNames: ['target'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [target, count] of streamConsumers()) this.set({ target }, count)
+    },
+  })
+  new Gauge({
     name: 'whatsgate_relay_registration',
     help: 'WhatsGate set-hook state per session (1 for the current outcome)',
     labelNames: ['session', 'outcome'] as const,
@@ -148,6 +159,10 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     /** Where the concurrency gauge reads from, once the dispatcher exists. */
     observeConcurrency(source: () => Map<string, number>) {
       concurrency = source
+    },
+    /** Where the stream consumers gauge reads from, once the streams exist. */
+    observeStreamConsumers(source: () => Map<string, number>) {
+      streamConsumers = source
     },
     webhookRefused(reason: string) {
       refused.inc({ reason })

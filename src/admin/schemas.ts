@@ -1,7 +1,7 @@
 // The admin API's inputs and answers as zod schemas: routes validate with them and the OpenAPI
 // document (GET /admin/openapi.json) is generated from them, so the two cannot drift apart.
 import { z } from 'zod'
-import { targetNameSchema } from '../delivery/targets.ts'
+import { TARGET_TYPES, targetNameSchema } from '../delivery/targets.ts'
 
 export const errorAnswer = z.object({ error: z.string() }).meta({ id: 'Error' })
 
@@ -171,11 +171,14 @@ export const refusedAnswer = z.object({
 })
 
 export const targetState = z.enum(['ok', 'failing', 'paused'])
+/** http, a broker, or a stream its consumers pull. */
+const targetType = z.enum(TARGET_TYPES)
 
 export const targetsAnswer = z.object({
   targets: z.array(
     z.object({
       name: z.string(),
+      type: targetType,
       state: targetState,
       pausedAt: z.number().int().nullable(),
       pending: z.number().int(),
@@ -196,6 +199,7 @@ export const statusAnswer = z.object({
   targets: z.array(
     z.object({
       name: z.string(),
+      type: targetType,
       state: targetState,
       pending: z.number().int(),
       oldestPendingAgeSeconds: z.number().int().nullable(),

@@ -58,7 +58,13 @@ export interface Status {
   version: string
   uptimeSeconds: number
   store: { kind: string; healthy: boolean }
-  targets: { name: string; state: string; pending: number; oldestPendingAgeSeconds: number | null }[]
+  targets: {
+    name: string
+    type: string
+    state: string
+    pending: number
+    oldestPendingAgeSeconds: number | null
+  }[]
   registration: {
     state: string
     discovery: string
@@ -161,11 +167,12 @@ export function statusView(status: Status, shownUrl: string): string[] {
   else {
     const rows = status.targets.map((t) => [
       t.name,
+      t.type,
       t.state,
       String(t.pending),
       span(t.oldestPendingAgeSeconds),
     ])
-    lines.push(...table(['TARGET', 'STATE', 'PENDING', 'OLDEST WAITING'], rows))
+    lines.push(...table(['TARGET', 'TYPE', 'STATE', 'PENDING', 'OLDEST WAITING'], rows))
   }
   lines.push('')
   const registration = status.registration

@@ -138,18 +138,19 @@ export function configSummary(config: Config) {
  * userinfo (`amqp://user:password@host` is how brokers take a password) and where in it events go.
  */
 function destinationOf(target: Target): string {
-  const server = redactedUrl(target.url)
   switch (target.type) {
     case 'http':
       return new URL(target.url).origin
     case 'amqp':
-      return `${server} exchange "${target.exchange}" key ${target.routingKey}`
+      return `${redactedUrl(target.url)} exchange "${target.exchange}" key ${target.routingKey}`
     case 'nats':
-      return `${server} subject ${target.subject}`
+      return `${redactedUrl(target.url)} subject ${target.subject}`
     case 'redis':
-      return `${server} stream ${target.stream}`
+      return `${redactedUrl(target.url)} stream ${target.stream}`
     case 'mqtt':
-      return `${server} topic ${target.topic}`
+      return `${redactedUrl(target.url)} topic ${target.topic}`
+    case 'stream':
+      return `consumers at GET ${target.url}`
   }
 }
 

@@ -13,9 +13,20 @@ export function routeEvent(
   const lane = laneOf(event.whatsapp_id, chat)
   for (const target of targets) {
     if (!targetWants(target, event)) continue
-    deliveries.push({ target: target.name, orderingKey: target.ordering === 'chat' ? lane : null })
+    deliveries.push({ target: target.name, orderingKey: orderingKeyOf(target, lane) })
   }
   return deliveries
+}
+
+/**
+ * A stream is one lane, whatever the chat: on PostgreSQL a lane's deliveries commit in id order
+ * across replicas (postgres-store.ts), so a consumer's position never passes one still to commit.
+ */
+export const STREAM_LANE = 'stream'
+
+function orderingKeyOf(target: Target, lane: string): string | null {
+  if (target.type === 'stream') return STREAM_LANE
+  return target.ordering === 'chat' ? lane : null
 }
 
 /**

@@ -52,7 +52,10 @@ export async function createSender(options: SenderOptions): Promise<Sender> {
     ['http', createHttpTargetSender(options.http ?? createHttpSender({ userAgent: options.userAgent }))],
   ])
   for (const type of new Set(options.targets.map((target) => target.type))) {
-    if (type !== 'http') kinds.set(type, await loadKind(type, options.log.child({ destination: type })))
+    // A stream's consumers pull (stream/): there is nothing to send them.
+    if (type !== 'http' && type !== 'stream') {
+      kinds.set(type, await loadKind(type, options.log.child({ destination: type })))
+    }
   }
   return {
     send(target, outgoing) {
@@ -66,7 +69,7 @@ export async function createSender(options: SenderOptions): Promise<Sender> {
   }
 }
 
-async function loadKind(type: Exclude<TargetType, 'http'>, log: Logger): Promise<Sender> {
+async function loadKind(type: Exclude<TargetType, 'http' | 'stream'>, log: Logger): Promise<Sender> {
   switch (type) {
     case 'amqp':
       return (await import('./destinations/amqp.ts')).createAmqpSender({ log })

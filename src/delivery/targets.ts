@@ -1,8 +1,8 @@
 // A target: where events go, and how (signing, timeout, retries, concurrency, ordering). Defined
 // here, with the schema that checks one; config/target-sources.ts reads them from the environment.
-// Its `type` picks the kind (http by default, or a broker: destinations/broker-targets.ts holds
-// their fields); routing (content filters too), retries, concurrency and ordering are the same for
-// every kind.
+// Its `type` picks the kind (http by default, a broker: destinations/broker-targets.ts holds
+// their fields, or a stream its consumers pull: stream/); routing (content filters too) is the
+// same for every kind, and retries, concurrency and ordering for every kind the relay pushes to.
 // Each is checked once, at start, into a frozen object; a mistake stops start-up with a message
 // naming the target and the field, because a silently skipped target is an outage nobody notices.
 
@@ -89,22 +89,31 @@ const retrySchema = z
     path: ['maxDelayMs'],
   })
 
-/** The fields every kind of target has, besides its name and url. */
-const commonFields = {
+/** Which events a target gets: every kind has these. */
+const routingFields = {
   events: z.array(z.string().min(1)).min(1),
   sessions: z
     .array(z.string().min(1))
     .min(1, 'list at least one session, or leave sessions out for all')
     .optional(),
+  filter: filterSchema.optional(),
+}
+
+/** How the relay pushes: the fields of every kind but a stream, which its consumers pull. */
+const pushFields = {
   // Capped so a lease taken by the dispatcher can always outlive one attempt.
   timeoutMs: z.int().min(1).max(300_000).default(10_000),
   retry: retrySchema.optional(),
   concurrency: z.int().min(1).max(256).default(64),
   ordering: z.enum(['none', 'chat']).default('none'),
-  filter: filterSchema.optional(),
 }
 
-export const TARGET_TYPES = ['http', 'amqp', 'nats', 'redis', 'mqtt'] as const
+/** The fields every kind of target the relay pushes to has, besides its name and where it goes. */
+const commonFields = { ...routingFields, ...pushFields }
+/** A stream's push settings: the defaults, unused. */
+const pushSchema = z.object(pushFields)
+
+export const TARGET_TYPES = ['http', 'amqp', 'nats', 'redis', 'mqtt', 'stream'] as const
 export type TargetType = (typeof TARGET_TYPES)[number]
 
 const targetInputSchema = z.preprocess(
@@ -131,6 +140,17 @@ const targetInputSchema = z.preprocess(
       z.strictObject({ type: z.literal('nats'), name: targetNameSchema, ...natsFields, ...commonFields }),
       z.strictObject({ type: z.literal('redis'), name: targetNameSchema, ...redisFields, ...commonFields }),
       z.strictObject({ type: z.literal('mqtt'), name: targetNameSchema, ...mqttFields, ...commonFields }),
+      z.strictObject({
+        type: z.literal('stream'),
+        name: targetNameSchema,
+        // Its consumers' only secret, as long as the ingest token must be; it travels in a header
+        // or a query string, so visible ASCII only.
+        token: z
+          .string()
+          .min(16, 'must be at least 16 characters')
+          .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters, no spaces'),
+        ...routingFields,
+      }),
     ],
     { error: `must be one of ${TARGET_TYPES.join(', ')}` },
   ),
@@ -146,7 +166,10 @@ export interface RetrySettings {
 
 interface TargetBase {
   readonly name: string
-  /** Where it goes: an http(s) endpoint, or a broker (credentials in it are never logged). */
+  /**
+   * Where it goes: an http(s) endpoint, a broker (credentials in it are never logged), or for a
+   * stream the relay's own path its consumers read (`/stream/<name>`).
+   */
   readonly url: string
   /** Event actions routed here; `*` = all, including actions we do not know. */
   readonly events: readonly string[]
@@ -154,6 +177,7 @@ interface TargetBase {
   readonly sessions: readonly string[] | null
   /** The content filter, compiled (content-filter.ts); undefined = every event routed here. */
   readonly filter?: EventFilter | undefined
+  // A stream has the defaults of the four below and uses none of them: its consumers pull.
   /** Extra request headers, names lower-cased; http only (empty for the other kinds). */
   readonly headers: Readonly<Record<string, string>>
   /** Standard Webhooks secrets; empty = unsigned; http only. */
@@ -176,6 +200,7 @@ export type Destination =
   | { readonly type: 'nats'; readonly subject: string }
   | { readonly type: 'redis'; readonly stream: string; readonly maxLen: number | null }
   | { readonly type: 'mqtt'; readonly topic: string }
+  | { readonly type: 'stream'; readonly token: string }
 
 export type Target = TargetBase & Destination
 
@@ -197,6 +222,10 @@ export function createTarget(
     if (field && TARGET_TYPES.includes(input.type as TargetType)) {
       throw new TargetConfigError(`${label}.${field}: only http targets have ${field}`)
     }
+    const pushed = Object.keys(pushFields).find((name) => name in input)
+    if (input.type === 'stream' && pushed) {
+      throw new TargetConfigError(`${label}.${pushed}: a stream target has no ${pushed} (its consumers pull)`)
+    }
   }
   const parsed = targetInputSchema.safeParse(input)
   if (!parsed.success) {
@@ -213,21 +242,22 @@ export function createTarget(
       )
     }
   }
-  const retry = data.retry ?? retrySchema.parse({})
+  const push = data.type === 'stream' ? pushSchema.parse({}) : data
+  const retry = push.retry ?? retrySchema.parse({})
   const common = {
     name: data.name,
-    url: data.url,
+    url: data.type === 'stream' ? `/stream/${data.name}` : data.url,
     events: Object.freeze([...new Set(data.events)]),
     sessions: data.sessions ? Object.freeze([...new Set(data.sessions)]) : null,
-    timeoutMs: data.timeoutMs,
+    timeoutMs: push.timeoutMs,
     retry: Object.freeze({
       maxAttempts: retry.maxAttempts ?? (retry.maxAgeMs === undefined ? 15 : MAX_ATTEMPTS),
       maxAgeMs: retry.maxAgeMs ?? null,
       initialDelayMs: retry.initialDelayMs,
       maxDelayMs: retry.maxDelayMs,
     }),
-    concurrency: data.concurrency,
-    ordering: data.ordering,
+    concurrency: push.concurrency,
+    ordering: push.ordering,
     filter: data.filter,
   }
   const noHttp = {
@@ -259,7 +289,14 @@ export function createTarget(
       })
     case 'mqtt':
       return Object.freeze({ ...common, ...noHttp, type: data.type, topic: data.topic })
+    case 'stream':
+      return Object.freeze({ ...common, ...noHttp, type: data.type, token: data.token })
   }
+}
+
+/** Whether the relay pushes to this target (the dispatcher's work), or its consumers pull (a stream). */
+export function isPushed(target: Target): boolean {
+  return target.type !== 'stream'
 }
 
 type Parsed = z.output<typeof targetInputSchema>

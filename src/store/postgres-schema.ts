@@ -127,6 +127,15 @@ export const POSTGRES_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead ON deliveries (id) WHERE status = 'dead';
   CREATE INDEX deliveries_dead_target ON deliveries (target, id) WHERE status = 'dead';
   `,
+  // Where each stream target's consumer has confirmed it has read to (a delivery id): it resumes
+  // from there, and the deliveries up to it are delivered.
+  `
+  CREATE TABLE stream_positions (
+    target       text PRIMARY KEY,
+    position     bigint NOT NULL,
+    confirmed_at bigint NOT NULL
+  );
+  `,
 ]
 
 /**

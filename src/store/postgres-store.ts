@@ -365,6 +365,34 @@ export async function openPostgresStore({
       return new Map(rows.map((row) => [row.target, row.paused_at]))
     },
 
+    async readStream(target, afterId, limit) {
+      return (await query<{ id: number; body: Buffer }>(SQL.readStream, [target, afterId, limit])).rows
+    },
+
+    async streamHead(target) {
+      return (await query<{ head: number }>(SQL.streamHead, [target])).rows[0]?.head ?? 0
+    },
+
+    // The head only grows: read first, it is still a bound when the position is kept.
+    async confirmStream(target, position, now) {
+      const head = (await query<{ head: number }>(SQL.streamHead, [target])).rows[0]?.head ?? 0
+      const { rows } = await query<{ position: number }>(SQL.keepStreamPosition, [
+        target,
+        Math.min(position, head),
+        now,
+      ])
+      return rows[0]?.position ?? 0
+    },
+
+    async markStreamDelivered(target, upTo, now, limit) {
+      return (await query(SQL.markStreamDelivered, [target, upTo, now, limit])).rowCount ?? 0
+    },
+
+    async streamPosition(target) {
+      const { rows } = await query<{ position: number }>(SQL.streamPosition, [target])
+      return rows[0]?.position ?? 0
+    },
+
     async ping() {
       await query(SQL.ping)
     },

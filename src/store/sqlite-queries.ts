@@ -203,5 +203,22 @@ export const SQL = {
     SET paused_at = CASE WHEN excluded.paused_at IS NULL THEN NULL ELSE coalesce(paused_at, excluded.paused_at) END`,
   pausedTargets: 'SELECT target, paused_at FROM target_state WHERE paused_at IS NOT NULL ORDER BY target',
 
+  // streams: a stream target's rows are read in id order (deliveries_target ends with the rowid);
+  // a confirmation marks its pending rows delivered a batch per transaction, as retention does.
+  readStream: `
+    SELECT d.id, e.body FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.target = ? AND d.id > ? ORDER BY d.id LIMIT ?`,
+  streamHead: 'SELECT coalesce(max(id), 0) AS head FROM deliveries WHERE target = ?',
+  keepStreamPosition: `
+    INSERT INTO stream_positions (target, position, confirmed_at) VALUES (?1, ?2, ?3)
+    ON CONFLICT (target) DO UPDATE
+    SET position = max(position, excluded.position), confirmed_at = excluded.confirmed_at
+    RETURNING position`,
+  markStreamDelivered: `
+    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, finished_at = ?3
+    WHERE id IN (
+      SELECT id FROM deliveries WHERE target = ?1 AND status = 'pending' AND id <= ?2 ORDER BY id LIMIT ?4)`,
+  streamPosition: 'SELECT position FROM stream_positions WHERE target = ?',
+
   ping: 'SELECT 1',
 }

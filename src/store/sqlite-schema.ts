@@ -103,4 +103,13 @@ export const SQLITE_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead ON deliveries (id) WHERE status = 'dead';
   CREATE INDEX deliveries_dead_target ON deliveries (target) WHERE status = 'dead';
   `,
+  // Where each stream target's consumer has confirmed it has read to (a delivery id): it resumes
+  // from there, and the deliveries up to it are delivered.
+  `
+  CREATE TABLE stream_positions (
+    target       TEXT PRIMARY KEY,
+    position     INTEGER NOT NULL,
+    confirmed_at INTEGER NOT NULL
+  ) STRICT, WITHOUT ROWID;
+  `,
 ]

@@ -342,6 +342,34 @@ export function openSqliteStore({
       return new Map(rows.map((row) => [row.target as string, row.paused_at as number]))
     },
 
+    async readStream(target, afterId, limit) {
+      return sql.readStream
+        .all(target, afterId, limit)
+        .map((row) => ({ id: row.id as number, body: asBuffer(row.body as Uint8Array) }))
+    },
+
+    async streamHead(target) {
+      return sql.streamHead.get(target)?.head as number
+    },
+
+    confirmStream(target, position, now) {
+      return writes.submit(() => {
+        const head = sql.streamHead.get(target)?.head as number
+        return sql.keepStreamPosition.get(target, Math.min(position, head), now)?.position as number
+      })
+    },
+
+    markStreamDelivered(target, upTo, now, limit) {
+      return writes.submit(
+        () => Number(sql.markStreamDelivered.run(target, upTo, now, limit).changes),
+        BOOKKEEPING,
+      )
+    },
+
+    async streamPosition(target) {
+      return (sql.streamPosition.get(target)?.position as number | undefined) ?? 0
+    },
+
     // Ready means able to take an event: that needs the write lock, which another connection
     // (a backup, an operator's shell) may hold while reads still work.
     async ping(): Promise<void> {

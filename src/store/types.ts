@@ -282,7 +282,36 @@ export interface AdminStore {
   pausedTargets(): Promise<Map<string, number>>
 }
 
-export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore {
+/** One event as a stream serves it: its position in the stream (its delivery's id) and its body. */
+export interface StreamEntry {
+  id: number
+  body: Buffer
+}
+
+/**
+ * A stream target's deliveries are read by its consumers, in id order, rather than claimed and
+ * sent; they stay pending until the consumer confirms a position at or past them.
+ */
+export interface StreamStore {
+  /** Up to `limit` of the stream's deliveries after `afterId`, in id order, whatever their status. */
+  readStream(target: string, afterId: number, limit: number): Promise<StreamEntry[]>
+  /** The id of the stream's newest delivery; 0 when it has none. */
+  streamHead(target: string): Promise<number>
+  /**
+   * The consumer has everything up to `position`: kept as its position, never moved back nor past
+   * the head. Returns the position kept.
+   */
+  confirmStream(target: string, position: number, now: number): Promise<number>
+  /**
+   * Makes up to `limit` pending deliveries of the stream up to `upTo` delivered, oldest first:
+   * its consumer confirmed them. Returns how many.
+   */
+  markStreamDelivered(target: string, upTo: number, now: number, limit: number): Promise<number>
+  /** The position the stream's consumer last confirmed; 0 before its first confirmation. */
+  streamPosition(target: string): Promise<number>
+}
+
+export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore, StreamStore {
   /**
    * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
    * events, so retention purging a quiet session's events does not send its backfill to the start.

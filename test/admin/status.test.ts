@@ -59,8 +59,8 @@ describe('GET /admin/status', () => {
       uptimeSeconds: expect.any(Number),
       store: { kind: 'sqlite', healthy: true },
       targets: [
-        { name: 'up', state: 'ok', pending: 0, oldestPendingAgeSeconds: null },
-        { name: 'down', state: 'ok', pending: 3, oldestPendingAgeSeconds: 90 },
+        { name: 'up', type: 'http', state: 'ok', pending: 0, oldestPendingAgeSeconds: null },
+        { name: 'down', type: 'http', state: 'ok', pending: 3, oldestPendingAgeSeconds: 90 },
       ],
       registration: null,
       eventsReceived: { lastMinute: 0, lastHour: 3 },

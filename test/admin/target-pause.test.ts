@@ -86,8 +86,8 @@ describe('target pause and resume', () => {
 
     const second = await relayOn(dataDir, env)
     expect(await targets(second)).toEqual([
-      { name: 'crm', state: 'paused', pausedAt: paused.json().pausedAt, pending: 0 },
-      { name: 'bot', state: 'ok', pausedAt: null, pending: 0 },
+      { name: 'crm', type: 'http', state: 'paused', pausedAt: paused.json().pausedAt, pending: 0 },
+      { name: 'bot', type: 'http', state: 'ok', pausedAt: null, pending: 0 },
     ])
     const metrics = (await second.app.inject({ url: '/metrics', headers: auth })).body
     expect(metrics).toContain('whatsgate_relay_target_paused{target="crm"} 1')

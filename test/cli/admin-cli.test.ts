@@ -42,9 +42,9 @@ describe('whatsgate-relay over the admin API', () => {
     expect(run.out).toContain('store sqlite, healthy')
     expect(run.out).toContain('events received: 2 in the last minute, 2 in the last hour')
     const targets = run.out.slice(run.out.findIndex((line) => line.startsWith('TARGET')))
-    expect(targets[0]).toMatch(/^TARGET\s+STATE\s+PENDING\s+OLDEST WAITING$/)
-    expect(targets[1]).toMatch(/^bot\s+ok\s+0\s+-$/)
-    expect(targets[2]).toMatch(/^crm\s+ok\s+2\s+\d+s$/)
+    expect(targets[0]).toMatch(/^TARGET\s+TYPE\s+STATE\s+PENDING\s+OLDEST WAITING$/)
+    expect(targets[1]).toMatch(/^bot\s+http\s+ok\s+0\s+-$/)
+    expect(targets[2]).toMatch(/^crm\s+http\s+ok\s+2\s+\d+s$/)
     expect(run.stdout).toContain('WhatsGate registration: not run by this relay')
 
     const document = json(await relay.cli(['status', '--json']))

@@ -97,7 +97,7 @@ describe('broker targets', () => {
     [/\.url: Invalid URL \(redis/, { ...redis, url: 'amqp://x' }],
     [/^TARGETS\[0\] \("js"\): Unrecognized key: "exchange"/, { ...nats, exchange: 'x' }],
     [
-      /^TARGETS\[0\] \("k"\)\.type: must be one of http, amqp, nats, redis, mqtt$/,
+      /^TARGETS\[0\] \("k"\)\.type: must be one of http, amqp, nats, redis, mqtt, stream$/,
       { name: 'k', type: 'kafka' },
     ],
     [/\.events: /, { ...amqp, events: [] }],

@@ -3,6 +3,7 @@
 // sending one delivery twice or two of one chat at once.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { STREAM_LANE } from '../../src/delivery/routing.ts'
 import { StoreUnavailableError } from '../../src/store/errors.ts'
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
@@ -25,9 +26,11 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     await schema.drop()
   })
 
-  /** One replica's store: a pool of its own on the shared schema. */
-  async function replica(): Promise<OutboxStore> {
-    const store = await openPostgresStore({ url: schema.url, onIdleError: () => {} })
+  /** One replica's store: a pool of its own on the shared schema, its sessions named `name`. */
+  async function replica(name = 'relay'): Promise<OutboxStore> {
+    const url = new URL(schema.url)
+    url.searchParams.set('application_name', name)
+    const store = await openPostgresStore({ url: url.toString(), onIdleError: () => {} })
     stores.push(store)
     return store
   }
@@ -227,5 +230,56 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     expect(two.status).toBe('rejected')
     expect((two as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError)
     expect(three).toEqual({ status: 'fulfilled', value: [{ key: eventKey(3), inserted: true }] })
+  })
+  it("never lets a stream's reader pass an entry another replica commits late: a stream is one lane", async () => {
+    // One replica commits 20 ms after it has written its deliveries (a trigger sleeps in its
+    // transaction): without the lane's lock the others commit later ids meanwhile, and a reader
+    // that has read those passes the slow one's for good.
+    const replicas = await Promise.all([replica(), replica(), replica()])
+    const slow = await replica('slow-replica')
+    await withAdmin(
+      (client) =>
+        client.query(`
+          CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF current_setting('application_name') = 'slow-replica' THEN PERFORM pg_sleep(0.02); END IF;
+            RETURN NULL;
+          END $$;
+          CREATE TRIGGER slow_commit AFTER INSERT ON deliveries FOR EACH STATEMENT EXECUTE FUNCTION slow_commit();`),
+      schema.url,
+    )
+    replicas.push(slow)
+    const perReplica = 60
+    let accepting = true
+    const accepts = replicas.map(async (store, r) => {
+      // Several accepts in flight per replica, each replica with a session of its own (events of
+      // one session wait on its mark's row lock, which would order them whatever the lane).
+      const writers = [0, 1, 2].map(async (w) => {
+        for (let i = w; i < perReplica; i += 3) {
+          const id = 1 + r * perReplica + i
+          const lane = { target: 's', orderingKey: STREAM_LANE }
+          const deliveries = [lane, { target: 'h', orderingKey: null }]
+          await store.accept([{ ...event(id, { session: `session-${r}` }), deliveries }])
+        }
+      })
+      await Promise.all(writers)
+    })
+    const done = Promise.all(accepts).finally(() => {
+      accepting = false
+    })
+    // A consumer reading as fast as it can, as the stream does: past the last id it was given.
+    const seen: number[] = []
+    let position = 0
+    const reader = replicas[0] as OutboxStore
+    for (;;) {
+      const wasAccepting = accepting
+      const entries = await reader.readStream('s', position, 20)
+      for (const entry of entries) seen.push(Number(JSON.parse(entry.body.toString()).id))
+      position = entries.at(-1)?.id ?? position
+      if (!wasAccepting && entries.length === 0) break
+    }
+    await done
+    expect(seen.length).toBe(replicas.length * perReplica)
+    expect(new Set(seen).size).toBe(replicas.length * perReplica)
   })
 })

@@ -64,7 +64,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, o
     },
     async (request, reply) => {
       const selector = request.body
-      if ('target' in selector && !opts.targetNames.includes(selector.target)) {
+      if ('target' in selector && !opts.targets.some((target) => target.name === selector.target)) {
         return reply.code(404).send({ error: `unknown target "${selector.target}"` })
       }
       if ('event' in selector && (await opts.store.getEvent(selector.event)) === null) {

@@ -26,10 +26,11 @@ export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
         version: VERSION,
         uptimeSeconds: Math.round(process.uptime()),
         store: { kind: opts.storeKind, healthy },
-        targets: opts.targetNames.map((name) => {
+        targets: opts.targets.map(({ name, type }) => {
           const waiting = backlog.get(name)
           return {
             name,
+            type,
             state: stateOf(name, paused, failing),
             pending: waiting?.pending ?? 0,
             oldestPendingAgeSeconds: waiting

@@ -16,8 +16,9 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
       const pending = new Map<string, number>()
       for (const row of counts) if (row.status === 'pending') pending.set(row.target, row.count)
       return {
-        targets: opts.targetNames.map((name) => ({
+        targets: opts.targets.map(({ name, type }) => ({
           name,
+          type,
           state: stateOf(name, paused, failing),
           pausedAt: paused.get(name) ?? null,
           pending: pending.get(name) ?? 0,
@@ -36,13 +37,18 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
               ? 'Hold a target’s deliveries (none lost, order kept) until resumed'
               : 'Send a paused target’s deliveries again, in order',
           params: targetParams,
-          response: { 200: pauseAnswer, 404: errorAnswer, ...commonAnswers },
+          response: { 200: pauseAnswer, 404: errorAnswer, 409: errorAnswer, ...commonAnswers },
         },
       },
       async (request, reply) => {
         const { name } = request.params
-        if (!opts.targetNames.includes(name))
-          return reply.code(404).send({ error: `unknown target "${name}"` })
+        const target = opts.targets.find((t) => t.name === name)
+        if (!target) return reply.code(404).send({ error: `unknown target "${name}"` })
+        if (target.type === 'stream') {
+          return reply
+            .code(409)
+            .send({ error: `"${name}" is a stream: its consumers pull, there is nothing to ${action}` })
+        }
         await opts.store.setPaused(name, action === 'pause', opts.now())
         if (action === 'resume') opts.onResume(name)
         request.log.info({ target: name }, action === 'pause' ? 'target paused' : 'target resumed')

@@ -33,11 +33,12 @@ export function overviewPage(main) {
         ? h('p', {}, 'No target is configured: events are stored and acknowledged but forwarded nowhere.')
         : table(
             'Targets',
-            ['Target', 'State', 'Pending', 'Oldest waiting'],
+            ['Target', 'Type', 'State', 'Pending', 'Oldest waiting'],
             status.targets.map((target) => [
               link(`#/dead?target=${encodeURIComponent(target.name)}`, target.name, {
                 title: `Dead letters of ${target.name}`,
               }),
+              target.type,
               badge(target.state),
               String(target.pending),
               age(target.oldestPendingAgeSeconds),

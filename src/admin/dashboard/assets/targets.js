@@ -22,29 +22,33 @@ export function targetsPage(main) {
         ? h('p', {}, 'No target is configured.')
         : table(
             'Targets',
-            ['Target', 'State', 'Pending', 'Paused since', '', ''],
+            ['Target', 'Type', 'State', 'Pending', 'Paused since', '', ''],
             targets.map((target) => {
               const action = target.state === 'paused' ? 'resume' : 'pause'
               return [
                 target.name,
+                target.type,
                 badge(target.state),
                 h('span', { dataset: { pending: target.name } }, String(target.pending)),
                 time(target.pausedAt),
-                actionButton(
-                  action === 'pause' ? 'Pause' : 'Resume',
-                  async () => {
-                    // An empty JSON object: the relay wants JSON for a change made by a signed-in browser.
-                    await api(`targets/${encodeURIComponent(target.name)}/${action}`, {
-                      method: 'POST',
-                      body: {},
-                    })
-                    return `${target.name} ${action === 'pause' ? 'paused' : 'resumed'}.`
-                  },
-                  {
-                    'aria-label': `${action === 'pause' ? 'Pause' : 'Resume'} ${target.name}`,
-                    dataset: { focus: `toggle ${target.name}` },
-                  },
-                ),
+                // A stream's consumers pull: nothing to hold back, and its pending is what they have not confirmed.
+                target.type === 'stream'
+                  ? ''
+                  : actionButton(
+                      action === 'pause' ? 'Pause' : 'Resume',
+                      async () => {
+                        // An empty JSON object: the relay wants JSON for a change made by a signed-in browser.
+                        await api(`targets/${encodeURIComponent(target.name)}/${action}`, {
+                          method: 'POST',
+                          body: {},
+                        })
+                        return `${target.name} ${action === 'pause' ? 'paused' : 'resumed'}.`
+                      },
+                      {
+                        'aria-label': `${action === 'pause' ? 'Pause' : 'Resume'} ${target.name}`,
+                        dataset: { focus: `toggle ${target.name}` },
+                      },
+                    ),
                 link(`#/dead?target=${encodeURIComponent(target.name)}`, 'Dead letters', {
                   'aria-label': `Dead letters of ${target.name}`,
                 }),
