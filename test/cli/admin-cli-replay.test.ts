@@ -181,7 +181,9 @@ describe('pause and resume from the CLI', () => {
         /^bot: paused since \d{4}-\S+Z; its deliveries wait, on every replica, until resume$/,
       ),
     ])
-    expect((await relay.cli(['status'])).out).toContainEqual(expect.stringMatching(/^bot\s+paused\s+0\s+-$/))
+    expect((await relay.cli(['status'])).out).toContainEqual(
+      expect.stringMatching(/^bot\s+http\s+paused\s+0\s+-$/),
+    )
 
     for (let id = 1; id <= 3; id++) await relay.post(wgEvent({ id }))
     // The witness has them all: the bot's deliveries of the same events were written with them.
@@ -190,7 +192,7 @@ describe('pause and resume from the CLI', () => {
     const waiting = await deliveries(relay, ['--target', 'bot', '--status', 'pending'])
     expect(waiting).toHaveLength(3)
     expect((await relay.cli(['status'])).out).toContainEqual(
-      expect.stringMatching(/^bot\s+paused\s+3\s+\d+s$/),
+      expect.stringMatching(/^bot\s+http\s+paused\s+3\s+\d+s$/),
     )
 
     const resumed = await relay.cli(['resume', 'bot', '--json'])
