@@ -1,4 +1,4 @@
-// `npm run bench [-- ingest|pipeline|drivers|admin|all ...]`: runs the named benchmarks (default: ingest,
+// `npm run bench [-- ingest|pipeline|drivers|admin|stream|all ...]`: runs the named benchmarks (default: ingest,
 // then pipeline) and prints their markdown tables at the end, ready for the README. The settings
 // (environment variables) are listed in README.md beside this file.
 import { spawnSync } from 'node:child_process'
@@ -8,8 +8,9 @@ import { installCleanup, killAllChildren, projectRoot } from './harness/process.
 import { ingest } from './ingest.ts'
 import { pipeline } from './pipeline.ts'
 import { sqliteDrivers } from './sqlite-drivers.ts'
+import { stream } from './stream.ts'
 
-const BENCHMARKS = { ingest, pipeline, drivers: sqliteDrivers, admin }
+const BENCHMARKS = { ingest, pipeline, drivers: sqliteDrivers, admin, stream }
 type Name = keyof typeof BENCHMARKS
 const NAMES = Object.keys(BENCHMARKS) as Name[]
 
