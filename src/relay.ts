@@ -113,6 +113,7 @@ export async function createRelay(
     targets,
     log: log.child({ name: 'ingest' }),
     clock,
+    dispatcher,
     onStored: (targetNames) => {
       dispatcher.notify(targetNames)
       streams?.notify(targetNames)

@@ -1,5 +1,9 @@
 // The delivery loop: claim due deliveries per target (a lease), send them, record each outcome.
-// Woken at once by new events; a timer covers retries that come due later. Each target has its
+// A fresh event skips the claim: while its target has a free slot, the acceptor writes its
+// delivery already leased here (leaseFor) and hands it over after the commit (handOff), body and
+// all, so it is sent with no query in between. Everything else (a busy, failing or paused target,
+// a chat with an older delivery pending, retries, a restart) goes through claims, woken at once by
+// new events; a timer covers retries that come due later. Each target has its
 // own slots, so a slow or dead target never takes another one's turn; how many it has adapts to
 // how the target answers (concurrency-limit.ts), up to its `concurrency`. A target whose attempts
 // keep failing gets one request at a time until it answers 2xx; then whatever waits for a later
@@ -7,7 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { type Clock, systemClock } from '../shared/clock.ts'
-import type { ClaimedDelivery, DeliveryStore } from '../store/types.ts'
+import type { ClaimedDelivery, DeliveryStore, Lease } from '../store/types.ts'
 import { type AttemptDeps, createAttempt } from './attempt.ts'
 import { type ConcurrencyLimit, createConcurrencyLimit } from './concurrency-limit.ts'
 import type { PrepareBody } from './prepare-body.ts'
@@ -40,6 +44,15 @@ export interface Dispatcher {
   start(): void
   /** Wakes the targets that may have new work. */
   notify(targetNames?: Iterable<string>): void
+  /**
+   * A lease for a fresh delivery of this target, when one of its slots is free (and it is not
+   * failing): the slot is held until handOff or cancelLease. Undefined: it goes the claim path.
+   */
+  leaseFor(targetName: string): Lease | undefined
+  /** A delivery written with leaseFor's lease, committed: it is sent now. */
+  handOff(delivery: ClaimedDelivery): void
+  /** A lease from leaseFor that was not written (a duplicate, a paused target, a failed commit). */
+  cancelLease(targetName: string): void
   /** Stops claiming, waits until `deadline` (epoch ms) for sends in flight, then gives back their leases. */
   stop(deadline: number): Promise<void>
   /** The targets this dispatcher sees failing (one request at a time until a 2xx). */
@@ -53,9 +66,17 @@ interface Lane {
   inFlight: Map<number, Promise<void>>
   /** Claimed, not yet sent. */
   queue: ClaimedDelivery[]
+  /** Slots held for fresh deliveries being committed (leaseFor), until handed over. */
+  reserved: number
   /** The claim loop while it runs: shutdown waits for it, so no claim commits after the release. */
   pumping: Promise<void> | null
   again: boolean
+  /**
+   * The store may hold work for this lane that no claim has looked for yet: false once a claim
+   * came back short, true again with anything that can add some (a notify, a retry, a timer). A
+   * finished send claims only while it is true, so fresh deliveries cost no claim at all.
+   */
+  claimable: boolean
   /** Cancels the lane's wait for its next look, while one is set. */
   timer: (() => void) | null
   /** Failed attempts in a row. */
@@ -92,8 +113,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         target,
         inFlight: new Map(),
         queue: [],
+        reserved: 0,
         pumping: null,
         again: false,
+        claimable: true,
         timer: null,
         failures: 0,
         limit: createConcurrencyLimit({ max: target.concurrency }),
@@ -131,7 +154,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     while (running) {
       startSends(lane)
       if (lane.queue.length > slots(lane) / 2) return // a finishing send pumps again
-      const limit = 2 * slots(lane) - lane.inFlight.size - lane.queue.length
+      const limit = 2 * slots(lane) - lane.inFlight.size - lane.queue.length - lane.reserved
       // A target that just started failing may still have more sends in flight than its one slot.
       if (limit <= 0) return
       let claimed: ClaimedDelivery[]
@@ -141,9 +164,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           limit,
           owner,
           now: now(),
-          // A claimed delivery may wait for a slot for one attempt's time before its own attempt;
-          // an inline-media attempt is a fetch and a send, each up to timeoutMs.
-          leaseMs: (target.media === 'inline' ? 4 : 2) * target.timeoutMs + leaseMarginMs,
+          leaseMs: leaseMs(target),
         })
       } catch (error) {
         log.error({ err: error, target: target.name }, 'claim failed; will try again')
@@ -152,11 +173,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       lane.queue.push(...claimed)
       if (claimed.length < limit) {
         // Fewer than asked for: nothing else is due now.
+        lane.claimable = false
         startSends(lane)
         return scheduleNextDue(lane, claimed.length === 0)
       }
     }
   }
+
+  // A claimed delivery may wait for a slot for one attempt's time before its own attempt; an
+  // inline-media attempt is a fetch and a send, each up to timeoutMs.
+  const leaseMs = (target: Target) => (target.media === 'inline' ? 4 : 2) * target.timeoutMs + leaseMarginMs
 
   function startSends(lane: Lane): void {
     while (running && lane.inFlight.size < slots(lane)) {
@@ -170,7 +196,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (freed) return
         freed = true
         lane.inFlight.delete(delivery.id)
-        if (running) void pump(lane)
+        if (!running) return
+        if (lane.claimable) void pump(lane)
+        else startSends(lane)
       }
       const sending = attempt(lane.target, delivery, {
         abandoned: () => abandoned.has(delivery.id),
@@ -203,6 +231,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     lane.timer?.()
     lane.timer = clock.setTimer(() => {
       lane.timer = null
+      // A retry come due, a lease run out, or another replica's work: only a claim can tell.
+      lane.claimable = true
       void pump(lane)
     }, waitMs)
   }
@@ -213,6 +243,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     const { name } = lane.target
     if (outcome === 'dead') return
     if (outcome === 'retry') {
+      // Its next attempt is for a claim to find, and for the lane's timer to wait for.
+      lane.claimable = true
       lane.failures++
       if (lane.failures === failingAfter) {
         log.warn(
@@ -253,6 +285,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         'could not make waiting deliveries due; they keep their schedule',
       )
     }
+    lane.claimable = true
     if (running) void pump(lane)
   }
 
@@ -274,8 +307,35 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (!running) return
       for (const name of targetNames ?? lanes.keys()) {
         const lane = lanes.get(name)
-        if (lane) void pump(lane)
+        if (!lane) continue
+        lane.claimable = true
+        void pump(lane)
       }
+    },
+    leaseFor(targetName) {
+      const lane = lanes.get(targetName)
+      if (!lane || !running || lane.failures >= failingAfter) return undefined
+      if (lane.inFlight.size + lane.queue.length + lane.reserved >= slots(lane)) return undefined
+      lane.reserved++
+      return { owner, expiresAt: now() + leaseMs(lane.target) }
+    },
+    handOff(delivery) {
+      const lane = lanes.get(delivery.target)
+      if (!lane) return
+      lane.reserved--
+      if (!running) {
+        // Stopping: what is ours goes back, due at once for whoever dispatches next.
+        store
+          .release([delivery.id], owner)
+          .catch((error) => log.error({ err: error, target: delivery.target }, 'could not release a lease'))
+        return
+      }
+      lane.queue.push(delivery)
+      startSends(lane)
+    },
+    cancelLease(targetName) {
+      const lane = lanes.get(targetName)
+      if (lane) lane.reserved--
     },
     failing() {
       return [...lanes.values()]

@@ -2,6 +2,7 @@
 // route, store durably. Knows nothing of HTTP. An event is taken on its identity alone; where the
 // rest departs from WhatsGate's documentation it is flagged, never refused (DESIGN.md, invariant 5).
 import type { Logger } from 'pino'
+import type { Dispatcher } from '../delivery/dispatcher.ts'
 import { routeEvent } from '../delivery/routing.ts'
 import type { Target } from '../delivery/targets.ts'
 import {
@@ -14,7 +15,7 @@ import {
   readJsonBody,
 } from '../events/index.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
-import type { IngestStore } from '../store/types.ts'
+import type { AcceptResult, IngestStore, NewDelivery } from '../store/types.ts'
 
 export type AcceptOutcome =
   | {
@@ -37,7 +38,15 @@ export interface AcceptorDeps {
   log: Logger
   /** Files an event without a readable event_date under its arrival; real time by default. */
   clock?: Pick<Clock, 'now'>
-  /** Told which targets got new deliveries once they are committed (wakes the dispatcher). */
+  /**
+   * Sends fresh deliveries without a claim: each asks it for a lease before the commit and, when
+   * written leased, is handed over after it (dispatcher.ts). Without it, every delivery is claimed.
+   */
+  dispatcher?: Pick<Dispatcher, 'leaseFor' | 'handOff' | 'cancelLease'>
+  /**
+   * Told which targets got new deliveries not handed to the dispatcher, once they are committed
+   * (wakes the dispatcher's claims and the streams' consumers).
+   */
   onStored?: (targetNames: string[]) => void
   /** Told every outcome (metrics). */
   onOutcome?: (outcome: AcceptOutcome) => void
@@ -50,6 +59,7 @@ export function createAcceptor({
   targets,
   log,
   clock = systemClock,
+  dispatcher,
   onStored,
   onOutcome,
 }: AcceptorDeps): Acceptor {
@@ -74,20 +84,26 @@ export function createAcceptor({
     const key = eventKey(event)
     const chat = chatOf(event)
     const deliveries = routeEvent(event, targets, chat)
-    const [result] = await store.accept([
-      {
-        key,
-        whatsappId: event.whatsapp_id,
-        eventId: String(event.id),
-        action: event.event_action,
-        eventDate: eventDateOf(event.event_date, clock.now()),
-        chat,
-        headers,
-        body,
-        deliveries,
-        issues,
-      },
-    ])
+    if (dispatcher) for (const delivery of deliveries) delivery.lease = dispatcher.leaseFor(delivery.target)
+    let result: AcceptResult | undefined
+    try {
+      ;[result] = await store.accept([
+        {
+          key,
+          whatsappId: event.whatsapp_id,
+          eventId: String(event.id),
+          action: event.event_action,
+          eventDate: eventDateOf(event.event_date, clock.now()),
+          chat,
+          headers,
+          body,
+          deliveries,
+          issues,
+        },
+      ])
+    } finally {
+      handOver(result, deliveries, { key, event, body })
+    }
     if (!result?.inserted) return { status: 'duplicate', event, key, issues }
     if (issues.length > 0) {
       // Paths only: a message could name the text it found, and message text is not logged.
@@ -96,8 +112,39 @@ export function createAcceptor({
         "event does not match WhatsGate's documentation; stored and forwarded as it came",
       )
     }
-    if (deliveries.length > 0) onStored?.(deliveries.map((d) => d.target))
     return { status: 'accepted', event, key, issues }
+  }
+
+  /**
+   * After the commit (or its failure): what was written leased goes to the dispatcher, body and
+   * all; a lease not written is given back; the targets of the rest are woken.
+   */
+  function handOver(
+    result: AcceptResult | undefined,
+    deliveries: NewDelivery[],
+    { key, event, body }: { key: string; event: IncomingEvent; body: Buffer },
+  ): void {
+    const leased = new Map(result?.leased?.map((delivery) => [delivery.target, delivery.id]))
+    const woken: string[] = []
+    for (const { target, lease } of deliveries) {
+      const id = leased.get(target)
+      if (id !== undefined && dispatcher) {
+        dispatcher.handOff({
+          id,
+          target,
+          attempts: 0,
+          eventKey: key,
+          whatsappId: event.whatsapp_id,
+          action: event.event_action,
+          body,
+          receivedAt: result?.receivedAt ?? clock.now(),
+        })
+        continue
+      }
+      if (lease) dispatcher?.cancelLease(target)
+      if (result?.inserted) woken.push(target)
+    }
+    if (woken.length > 0) onStored?.(woken)
   }
 
   return {

@@ -18,11 +18,24 @@ export const SQL = {
     ORDER BY n
     ON CONFLICT (key) DO NOTHING
     RETURNING seq, key`,
+  // A delivery asked for leased (the fresh path: a lease owner given) is written leased unless its
+  // target is paused or an older one of its lane is pending, the claim's own conditions. Only the
+  // first of a lane in a batch asks (postgres-store.ts): the statement does not see its own rows.
   insertDeliveries: `
-    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at)
-    SELECT seq, target, ordering_key, $4
-    FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS u (seq, target, ordering_key, n)
-    ORDER BY n`,
+    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at, lease_owner, lease_expires_at)
+    SELECT u.seq, u.target, u.ordering_key, $4,
+           CASE WHEN fresh.ok THEN u.lease_owner END, CASE WHEN fresh.ok THEN u.lease_expires_at END
+    FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[], $6::bigint[])
+      WITH ORDINALITY AS u (seq, target, ordering_key, lease_owner, lease_expires_at, n)
+    CROSS JOIN LATERAL (
+      SELECT u.lease_owner IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM target_state t WHERE t.target = u.target AND t.paused_at IS NOT NULL)
+        AND (u.ordering_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM deliveries o
+          WHERE o.target = u.target AND o.ordering_key = u.ordering_key AND o.status = 'pending')) AS ok
+    ) AS fresh
+    ORDER BY u.n
+    RETURNING id, event_seq AS seq, target, lease_owner IS NOT NULL AS leased`,
   // Sessions in sorted order, so replicas marking the same sessions never wait on each other crosswise.
   markSessions: `
     INSERT INTO session_marks (whatsapp_id, newest_event_date)
@@ -222,7 +235,7 @@ export const SQL = {
   markStreamDelivered: `
     UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, finished_at = $3
     WHERE id IN (
-      SELECT id FROM deliveries WHERE target = $1 AND status = 'pending' AND id <= $2 ORDER BY id LIMIT $4)`,
+      SELECT id FROM deliveries WHERE target = $1 AND status = 'pending' AND id <= $2 LIMIT $4)`,
   streamPosition: 'SELECT position FROM stream_positions WHERE target = $1',
 
   ping: 'SELECT 1',

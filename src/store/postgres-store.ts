@@ -428,30 +428,57 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     now,
   ])
   const inserted = new Map(rows.map((row) => [row.key, row.seq]))
-  const deliveries = { seqs: [] as number[], targets: [] as string[], orderingKeys: [] as (string | null)[] }
-  const results = events.map((event) => {
+  const deliveries = {
+    seqs: [] as number[],
+    targets: [] as string[],
+    orderingKeys: [] as (string | null)[],
+    leaseOwners: [] as (string | null)[],
+    leaseExpiries: [] as (number | null)[],
+  }
+  // Of the deliveries of one lane in this batch only the first may be leased: the statement's
+  // check for an older pending one cannot see the rows it writes itself.
+  const lanesAsked = new Set<string>()
+  const seqs: (number | undefined)[] = events.map((event) => {
     const seq = inserted.get(event.key)
-    if (seq === undefined) return { key: event.key, inserted: false }
+    if (seq === undefined) return undefined
     // A key twice in one batch: the first one was inserted, the others are its duplicates.
     inserted.delete(event.key)
-    for (const delivery of event.deliveries) {
+    for (const { target, orderingKey, lease } of event.deliveries) {
+      const lane = orderingKey === null ? null : JSON.stringify([target, orderingKey])
+      const asked = lease !== undefined && (lane === null || !lanesAsked.has(lane))
+      if (lane !== null && lease !== undefined) lanesAsked.add(lane)
       deliveries.seqs.push(seq)
-      deliveries.targets.push(delivery.target)
-      deliveries.orderingKeys.push(delivery.orderingKey)
+      deliveries.targets.push(target)
+      deliveries.orderingKeys.push(orderingKey)
+      deliveries.leaseOwners.push(asked ? lease.owner : null)
+      deliveries.leaseExpiries.push(asked ? lease.expiresAt : null)
     }
-    return { key: event.key, inserted: true }
+    return seq
   })
-  const marked = events.filter((_event, i) => results[i]?.inserted)
+  const marked = events.filter((_event, i) => seqs[i] !== undefined)
   if (marked.length > 0) {
     await client.query(SQL.markSessions, [marked.map((e) => e.whatsappId), marked.map((e) => e.eventDate)])
   }
+  const leased = new Map<number, { target: string; id: number }[]>()
   if (deliveries.seqs.length > 0) {
-    await client.query(SQL.insertDeliveries, [
-      deliveries.seqs,
-      deliveries.targets,
-      deliveries.orderingKeys,
-      now,
-    ])
+    const written = await client.query<{ id: number; seq: number; target: string; leased: boolean }>(
+      SQL.insertDeliveries,
+      [
+        deliveries.seqs,
+        deliveries.targets,
+        deliveries.orderingKeys,
+        now,
+        deliveries.leaseOwners,
+        deliveries.leaseExpiries,
+      ],
+    )
+    for (const { id, seq, target } of written.rows.filter((row) => row.leased)) {
+      leased.set(seq, [...(leased.get(seq) ?? []), { target, id }])
+    }
   }
-  return results
+  return events.map((event, i) => {
+    const seq = seqs[i]
+    if (seq === undefined) return { key: event.key, inserted: false }
+    return { key: event.key, inserted: true, receivedAt: now, leased: leased.get(seq) ?? [] }
+  })
 }

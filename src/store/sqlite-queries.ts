@@ -51,8 +51,13 @@ export const SQL = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (key) DO NOTHING
     RETURNING seq`,
+  // A delivery asked for leased (the fresh path) is written leased unless its target is paused or
+  // an older one of its lane waits (pausedTargets, lanePending): the claim's own conditions.
   insertDeliveries: `
-    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at) VALUES (?, ?, ?, ?)`,
+    INSERT INTO deliveries (event_seq, target, ordering_key, next_attempt_at, lease_owner, lease_expires_at)
+    VALUES (?, ?, ?, ?, ?, ?)`,
+  lanePending: `
+    SELECT 1 AS pending FROM deliveries WHERE target = ? AND ordering_key = ? AND status = 'pending' LIMIT 1`,
   markSessions: `
     INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES (?, ?)
     ON CONFLICT (whatsapp_id) DO UPDATE
@@ -111,9 +116,11 @@ export const SQL = {
     WHERE id IN (
       SELECT id FROM deliveries WHERE target = ?2 AND status = 'pending' AND next_attempt_at > ?1
       ORDER BY id LIMIT ?3)`,
+  // Named, as the planner (without statistics) would read the target's every row, delivered ones
+  // included, through deliveries_target: the cost grew with what retention keeps.
   nextDue: `
     SELECT min(max(next_attempt_at, coalesce(lease_expires_at, 0))) AS due
-    FROM deliveries WHERE target = ? AND status = 'pending'`,
+    FROM deliveries INDEXED BY deliveries_due WHERE target = ? AND status = 'pending'`,
 
   sessionMarks: 'SELECT whatsapp_id, newest_event_date AS newest FROM session_marks',
 
@@ -214,10 +221,13 @@ export const SQL = {
     ON CONFLICT (target) DO UPDATE
     SET position = max(position, excluded.position), confirmed_at = excluded.confirmed_at
     RETURNING position`,
+  // The stream's pending rows only (deliveries_order holds pending rows), in any order: all of
+  // them up to the position go, batch by batch.
   markStreamDelivered: `
     UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, finished_at = ?3
     WHERE id IN (
-      SELECT id FROM deliveries WHERE target = ?1 AND status = 'pending' AND id <= ?2 ORDER BY id LIMIT ?4)`,
+      SELECT id FROM deliveries INDEXED BY deliveries_order
+      WHERE target = ?1 AND status = 'pending' AND id <= ?2 LIMIT ?4)`,
   streamPosition: 'SELECT position FROM stream_positions WHERE target = ?',
 
   ping: 'SELECT 1',

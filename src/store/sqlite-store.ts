@@ -32,6 +32,7 @@ import type {
   DeliveryQuery,
   DeliveryRow,
   DeliveryStatus,
+  NewDelivery,
   NewEvent,
   OutboxStore,
   PurgeRequest,
@@ -116,8 +117,15 @@ export function openSqliteStore({
   return {
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
-      return writes.submit(() =>
-        events.map((event) => {
+      return writes.submit(() => {
+        // Read once per transaction, and only when a delivery asks to be leased.
+        let paused: Set<string> | null = null
+        const leasable = (delivery: NewDelivery) => {
+          paused ??= new Set(sql.pausedTargets.all().map((row) => row.target as string))
+          if (paused.has(delivery.target)) return false
+          return delivery.orderingKey === null || !sql.lanePending.get(delivery.target, delivery.orderingKey)
+        }
+        return events.map((event) => {
           const row = sql.insertEvents.get(
             event.key,
             event.whatsappId,
@@ -131,16 +139,26 @@ export function openSqliteStore({
             now,
           )
           if (row === undefined) return { key: event.key, inserted: false }
+          const leased: { target: string; id: number }[] = []
           for (const delivery of event.deliveries) {
-            sql.insertDeliveries.run(row.seq as number, delivery.target, delivery.orderingKey, now)
+            const lease = delivery.lease && leasable(delivery) ? delivery.lease : null
+            const { lastInsertRowid } = sql.insertDeliveries.run(
+              row.seq as number,
+              delivery.target,
+              delivery.orderingKey,
+              now,
+              lease?.owner ?? null,
+              lease?.expiresAt ?? null,
+            )
+            if (lease) leased.push({ target: delivery.target, id: Number(lastInsertRowid) })
           }
           if (event.eventDate > (marks.get(event.whatsappId) ?? '')) {
             sql.markSessions.run(event.whatsappId, event.eventDate)
             marks.set(event.whatsappId, event.eventDate)
           }
-          return { key: event.key, inserted: true }
-        }),
-      )
+          return { key: event.key, inserted: true, receivedAt: now, leased }
+        })
+      })
     },
 
     keepRefused(request: RefusedRequest, keep: number): Promise<void> {

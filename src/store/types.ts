@@ -49,12 +49,28 @@ export interface NewDelivery {
   target: string
   /** Deliveries of one target with the same key are sent strictly in order; null = unordered. */
   orderingKey: string | null
+  /**
+   * Written already leased to this dispatcher, which sends it right after the commit without a
+   * claim (the fresh path); left unleased, for a claim, when its target is paused or an older
+   * delivery of its target and ordering key is pending.
+   */
+  lease?: Lease | undefined
+}
+
+export interface Lease {
+  owner: string
+  /** When the lease runs out (ms since the epoch), as a claim's would. */
+  expiresAt: number
 }
 
 export interface AcceptResult {
   key: string
   /** false when the key was already stored: nothing was written. */
   inserted: boolean
+  /** When it was stored (ms since the epoch); set when inserted. */
+  receivedAt?: number
+  /** The deliveries written leased as asked, by target, with their ids; set when inserted. */
+  leased?: { target: string; id: number }[]
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead'
@@ -303,8 +319,8 @@ export interface StreamStore {
    */
   confirmStream(target: string, position: number, now: number): Promise<number>
   /**
-   * Makes up to `limit` pending deliveries of the stream up to `upTo` delivered, oldest first:
-   * its consumer confirmed them. Returns how many.
+   * Makes up to `limit` pending deliveries of the stream up to `upTo` delivered (called again
+   * until it returns fewer): its consumer confirmed them. Returns how many.
    */
   markStreamDelivered(target: string, upTo: number, now: number, limit: number): Promise<number>
   /** The position the stream's consumer last confirmed; 0 before its first confirmation. */

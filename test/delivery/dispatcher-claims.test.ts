@@ -85,7 +85,19 @@ async function dispatching({ target: input, respondWith, events, onClaim, afterC
     rmSync(dataDir, { recursive: true, force: true })
   })
   dispatcher.start()
-  return { dispatcher, sink, claims, dataDir, clock, idle: () => storeCalls === 0 }
+  // The relay's own wiring: fresh deliveries leased at accept and handed to the dispatcher.
+  const live = createAcceptor({
+    store,
+    targets: [target],
+    log: pino({ level: 'silent' }),
+    dispatcher,
+    onStored: (names) => dispatcher.notify(names),
+  })
+  const acceptFresh = async (body: string) => {
+    const outcome = await live.accept(Buffer.from(body))
+    if (outcome.status !== 'accepted') throw new Error(`test event not accepted: ${outcome.status}`)
+  }
+  return { dispatcher, sink, claims, dataDir, clock, acceptFresh, idle: () => storeCalls === 0 }
 }
 
 const leased = (dataDir: string) => readLeases(dataDir).filter((owner) => owner !== null).length
@@ -108,6 +120,30 @@ describe('dispatcher claims', () => {
     expect(sink.requests.length).toBeGreaterThan(8)
     expect(Math.max(...leasedAfterClaims)).toBeLessThanOrEqual(16)
     expect(claims.every((claim) => claim.limit > 0)).toBe(true)
+  })
+
+  it('sends fresh events with no claim at all while the target has free slots, and claims again for a retry', async () => {
+    const { sink, claims, dataDir, acceptFresh, idle } = await dispatching({
+      target: { retry: slowRetry },
+      respondWith: (_request, index) => ({ status: index === 20 ? 503 : 200 }),
+      events: [],
+      // Time stands still: no poll of the lane's comes due while the events go out.
+      manualClock: true,
+    })
+    await waitUntil(() => claims.length > 0 && idle(), 'the start-up claim')
+    const atStart = claims.length
+    for (let id = 1; id <= 20; id++) await acceptFresh(wgEvent({ id }))
+    await sink.waitFor(20)
+    await waitUntil(
+      () => readOutbox(dataDir).deliveries.every((d) => d.status === 'delivered') && idle(),
+      'twenty delivered',
+    )
+    expect(claims.length).toBe(atStart)
+    // A failed attempt leaves a retry for a claim to find: the lane looks again.
+    await acceptFresh(wgEvent({ id: 21 }))
+    await sink.waitFor(21)
+    await waitUntil(() => claims.length > atStart, 'a claim after the retry was recorded')
+    expect(leased(dataDir)).toBe(0)
   })
 
   it('does not spin while a chat waits for its oldest message to be retried', async () => {

@@ -20,6 +20,7 @@ import {
   retryAt,
   SESSION,
   sortCounts,
+  stored,
 } from '../support/outbox.ts'
 import { tempDir } from '../support/relay.ts'
 import { type Harness, postgres, sqlite } from './store-harness.ts'
@@ -42,11 +43,11 @@ for (const factory of [sqlite, postgres]) {
 
     it('accepts an event once: a repeat, also within one batch, writes nothing and says so', async () => {
       expect(await store.accept([event(1, { targets: ['a', 'b'] }), event(2, { targets: [] })])).toEqual([
-        { key: key(1), inserted: true },
-        { key: key(2), inserted: true },
+        stored(key(1)),
+        stored(key(2)),
       ])
       expect(await store.accept([event(3), event(1, { targets: ['a', 'b', 'c'] }), event(3)])).toEqual([
-        { key: key(3), inserted: true },
+        stored(key(3)),
         { key: key(1), inserted: false },
         { key: key(3), inserted: false },
       ])
@@ -186,6 +187,41 @@ for (const factory of [sqlite, postgres]) {
       await store.setPaused('a', false, now + 20)
       await store.setPaused('never-paused', false, now)
       expect(await store.pausedTargets()).toEqual(new Map())
+    })
+
+    it('writes a fresh delivery leased as asked, unless its target is paused or its lane has one pending', async () => {
+      const now = Date.now()
+      const lease = { owner: 'worker-1', expiresAt: now + MINUTE }
+      /** Event `id` for targets a (its lane `lane`) and b, each delivery asking for the lease. */
+      const fresh = (id: number, lane: string | null = null) => {
+        const e = event(id, { targets: ['a', 'b'], chat: lane })
+        return { ...e, deliveries: e.deliveries.map((d) => ({ ...d, lease })) }
+      }
+      await store.setPaused('b', true, now)
+      const [first] = await store.accept([fresh(1)])
+      expect(first).toMatchObject({
+        key: key(1),
+        inserted: true,
+        leased: [{ target: 'a', id: expect.any(Number) }],
+      })
+      expect(first?.receivedAt).toBeGreaterThanOrEqual(now)
+      // Leased: no claim hands it out while the lease holds; it is the owner's to record.
+      expect(await claim('a', { owner: 'worker-2', now })).toEqual([])
+      const id = first?.leased?.[0]?.id as number
+      await store.record(id, DELIVERED, ok(now))
+      expect((await store.getDelivery(id))?.status).toBe('delivered')
+      // The paused target's delivery was written as any other, for a claim after the resume.
+      expect((await store.listDeliveries({ target: 'b', limit: 10 })).map((d) => d.status)).toEqual([
+        'pending',
+      ])
+
+      // An ordered lane: the first of a batch is leased, the one behind it waits for a claim, as
+      // does a later one while the first is still pending.
+      const batch = await store.accept([fresh(2, 'x'), fresh(3, 'x'), fresh(4, 'y')])
+      expect(batch.map((r) => r.leased?.map((d) => d.target))).toEqual([['a'], [], ['a']])
+      expect((await store.accept([fresh(5, 'x')]))[0]?.leased).toEqual([])
+      // A duplicate writes nothing and leases nothing.
+      expect(await store.accept([fresh(1)])).toEqual([{ key: key(1), inserted: false }])
     })
 
     it('records an outcome and a release only under a lease still held: one that ran out is not', async () => {
@@ -734,7 +770,7 @@ for (const factory of [sqlite, postgres]) {
         await restore()
       }
       expect(await store.accept([event(2), event(1)])).toEqual([
-        { key: key(2), inserted: true },
+        stored(key(2)),
         { key: key(1), inserted: false },
       ])
       await store.ping()
@@ -816,7 +852,7 @@ describe('sqlite store: one relay per file', () => {
       ])
       expect(await store.listEvents({ chat: '79991234567', limit: 10 })).toEqual([])
       // The rows carried over are delivered as before, one chat in order, and new ones join them.
-      expect(await store.accept([event(3, { chat: 'x' })])).toEqual([{ key: key(3), inserted: true }])
+      expect(await store.accept([event(3, { chat: 'x' })])).toEqual([stored(key(3))])
       const [first] = await store.claim({ target: 'a', limit: 10, owner: 'w', now, leaseMs: MINUTE })
       expect(first).toMatchObject({ eventKey: key(1), body: Buffer.from('{"id":1}') })
       await store.record(first?.id as number, DELIVERED, outcome({ owner: 'w', now }))

@@ -9,7 +9,15 @@ import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import type { OutboxStore } from '../../src/store/types.ts'
 import { outcome } from '../support/attempts.ts'
-import { DELIVERED, outboxEvent as event, eventKey, keysOf, MINUTE, sortCounts } from '../support/outbox.ts'
+import {
+  DELIVERED,
+  outboxEvent as event,
+  eventKey,
+  keysOf,
+  MINUTE,
+  sortCounts,
+  stored,
+} from '../support/outbox.ts'
 import { freshSchema, postgresSkipReason, type TestSchema, withAdmin } from '../support/postgres.ts'
 import { startProxy } from '../support/tcp-proxy.ts'
 
@@ -99,7 +107,7 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
 
     const store = await replica()
     expect(await dropped()).toEqual({ routed: false, sessionDateIndex: false })
-    expect(await store.accept([event(3, { chat: 'x' })])).toEqual([{ key: eventKey(3), inserted: true }])
+    expect(await store.accept([event(3, { chat: 'x' })])).toEqual([stored(eventKey(3))])
     // A replica of the previous version, still running during a rolling deploy, still writes routed.
     await withAdmin(async (client) => {
       await client.query(`SET search_path = ${schema.name}`)
@@ -226,10 +234,10 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
       store.accept([bad]),
       store.accept([event(3)]),
     ])
-    expect(one).toEqual({ status: 'fulfilled', value: [{ key: eventKey(1), inserted: true }] })
+    expect(one).toEqual({ status: 'fulfilled', value: [stored(eventKey(1))] })
     expect(two.status).toBe('rejected')
     expect((two as PromiseRejectedResult).reason).toBeInstanceOf(StoreUnavailableError)
-    expect(three).toEqual({ status: 'fulfilled', value: [{ key: eventKey(3), inserted: true }] })
+    expect(three).toEqual({ status: 'fulfilled', value: [stored(eventKey(3))] })
   })
   it("never lets a stream's reader pass an entry another replica commits late: a stream is one lane", async () => {
     // One replica commits 20 ms after it has written its deliveries (a trigger sleeps in its

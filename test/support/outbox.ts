@@ -1,4 +1,5 @@
 // Outbox rows for the store tests: NewEvents as the acceptor builds them, and small readers.
+import { expect } from 'vitest'
 import type { DeliveryDecision, NewEvent } from '../../src/store/types.ts'
 
 export const SESSION = '191b80a9238'
@@ -57,3 +58,6 @@ export const eventKey = (id: number, session = SESSION) => `${session}:message:$
 export function keysOf(rows: { eventKey: string }[] | undefined): string[] {
   return (rows ?? []).map((row) => row.eventKey)
 }
+
+/** What accept answers for an event it wrote, none of its deliveries leased. */
+export const stored = (key: string) => ({ key, inserted: true, receivedAt: expect.any(Number), leased: [] })
