@@ -71,7 +71,8 @@ function open(target: TargetOf<'mqtt'>, log: Logger): Connection {
   // 'close' follows a lost connection and every failed reconnect.
   client.on('close', () => {
     link.down(lastError ?? new Error('connection closed'))
-    if (wasConnected) {
+    // Closed by the relay itself (shutdown): nothing was lost, nothing reconnects.
+    if (wasConnected && !client.disconnecting) {
       log.warn(
         { ...where, error: describeBrokerError('mqtt', lastError ?? 'closed') },
         'MQTT connection lost; reconnecting',
