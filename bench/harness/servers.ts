@@ -37,7 +37,14 @@ const STRIPPED_ENV = [
  * for every event; `env` adds settings (ADMIN_TOKEN, DATABASE_URL, ...) after the caller's are stripped.
  */
 export async function startRelay(
-  options: { forwardUrl?: string; concurrency?: number; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    forwardUrl?: string
+    concurrency?: number
+    dataDir?: string
+    env?: NodeJS.ProcessEnv
+    /** One target of any kind (a broker's `type`, `url` and fields), instead of `forwardUrl`. */
+    target?: Record<string, unknown>
+  } = {},
 ): Promise<Relay> {
   const dataDir = options.dataDir ?? makeTempDir('relay-data')
   const env: NodeJS.ProcessEnv = { ...process.env }
@@ -59,6 +66,10 @@ export async function startRelay(
       ...JSON.parse(process.env.BENCH_TARGET ?? '{}'),
     }
     env.TARGETS = JSON.stringify([target])
+  }
+  if (options.target) {
+    const target = { name: 'bench-target', events: ['*'], ...options.target }
+    env.TARGETS = JSON.stringify([{ ...target, ...JSON.parse(process.env.BENCH_TARGET ?? '{}') }])
   }
   const { child, origin } = await startServer('relay', process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts', env)
   return { child, dataDir, url: `${origin}/webhook/${INGEST_TOKEN}` }
