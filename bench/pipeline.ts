@@ -9,7 +9,7 @@ import { commonSettings, envNumber, nowMs, sleep } from './harness/process.ts'
 import { fmt, foreignLoadWarning, markdownTable, relayLogNote } from './harness/report.ts'
 import { type Relay, type Sink, startBare, startRelay, startSink, type Target } from './harness/servers.ts'
 
-type PhaseKind = 'low' | 'max' | 'latency' | 'forwarder'
+type PhaseKind = 'low' | 'max' | 'latency' | 'forwarder' | 'forwarder-low'
 type Load = (url: string, onAck: (id: number, atMs: number) => void) => Promise<LoadResult>
 /** What every phase of one benchmark run shares. */
 interface Run {
@@ -57,15 +57,19 @@ async function runPhase(
   send: Load,
 ) {
   const acceptedAt = new Map<number, number>()
-  const { result, peakRssMb, foreignCores } = await measured(name.label, server.child.pid, async () => {
-    await sink.reset(ids.next)
-    const loadStart = nowMs()
-    const load = await send(server.url, (id, at) => acceptedAt.set(id, at))
-    const loadEnd = nowMs()
-    const ackedAtEnd = acceptedAt.size
-    await drain(sink, acceptedAt.size, drainSeconds)
-    return { load, loadStart, loadEnd, ackedAtEnd, sink: await sink.stats(), dump: await sink.dump() }
-  })
+  const { result, peakRssMb, cpuSeconds, foreignCores } = await measured(
+    name.label,
+    server.child.pid,
+    async () => {
+      await sink.reset(ids.next)
+      const loadStart = nowMs()
+      const load = await send(server.url, (id, at) => acceptedAt.set(id, at))
+      const loadEnd = nowMs()
+      const ackedAtEnd = acceptedAt.size
+      await drain(sink, acceptedAt.size, drainSeconds)
+      return { load, loadStart, loadEnd, ackedAtEnd, sink: await sink.stats(), dump: await sink.dump() }
+    },
+  )
   const { loadStart, loadEnd, dump } = result
   const acceptToArrival = latencyHistogram()
   let delivered = 0
@@ -100,6 +104,8 @@ async function runPhase(
     /** `earlier`: events of an earlier run that arrived during this one (a backlog the drain limit cut off). */
     sink: result.sink,
     drainSeconds: Math.max(0, (lastArrival - loadEnd) / 1000),
+    /** The server's CPU time (user + system) per event delivered, µs: load and drain both. */
+    cpuPerEventUs: (cpuSeconds * 1e6) / delivered,
     peakRssMb,
     foreignCores,
   }
@@ -163,6 +169,13 @@ export async function pipeline(): Promise<string> {
         offered: `${connections} connections`,
       }
       phases.push(await runPhase(run, forwarder, name, closed))
+      // The same steady rate as the relay's low-rate run: CPU per event where most servers live.
+      const low = {
+        kind: 'forwarder-low' as const,
+        label: 'bare forwarder, low rate, paced',
+        offered: `${fmt.int(lowRate)}/s evenly`,
+      }
+      phases.push(await runPhase(run, forwarder, low, paced(lowRate)))
     } finally {
       await forwarder.child.stop()
     }
@@ -201,7 +214,14 @@ type LimitRun = Awaited<ReturnType<typeof limitRun>>
 function table(bare: LimitRun[], phases: Phase[], limit: number, connections: number): string {
   const rtt = (b: LimitRun, p: number) => `${fmt.ms(b.load.latency.percentile(p))} (RTT)`
   const headers = ['run', 'offered', 'ingest req/s', 'delivered ev/s', 'vs limit', 'accept→arrival p50 ms']
-  headers.push('p99 ms', 'backlog at end of load', 'drain s', 'relay peak RSS MiB', 'other CPU (cores)')
+  headers.push(
+    'p99 ms',
+    'backlog at end of load',
+    'drain s',
+    'CPU µs/event',
+    'peak RSS MiB',
+    'other CPU (cores)',
+  )
   return markdownTable(headers, [
     ...bare.map((b, i) => [
       `bare undici -> sink, ${i === 0 ? 'before' : 'after'}`,
@@ -211,7 +231,7 @@ function table(bare: LimitRun[], phases: Phase[], limit: number, connections: nu
       fmt.ratio(b.rps / limit),
       rtt(b, 50),
       rtt(b, 99),
-      ...['-', '-', '-'],
+      ...['-', '-', '-', '-'],
       b.foreignCores.toFixed(2),
     ]),
     ...phases.map((p) => [
@@ -224,6 +244,7 @@ function table(bare: LimitRun[], phases: Phase[], limit: number, connections: nu
       fmt.ms(p.acceptToArrival.percentile(99)),
       fmt.int(p.backlogAtEnd),
       p.drainSeconds.toFixed(1),
+      fmt.int(p.cpuPerEventUs),
       fmt.mb(p.peakRssMb),
       p.foreignCores.toFixed(2),
     ]),
@@ -235,6 +256,7 @@ function verdicts(phases: Phase[], limit: number, latencyRate: number, lowRate: 
   const lines: string[] = []
   const find = (kind: PhaseKind) => phases.find((p) => p.kind === kind)
   const [maxRun, forwarder, latencyRun, low] = [find('max'), find('forwarder'), find('latency'), find('low')]
+  const forwarderLow = find('forwarder-low')
   if (maxRun) {
     const share = maxRun.deliveredPerSec / limit
     const verdict = share >= 0.5 ? 'PASS' : 'FAIL'
@@ -247,6 +269,37 @@ function verdicts(phases: Phase[], limit: number, latencyRate: number, lowRate: 
       `Ceiling: the bare forwarder (same load, no validation, no store) delivered ${fmt.int(forwarder.deliveredPerSec)}/s, ` +
         `${(forwarder.deliveredPerSec / limit).toFixed(2)} of the limit; the relay delivers ` +
         `${(maxRun.deliveredPerSec / forwarder.deliveredPerSec).toFixed(2)} of the forwarder's rate`,
+    )
+  }
+  if (maxRun) {
+    const kept = maxRun.deliveredPerSec >= 0.95 * maxRun.load.rps
+    const p99 = maxRun.acceptToArrival.percentile(99)
+    lines.push(
+      `Target: at max rate, delivery within 5 % of ingest (no growing backlog): ${fmt.int(maxRun.deliveredPerSec)} of ` +
+        `${fmt.int(maxRun.load.rps)}/s -> ${kept ? 'PASS' : 'FAIL'}; accept->arrival p99 < 25 ms: ${fmt.ms(p99)} ms -> ` +
+        `${p99 < 25 ? 'PASS' : 'FAIL'}`,
+    )
+  }
+  if (maxRun && forwarder) {
+    const share = maxRun.deliveredPerSec / forwarder.deliveredPerSec
+    lines.push(
+      `Target: delivered at max rate >= 0.6 of the bare forwarder's: ${share.toFixed(2)} -> ${share >= 0.6 ? 'PASS' : 'FAIL'}`,
+    )
+    const ratio = maxRun.cpuPerEventUs / forwarder.cpuPerEventUs
+    lines.push(
+      `Target: CPU per delivered event at max rate <= 1.6x the forwarder's: ${fmt.int(maxRun.cpuPerEventUs)} µs ` +
+        `against ${fmt.int(forwarder.cpuPerEventUs)} µs, ${ratio.toFixed(2)}x -> ${ratio <= 1.6 ? 'PASS' : 'FAIL'}`,
+    )
+    const peak = maxRun.peakRssMb <= forwarder.peakRssMb ? 'PASS' : 'FAIL'
+    lines.push(
+      `Target: peak RSS at max rate <= the forwarder's: ${fmt.mb(maxRun.peakRssMb)} against ${fmt.mb(forwarder.peakRssMb)} MiB -> ${peak}`,
+    )
+  }
+  if (low && forwarderLow) {
+    const ratio = low.cpuPerEventUs / forwarderLow.cpuPerEventUs
+    lines.push(
+      `Target: CPU per delivered event at ${fmt.int(lowRate)}/s <= 2x the forwarder's: ${fmt.int(low.cpuPerEventUs)} µs ` +
+        `against ${fmt.int(forwarderLow.cpuPerEventUs)} µs, ${ratio.toFixed(2)}x -> ${ratio <= 2 ? 'PASS' : 'FAIL'}`,
     )
   }
   if (latencyRun) {

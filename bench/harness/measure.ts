@@ -34,6 +34,9 @@ function sampleRss(pid: number): { stop: () => number } {
   }
 }
 
+/** /proc counts CPU time in USER_HZ, 100 on Linux. */
+const TICKS_PER_SECOND = 100
+
 function cpuTicksOf(pid: number): number {
   try {
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
@@ -69,8 +72,7 @@ export function sampleForeignCpu(): { stop: () => number } {
   return {
     stop: () => {
       const foreign = machineBusyTicks() - busy0 - (ownTicks() - own0)
-      // /proc counts in USER_HZ, 100 on Linux.
-      return Math.max(0, foreign / 100 / ((nowMs() - t0) / 1000))
+      return Math.max(0, foreign / TICKS_PER_SECOND / ((nowMs() - t0) / 1000))
     },
   }
 }
@@ -101,18 +103,21 @@ export async function waitForIdle(what: string): Promise<void> {
 
 /**
  * One measured run: waits for an idle machine, then runs `run` while sampling the peak RSS of
- * `pid` (NaN without one) and the CPU of processes outside the bench.
+ * `pid` and the CPU time it used (user + system; NaN without a pid), and the CPU of processes
+ * outside the bench.
  */
 export async function measured<T>(
   what: string,
   pid: number | undefined,
   run: () => Promise<T>,
-): Promise<{ result: T; peakRssMb: number; foreignCores: number }> {
+): Promise<{ result: T; peakRssMb: number; cpuSeconds: number; foreignCores: number }> {
   await waitForIdle(what)
   const rss = pid === undefined ? undefined : sampleRss(pid)
+  const ticksBefore = pid === undefined ? Number.NaN : cpuTicksOf(pid)
   const foreign = sampleForeignCpu()
   const result = await run()
-  return { result, peakRssMb: rss?.stop() ?? Number.NaN, foreignCores: foreign.stop() }
+  const cpuSeconds = pid === undefined ? Number.NaN : (cpuTicksOf(pid) - ticksBefore) / TICKS_PER_SECOND
+  return { result, peakRssMb: rss?.stop() ?? Number.NaN, cpuSeconds, foreignCores: foreign.stop() }
 }
 
 /** Latencies in ms, kept at microsecond resolution. */
