@@ -1,6 +1,18 @@
 # syntax=docker/dockerfile:1
-# whatsgate-relay: Node 26 runs the TypeScript sources directly (type stripping), so the image
-# holds package.json, the production node_modules, bin/ and src/, nothing built.
+# whatsgate-relay: the image runs the JavaScript that `npm run build` compiles from src/ (type
+# stripping, as development runs it, keeps ~30 MB more resident), so it holds package.json, the
+# production node_modules, bin/ and dist/, no TypeScript.
+
+FROM node:26-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Every dependency, the compiler among them. No install scripts: this image has Node 26 and runs
+# the build on it, so the Node.js the `node` dependency pins need not be fetched.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+RUN npm run build
 
 FROM node:26-slim AS deps
 WORKDIR /app
@@ -11,6 +23,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 FROM node:26-slim AS runtime
+# NODE_ENV=production: bin/start.js loads dist/, not src/ (which is not here).
 ENV NODE_ENV=production \
     DATA_DIR=/data \
     HOST=0.0.0.0 \
@@ -19,7 +32,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # The outbox and the generated ingest token live in /data, owned by the image's unprivileged user
 # and readable by it alone (message bodies are personal data).
 RUN mkdir -p -m 0700 /data && chown node:node /data
@@ -29,6 +42,6 @@ EXPOSE 3000
 # slim has no curl: node itself asks /healthz.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# node as PID 1 gets SIGTERM from `docker stop` directly: src/main.ts shuts down gracefully on it.
+# node as PID 1 gets SIGTERM from `docker stop` directly: the relay shuts down gracefully on it.
 # bin/start.js checks the Node.js version first, as `npm start` does.
 CMD ["node", "bin/start.js"]

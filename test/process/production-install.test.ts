@@ -1,10 +1,12 @@
 // The README's production install, as written, on the machine's own Node.js (20 on this machine;
 // the tests themselves run on the pinned Node 26): `npm ci --omit=dev && npm start` in a copy of what
 // the repository ships runs the relay, because the `node` dependency installs Node 26 and npm
-// scripts run on it. The Dockerfile's install (no install scripts, the image's Node 26) runs it too.
-// And a launcher that an old Node.js runs stops with one line saying so.
+// scripts run on it. The Dockerfile's way is mirrored stage by stage: `npm run build` with the
+// project's compiler, then a production-only install without scripts beside the compiled JavaScript
+// (no src/, as in the image), and the container's `node bin/start.js` runs that on Node 26. And a
+// launcher that an old Node.js runs stops with one line saying so.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -14,6 +16,17 @@ import { PROJECT_ROOT, startRelayProcess, stopAllRelayProcesses } from '../suppo
 
 const INSTALL_TIMEOUT_MS = 180_000
 const SHIPPED = ['package.json', 'package-lock.json', 'bin', 'src']
+/** What the Dockerfile's build stage copies in; what its deps and runtime stages take from the context. */
+const BUILT_FROM = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'scripts',
+  'src',
+]
+const IMAGE = ['package.json', 'package-lock.json', 'bin']
+const ADMIN_TOKEN = 'admin-token-0123456789'
 const INHERITED_NOT = new Set([...Object.keys(envSchema.shape), 'NODE_ENV', 'NODE_OPTIONS', 'NODE_PATH'])
 
 /**
@@ -45,9 +58,9 @@ interface Run {
   output: string
 }
 
-function run(command: string, args: string[], cwd: string): Promise<Run> {
+function run(command: string, args: string[], cwd: string, env = machineEnv()): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env: machineEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let output = ''
     child.stdout.on('data', (chunk) => {
@@ -122,7 +135,7 @@ describe('production install', () => {
           BACKFILL_ON_START: 'false',
           FORWARD_URL: 'http://127.0.0.1:9/hook',
           // The operator's console too: its libraries must be production dependencies.
-          ADMIN_TOKEN: 'admin-token-0123456789',
+          ADMIN_TOKEN,
         }),
         stdio: ['ignore', 'pipe', 'pipe'],
         // Its own process group, signalled as a terminal's Ctrl-C or a service manager does: npm
@@ -159,7 +172,7 @@ describe('production install', () => {
       expect(signIn.status).toBe(401)
       expect(await signIn.text()).toContain('<form')
       const openapi = await fetch(`${url}/admin/openapi.json`, {
-        headers: { authorization: 'Bearer admin-token-0123456789' },
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       })
       expect((await openapi.json()).openapi).toBe('3.1.0')
 
@@ -175,11 +188,22 @@ describe('production install', () => {
   )
 
   it(
-    'as the Dockerfile does it: npm ci --omit=dev --ignore-scripts, then node bin/start.js on Node 26',
+    'as the Dockerfile does it: npm run build, npm ci --omit=dev --ignore-scripts, then node bin/start.js on Node 26 runs the JavaScript',
     async () => {
+      // The build stage. Its `npm ci` is there for the compiler: use the project's instead, first
+      // on PATH as an installed node_modules/.bin would be, with the pinned Node 26 (the image's).
+      const buildDir = join(appDir, 'build')
+      for (const entry of BUILT_FROM)
+        cpSync(join(PROJECT_ROOT, entry), join(buildDir, entry), { recursive: true })
+      const env = machineEnv()
+      env.PATH = [join(PROJECT_ROOT, 'node_modules', '.bin'), env.PATH].join(delimiter)
+      const build = await run('npm', ['run', 'build'], buildDir, env)
+      expect(build.code, build.output).toBe(0)
+
+      // The runtime stage: the deps stage's install, bin/ and the build's dist/, no TypeScript.
       const imageDir = join(appDir, 'image')
-      for (const entry of SHIPPED)
-        cpSync(join(PROJECT_ROOT, entry), join(imageDir, entry), { recursive: true })
+      for (const entry of IMAGE) cpSync(join(PROJECT_ROOT, entry), join(imageDir, entry), { recursive: true })
+      cpSync(join(buildDir, 'dist'), join(imageDir, 'dist'), { recursive: true })
       const install = await run(
         'npm',
         ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'],
@@ -188,13 +212,31 @@ describe('production install', () => {
       expect(install.code, install.output).toBe(0)
       // No install script ran, so the pinned Node.js was not fetched: the image has its own.
       expect(existsSync(join(imageDir, 'node_modules', 'node', 'bin', 'node'))).toBe(false)
+      expect(readdirSync(imageDir).sort()).toEqual([
+        'bin',
+        'dist',
+        'node_modules',
+        'package-lock.json',
+        'package.json',
+      ])
+      const built = readdirSync(join(imageDir, 'dist'), { recursive: true, encoding: 'utf8' })
+      expect(built).toContain('main.js')
+      expect(built.filter((path) => path.endsWith('.ts'))).toEqual([])
+
+      // The CLI runs from the build too.
+      const cli = spawnSync(process.execPath, ['bin/whatsgate-relay.js', '--version'], {
+        cwd: imageDir,
+        env: { ...machineEnv(), NODE_ENV: 'production' },
+        encoding: 'utf8',
+      })
+      expect(cli, cli.stderr).toMatchObject({ status: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) })
 
       // process.execPath: the Node 26 this test runs on, as `node` is in the image.
       const relay = await startRelayProcess({
         cwd: imageDir,
         entry: 'bin/start.js',
         dataDir: join(imageDir, 'data'),
-        env: { NODE_ENV: 'production', NODE_PATH: undefined },
+        env: { NODE_ENV: 'production', NODE_PATH: undefined, ADMIN_TOKEN },
       })
       const event = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'event-message.json'))
       const response = await fetch(relay.webhookUrl, {
@@ -203,10 +245,19 @@ describe('production install', () => {
         body: event,
       })
       expect(await response.json()).toEqual({ result: 'OK', id: 18 })
+      // The compiled dashboard finds its page and assets, which tsc does not emit, beside itself.
+      const asset = await fetch(`${relay.url}/admin/assets/app.js`)
+      expect(asset.status).toBe(200)
+      expect(await asset.text()).toBe(
+        readFileSync(join(buildDir, 'src', 'admin', 'dashboard', 'assets', 'app.js'), 'utf8'),
+      )
+      const signIn = await fetch(`${relay.url}/admin/`)
+      expect(signIn.status).toBe(401)
+      expect(await signIn.text()).toContain('<form')
       expect(await relay.kill('SIGTERM')).toEqual({ code: 0, signal: null })
       expect(relay.stderrLines).toEqual([])
     },
-    INSTALL_TIMEOUT_MS + 30_000,
+    INSTALL_TIMEOUT_MS + 60_000,
   )
 })
 
