@@ -82,7 +82,7 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }))
 
   await app.register(healthRoutes, { pingStore: () => relay.store.ping(), details: relay.whatsgate?.status })
-  if (config.adminToken) {
+  if (config.adminToken && relay.metrics) {
     // Loaded only when on: a relay without the console does not pay for its libraries.
     const { adminPlugin } = await import('./admin/admin-plugin.ts')
     await app.register(adminPlugin, {
@@ -112,7 +112,7 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     recordRefusal: createRefusals({
       store: relay.store,
       keep: config.refusedRequestsKept,
-      onRefused: relay.metrics.webhookRefused,
+      onRefused: relay.metrics?.webhookRefused,
     }),
   })
 

@@ -5,7 +5,6 @@
 // backfill, which feed the acceptor. The
 // background loops start in that order and stop in reverse; the store closes last.
 import type { Logger } from 'pino'
-import { createMetrics } from './admin/metrics.ts'
 import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
 import { createSender } from './delivery/sender.ts'
@@ -53,7 +52,14 @@ export async function createRelay(
     log,
     clock,
   })
-  const metrics = createMetrics({ store, targetNames: targets.map((t) => t.name), clock })
+  // Served by the admin API alone: without ADMIN_TOKEN nothing counts, and prom-client stays unloaded.
+  const metrics = config.adminToken
+    ? (await import('./admin/metrics.ts')).createMetrics({
+        store,
+        targetNames: targets.map((t) => t.name),
+        clock,
+      })
+    : null
 
   const { apiKey, apiUrl } = config.whatsgate
   const whatsgateClient = apiKey
@@ -90,9 +96,9 @@ export async function createRelay(
     clock,
     pollIntervalMs: delays.pollIntervalMs,
     prepareBody,
-    onAttempt: metrics.deliveryAttempt,
+    onAttempt: metrics?.deliveryAttempt,
   })
-  metrics.observeConcurrency(() => dispatcher.concurrency())
+  metrics?.observeConcurrency(() => dispatcher.concurrency())
 
   // Loaded only when a stream target exists, as the brokers' clients are.
   const streamTargets = targets.filter((t): t is TargetOf<'stream'> => t.type === 'stream')
@@ -106,7 +112,7 @@ export async function createRelay(
           pollIntervalMs: delays.pollIntervalMs,
         })
       : null
-  if (streams) metrics.observeStreamConsumers(() => streams.consumers())
+  if (streams) metrics?.observeStreamConsumers(() => streams.consumers())
 
   const acceptor = createAcceptor({
     store,
@@ -118,7 +124,7 @@ export async function createRelay(
       dispatcher.notify(targetNames)
       streams?.notify(targetNames)
     },
-    onOutcome: metrics.eventReceived,
+    onOutcome: metrics?.eventReceived,
   })
 
   const whatsgate = whatsgateClient
@@ -134,7 +140,7 @@ export async function createRelay(
       })
     : null
   const registrar = whatsgate?.registrar
-  if (registrar) metrics.observeRegistration(() => registrar.status())
+  if (registrar) metrics?.observeRegistration(() => registrar.status())
 
   const retention = createRetention({
     store,
@@ -156,6 +162,7 @@ export async function createRelay(
     dispatcher,
     /** The stream targets' consumers; null without a stream target. */
     streams,
+    /** Null without the admin API, which alone serves them. */
     metrics,
     whatsgate,
     /** Resolves before ingest opens (see WhatsGateIntegration.start). */
