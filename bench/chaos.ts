@@ -3,7 +3,7 @@
 // PostgreSQL, its connections cut by pg_terminate_backend, and one of two replicas killed. Counts
 // what WhatsGate was told (200s) against what reached the target: lost must be 0 everywhere, and a
 // duplicate (the same webhook-id twice) may only come from a send that a cut interrupted.
-import { randomBytes } from 'node:crypto'
+
 import pg from 'pg'
 import {
   type ChaosScenario,
@@ -20,6 +20,7 @@ import {
 } from './harness/chaos-run.ts'
 import type { SinkMode } from './harness/chaos-sink.ts'
 import type { IdSource } from './harness/load.ts'
+import { freshSchema } from './harness/postgres-schema.ts'
 import { nowMs, sleep } from './harness/process.ts'
 import { markdownTable } from './harness/report.ts'
 import { type Relay, startRelay } from './harness/servers.ts'
@@ -99,41 +100,6 @@ function flapScenario(base: Base): Promise<Outcome> {
       tearDown: () => relay.child.stop(5000),
     }
   })
-}
-
-/** A fresh schema of the database for one scenario, and a DATABASE_URL per process that names it. */
-async function freshSchema(baseUrl: string) {
-  const schema = `bench_chaos_${randomBytes(4).toString('hex')}`
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: baseUrl })
-    await client.connect()
-    try {
-      return await client.query(sql)
-    } finally {
-      await client.end()
-    }
-  }
-  await admin(`CREATE SCHEMA ${schema}`)
-  const url = (name?: string) => {
-    const withSchema = new URL(baseUrl)
-    withSchema.searchParams.set('options', `-c search_path=${schema}`)
-    // The name pg_terminate_backend looks for: this scenario's connections, no one else's.
-    if (name) withSchema.searchParams.set('application_name', `${schema}_${name}`)
-    return withSchema.toString()
-  }
-  return {
-    url,
-    /** Terminates every connection of this scenario's relays; returns how many. */
-    cut: async () => {
-      const { rows } = await admin(
-        `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name LIKE '${schema}\\_%'`,
-      )
-      return Number(rows[0]?.n)
-    },
-    drop: async () => {
-      if (process.env.BENCH_KEEP !== '1') await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-    },
-  }
 }
 
 /** Random moments within the run, sorted, away from its ends. */

@@ -5,6 +5,7 @@
 import { BENCH_SESSION, eventKey } from './harness/event.ts'
 import { autocannonLoad, type IdSource, type LoadResult, undiciLoad } from './harness/load.ts'
 import { latencyHistogram, measured } from './harness/measure.ts'
+import { freshSchema } from './harness/postgres-schema.ts'
 import { commonSettings, envNumber, nowMs, sleep } from './harness/process.ts'
 import { fmt, foreignLoadWarning, markdownTable, relayLogNote } from './harness/report.ts'
 import { type Relay, type Sink, startBare, startRelay, startSink, type Target } from './harness/servers.ts'
@@ -122,6 +123,16 @@ export async function pipeline(): Promise<string> {
   const sink = await startSink()
   const run: Run = { sink, ids, drainSeconds }
   const relays: Relay[] = []
+  // With BENCH_DATABASE_URL the relay's outbox is PostgreSQL: a fresh schema for each relay started.
+  const databaseUrl = process.env.BENCH_DATABASE_URL || null
+  const schemas: Awaited<ReturnType<typeof freshSchema>>[] = []
+  const storeEnv = async (): Promise<NodeJS.ProcessEnv> => {
+    if (!databaseUrl) return {}
+    const schema = await freshSchema(databaseUrl, 'bench_pipeline')
+    schemas.push(schema)
+    return { DATABASE_URL: schema.url('relay') }
+  }
+  const store = databaseUrl ? 'PostgreSQL' : 'SQLite'
   try {
     process.stderr.write(`pipeline: bare undici -> sink, warm-up ${warmupSeconds} s, then ${seconds} s\n`)
     await limitRun(run, warmupSeconds, connections)
@@ -142,7 +153,7 @@ export async function pipeline(): Promise<string> {
       if (!relay || !last || last.acked !== last.delivered) {
         await relay?.child.stop()
         // The target's own defaults (its concurrency adapts up to 64), unless BENCH_TARGET sets them.
-        relay = await startRelay({ forwardUrl: sink.url })
+        relay = await startRelay({ forwardUrl: sink.url, env: await storeEnv() })
         relays.push(relay)
         process.stderr.write(`pipeline: relay warm-up ${warmupSeconds} s at ${fmt.int(lowRate)}/s\n`)
         const warmUp = paced(lowRate, warmupSeconds)
@@ -184,7 +195,7 @@ export async function pipeline(): Promise<string> {
     const limit = (before.rps + after.rps) / 2
     return [
       ...foreignLoadWarning([before, after, ...phases].map((r) => r.foreignCores)),
-      `### Pipeline (ingest -> SQLite outbox -> dispatcher -> local sink, ${seconds} s per run; ` +
+      `### Pipeline (ingest -> ${store} outbox -> dispatcher -> local sink, ${seconds} s per run; ` +
         `limit = mean of the two bare runs, ${fmt.int(limit)} events/s)`,
       '',
       table([before, after], phases, limit, connections),
@@ -206,6 +217,7 @@ export async function pipeline(): Promise<string> {
   } finally {
     for (const relay of relays) await relay.child.stop(5000)
     await sink.child.stop(2000)
+    for (const schema of schemas) await schema.drop()
   }
 }
 
