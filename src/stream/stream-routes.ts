@@ -50,7 +50,13 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRoutesOptio
   function authorized(request: StreamRequest, reply: FastifyReply): string | null {
     const { name } = request.params
     const header = request.headers.authorization
-    const presented = header?.startsWith('Bearer ') ? header.slice(7) : request.query.token
+    const query = request.query.token
+    // `?token=a&token=b` parses as an array: not a token.
+    const presented = header?.startsWith('Bearer ')
+      ? header.slice(7)
+      : typeof query === 'string'
+        ? query
+        : undefined
     if (checks.get(name)?.(presented)) return name
     request.log.warn({ target: name }, 'stream request refused: unknown stream or wrong token')
     void reply.code(401).header('www-authenticate', 'Bearer').send(UNAUTHORIZED)

@@ -99,6 +99,8 @@ describe('stream targets', () => {
       expect(reader.headers.get('www-authenticate')).toBe('Bearer')
       expect(reader.error).toEqual({ error: 'unknown stream or wrong token' })
     }
+    const twice = await fetch(`${relay.base}/stream/bot?token=${TOKEN}&token=${TOKEN}`)
+    expect(twice.status).toBe(401)
     const ack = await fetch(`${relay.base}/stream/bot/ack?token=wrong-token-0123456789`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
