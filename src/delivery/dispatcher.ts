@@ -197,7 +197,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         freed = true
         lane.inFlight.delete(delivery.id)
         if (!running) return
-        if (lane.claimable) void pump(lane)
+        // In an ordered lane a finished send may free the next of its chat, which only a claim hands out.
+        if (lane.claimable || lane.target.ordering === 'chat') void pump(lane)
         else startSends(lane)
       }
       const sending = attempt(lane.target, delivery, {

@@ -36,9 +36,19 @@ interface Setup {
   afterClaim?: (dataDir: string) => void
   /** Time stands still until the test moves it (from just after the events are stored). */
   manualClock?: boolean
+  /** The longest a lane waits before it looks for due work again (the dispatcher's 1 s by default). */
+  pollIntervalMs?: number
 }
 
-async function dispatching({ target: input, respondWith, events, onClaim, afterClaim, manualClock }: Setup) {
+async function dispatching({
+  target: input,
+  respondWith,
+  events,
+  onClaim,
+  afterClaim,
+  manualClock,
+  pollIntervalMs,
+}: Setup) {
   const dataDir = tempDir('dispatcher-claims-')
   const store = openSqliteStore({ path: join(dataDir, 'relay.sqlite') })
   const sink = await startSink({ respondWith })
@@ -76,6 +86,7 @@ async function dispatching({ target: input, respondWith, events, onClaim, afterC
     targets: [target],
     log: pino({ level: 'silent' }),
     clock: clock ?? systemClock,
+    pollIntervalMs,
   })
   cleanup.push(async () => {
     await dispatcher.stop((clock ?? systemClock).now() + 100)
@@ -144,6 +155,20 @@ describe('dispatcher claims', () => {
     await sink.waitFor(21)
     await waitUntil(() => claims.length > atStart, 'a claim after the retry was recorded')
     expect(leased(dataDir)).toBe(0)
+  })
+
+  it("sends an ordered chat's next message as soon as the one before it is delivered, without waiting for a poll", async () => {
+    const { sink, acceptFresh } = await dispatching({
+      target: { ordering: 'chat', retry: slowRetry },
+      respondWith: () => ({ status: 200, delayMs: 20 }),
+      events: [],
+      // A message left for the lane's next poll would wait a minute.
+      pollIntervalMs: 60_000,
+    })
+    const chat = '79990000001@c.us'
+    for (let id = 1; id <= 5; id++) await acceptFresh(wgEvent({ id, chat }))
+    await sink.waitFor(5, 5000)
+    expect(sink.requests.map((r) => JSON.parse(r.body.toString()).id)).toEqual([1, 2, 3, 4, 5])
   })
 
   it('does not spin while a chat waits for its oldest message to be retried', async () => {
