@@ -17,6 +17,8 @@ function procStatusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 
 /** The process's lifetime peak RSS (VmHWM), MiB. */
 export const peakRssMb = (pid: number) => procStatusMb(pid, 'VmHWM')
+/** Resident memory now, MiB. */
+export const rssMb = (pid: number) => procStatusMb(pid, 'VmRSS')
 
 /** Samples VmRSS every 100 ms; `stop` gives the highest seen, MiB. */
 function sampleRss(pid: number): { stop: () => number } {

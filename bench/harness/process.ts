@@ -110,7 +110,7 @@ export function installCleanup(): void {
 }
 
 /** A port free right now (listen on 0, close): the relay does not report where it listens. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
@@ -145,9 +145,14 @@ export interface Server {
   origin: string
 }
 
-/** Starts a server script on a free port of 127.0.0.1 and waits for its `/healthz`. */
-export async function startServer(name: string, script: string, env: NodeJS.ProcessEnv): Promise<Server> {
-  const port = await freePort()
+/** Starts a server script on `port` (default a free one) of 127.0.0.1 and waits for its `/healthz`. */
+export async function startServer(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  port?: number,
+): Promise<Server> {
+  port ??= await freePort()
   const child = startChild(name, script, { ...env, PORT: String(port), HOST: '127.0.0.1' })
   const origin = `http://127.0.0.1:${port}`
   try {

@@ -87,8 +87,9 @@ export async function startBare(forward?: { url: string; connections: number }):
 
 export type Sink = Awaited<ReturnType<typeof startSink>>
 
-export async function startSink() {
-  const { child, origin } = await startServer('sink', 'bench/harness/sink-server.ts', process.env)
+/** The sink, on `port` when given (a target that comes back where the relay expects it). */
+export async function startSink(port?: number) {
+  const { child, origin } = await startServer('sink', 'bench/harness/sink-server.ts', process.env, port)
   const get = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${origin}${path}`, { signal: AbortSignal.timeout(15_000) })
     if (!response.ok) throw new Error(`sink answered ${response.status} to ${path}`)
