@@ -11,11 +11,12 @@ import type { Streams } from './streams.ts'
 
 export interface StreamRoutesOptions {
   streams: Streams
-  /** Entries read (and written) per turn of one consumer. */
-  pageSize?: number
-  /** How often an idle stream gets a comment, so proxies keep it open. */
-  heartbeatMs?: number
 }
+
+/** Entries read (and written) per turn of one consumer: what a consumer costs at most. */
+const PAGE_SIZE = 200
+/** How often an idle stream gets a comment, so proxies keep it open. */
+const HEARTBEAT_MS = 15_000
 
 interface StreamRoute {
   Params: { name: string }
@@ -31,14 +32,13 @@ const POSITION = /^\d{1,15}$/
 
 export async function streamRoutes(app: FastifyInstance, opts: StreamRoutesOptions): Promise<void> {
   const { streams } = opts
-  const pageSize = opts.pageSize ?? 200
   const checks = new Map(streams.targets.map((target) => [target.name, createTokenCheck(target.token)]))
   const open = new Set<ServerResponse>()
   const closing = new AbortController()
 
   const heartbeat = setInterval(() => {
     for (const response of open) if (!response.writableNeedDrain) response.write(SSE_HEARTBEAT)
-  }, opts.heartbeatMs ?? 15_000)
+  }, HEARTBEAT_MS)
   heartbeat.unref()
   // Before the server waits for requests to finish: a stream would not, on its own.
   app.addHook('preClose', async () => {
@@ -103,7 +103,7 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRoutesOptio
     let position = from
     while (!signal.aborted) {
       const generation = streams.generation(name)
-      const entries = await streams.read(name, position, pageSize)
+      const entries = await streams.read(name, position, PAGE_SIZE)
       if (signal.aborted) return
       if (entries.length > 0) {
         position = entries[entries.length - 1]?.id ?? position
@@ -111,7 +111,7 @@ export async function streamRoutes(app: FastifyInstance, opts: StreamRoutesOptio
         // A slow consumer: wait for its socket rather than read further ahead of it.
         if (!flowing) await once(response, 'drain', { signal })
       }
-      if (entries.length < pageSize) await streams.waitBeyond(name, position, generation, signal)
+      if (entries.length < PAGE_SIZE) await streams.waitBeyond(name, position, generation, signal)
     }
   }
 
