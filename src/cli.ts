@@ -8,7 +8,7 @@ import { text as readText } from 'node:stream/consumers'
 import { runAdmin } from './cli/admin-commands.ts'
 import { PROGRAM, parseCommand } from './cli/arguments.ts'
 import type { Output } from './cli/output.ts'
-import { envJsonSchema, envSchema } from './config/env.ts'
+import { envDefault, envSchema } from './config/env.ts'
 import { VERSION } from './version.ts'
 
 const ENV_SHOWN = [
@@ -26,13 +26,12 @@ const ENV_SHOWN = [
 ] as const
 
 function usage(): string {
-  const defaults = (envJsonSchema as { properties?: Record<string, { default?: unknown }> }).properties ?? {}
   const env = ENV_SHOWN.map((name) => {
     const text =
       name === 'LOG_LEVEL'
         ? 'Relay logs (JSON) on stderr; silent in the CLI unless set'
         : (envSchema.shape[name].description ?? '')
-    const fallback = name === 'LOG_LEVEL' ? undefined : defaults[name]?.default
+    const fallback = name === 'LOG_LEVEL' ? undefined : envDefault(name)
     const suffix = typeof fallback === 'string' && fallback !== '' ? ` (default ${fallback})` : ''
     return `  ${name.padEnd(24)}${text}${suffix}`
   })

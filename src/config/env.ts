@@ -1,8 +1,13 @@
-// Every environment variable, defined once: zod gives the TypeScript type, and its JSON Schema is
-// what @fastify/env (env-schema) validates, coerces and fills defaults with.
+// Every environment variable, defined once: the zod schema validates the environment, reads
+// numbers and booleans from its strings, fills defaults, and gives the TypeScript type.
 import { z } from 'zod'
 
 const optionalString = z.string().min(1).optional()
+/** A number written in a variable. */
+const number = () => z.coerce.number({ error: 'must be a number' })
+const integer = () => z.coerce.number({ error: 'must be an integer' }).int('must be an integer')
+/** true/false, 1/0, yes/no, on/off (any case). */
+const boolean = () => z.stringbool({ error: 'must be true or false (or 1/0, yes/no, on/off)' })
 
 /**
  * The secret path part of the callback URL, whether set in INGEST_TOKEN or kept in DATA_DIR.
@@ -16,7 +21,7 @@ export const ingestTokenSchema = z
   .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, - and _ only')
 
 export const envSchema = z.object({
-  PORT: z.number().int().min(0).max(65535).default(3000).describe('Port the relay listens on'),
+  PORT: integer().min(0).max(65535).default(3000).describe('Port the relay listens on'),
   HOST: z.string().default('0.0.0.0').describe('Interface the relay listens on'),
   DATA_DIR: z
     .string()
@@ -29,29 +34,21 @@ export const envSchema = z.object({
   INGEST_TOKEN: ingestTokenSchema
     .optional()
     .describe('Secret path part of the callback URL; generated and kept in DATA_DIR when unset'),
-  BODY_LIMIT: z.number().int().min(1024).default(1048576).describe('Largest accepted event body, bytes'),
-  HEADERS_TIMEOUT_MS: z
-    .number()
-    .int()
+  BODY_LIMIT: integer().min(1024).default(1048576).describe('Largest accepted event body, bytes'),
+  HEADERS_TIMEOUT_MS: integer()
     .min(1000)
     .max(300_000)
     .default(10_000)
     .describe("A client's request headers must arrive within this long of its first byte (else 408, closed)"),
-  REQUEST_TIMEOUT_MS: z
-    .number()
-    .int()
+  REQUEST_TIMEOUT_MS: integer()
     .min(1000)
     .default(30_000)
     .describe('The whole request, headers and body, must arrive within this long (else 408, closed)'),
-  KEEP_ALIVE_TIMEOUT_MS: z
-    .number()
-    .int()
+  KEEP_ALIVE_TIMEOUT_MS: integer()
     .min(1000)
     .default(72_000)
     .describe('An idle kept-alive connection is closed after this long; keep it above a proxy in front'),
-  REFUSED_REQUESTS_KEPT: z
-    .number()
-    .int()
+  REFUSED_REQUESTS_KEPT: integer()
     .min(0)
     .max(10_000)
     .default(100)
@@ -66,12 +63,10 @@ export const envSchema = z.object({
     .string()
     .default('')
     .describe('Comma list of sessions; empty = all from sessions-get'),
-  REGISTER_ON_START: z
-    .boolean()
+  REGISTER_ON_START: boolean()
     .default(true)
     .describe('Call set-hook at start (needs API key and PUBLIC_URL)'),
-  BACKFILL_ON_START: z
-    .boolean()
+  BACKFILL_ON_START: boolean()
     .optional()
     .describe('Fetch missed events at start; default on with an API key'),
   BACKFILL_SINCE: z
@@ -90,12 +85,15 @@ export const envSchema = z.object({
     .optional()
     .describe('Bearer token of the admin API; the API is off without it'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-  LOG_MESSAGE_TEXT: z.boolean().default(false).describe('Log message bodies (off: they are redacted)'),
-  RETENTION_DAYS: z.number().min(0).default(7).describe('Keep delivered events this long'),
-  DEAD_RETENTION_DAYS: z.number().min(0).default(30).describe('Keep dead deliveries this long'),
-  SHUTDOWN_TIMEOUT_MS: z.number().int().min(0).default(10000).describe('Wait this long for in-flight sends'),
+  LOG_MESSAGE_TEXT: boolean().default(false).describe('Log message bodies (off: they are redacted)'),
+  RETENTION_DAYS: number().min(0).default(7).describe('Keep delivered events this long'),
+  DEAD_RETENTION_DAYS: number().min(0).default(30).describe('Keep dead deliveries this long'),
+  SHUTDOWN_TIMEOUT_MS: integer().min(0).default(10000).describe('Wait this long for in-flight sends'),
 })
 
 export type Env = z.output<typeof envSchema>
 
-export const envJsonSchema = z.toJSONSchema(envSchema, { io: 'input', target: 'draft-7' })
+/** The value a variable takes when it is not set. */
+export function envDefault(name: keyof typeof envSchema.shape): unknown {
+  return envSchema.shape[name].safeParse(undefined).data
+}

@@ -2,8 +2,9 @@
 // YAML). This reads and parses the source; each target is checked by delivery's createTarget.
 
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { extname } from 'node:path'
-import { parseDocument, type YAMLError } from 'yaml'
+import type { YAMLError } from 'yaml'
 import { createTarget, type Target, TargetConfigError } from '../delivery/targets.ts'
 
 export interface TargetSources {
@@ -71,6 +72,8 @@ function readTargetsFile(path: string, warn: (msg: string) => void): unknown {
     throw new TargetConfigError(`TARGETS_FILE cannot be read: ${(error as Error).message}`)
   }
   if (extension === '.json') return parseJson(text, `TARGETS_FILE ${path}`)
+  // Loaded only for a YAML file: the parser is 70 modules a relay configured otherwise never needs.
+  const { parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
   const document = parseDocument(text)
   const [error] = document.errors
   if (error)

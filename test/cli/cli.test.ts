@@ -239,6 +239,8 @@ describe('whatsgate-relay CLI', () => {
   it('stops with exit 1 and the variable when the environment is invalid', async () => {
     const run = await cli(['backfill'], { DATA_DIR: dataDir(), PORT: 'abc', WHATSGATE_API_KEY: API_KEY })
     expect(run.code).toBe(1)
-    expect(run.stderr).toMatch(/^whatsgate-relay backfill: invalid configuration: PORT: must be integer\n$/)
+    expect(run.stderr).toMatch(
+      /^whatsgate-relay backfill: invalid configuration: PORT: must be an integer\n$/,
+    )
   })
 })

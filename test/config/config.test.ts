@@ -29,6 +29,18 @@ describe('buildApp with a bad variable', () => {
     await app.close()
   })
 
+  it('reads numbers and booleans from their text', async () => {
+    const env = { ...validEnv(), BODY_LIMIT: '2048', LOG_MESSAGE_TEXT: 'Yes', REGISTER_ON_START: 'off' }
+    const app = await buildApp({ env, logger: silent })
+    try {
+      expect(app.relayConfig.bodyLimit).toBe(2048)
+      expect(app.relayConfig.logMessageText).toBe(true)
+      expect(app.relayConfig.whatsgate.registerOnStart).toBe(false)
+    } finally {
+      await app.close()
+    }
+  })
+
   it('reads an empty variable (KEY= in a .env file) as unset', async () => {
     const env = { ...validEnv(), INGEST_TOKEN: '', WHATSGATE_API_KEY: '', FORWARD_URL: '', PORT: '' }
     const app = await buildApp({ env, logger: silent })
@@ -46,6 +58,16 @@ describe('buildApp with a bad variable', () => {
     ['PORT not a number', { PORT: 'abc' }, /^PORT\b.*integer/],
     ['PORT out of range', { PORT: '70000' }, /^PORT\b/],
     ['LOG_LEVEL unknown', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL\b.*info/],
+    [
+      'LOG_MESSAGE_TEXT not a boolean',
+      { LOG_MESSAGE_TEXT: 'maybe' },
+      /^LOG_MESSAGE_TEXT: must be true or false/,
+    ],
+    [
+      'two bad variables',
+      { PORT: '1.5', RETENTION_DAYS: '-1' },
+      /^PORT: must be an integer; RETENTION_DAYS\b/,
+    ],
     ['TARGETS entry without url and events', { TARGETS: '[{"name":"a"}]' }, /^TARGETS\[0\].*url/],
     ['TARGETS not JSON', { TARGETS: '[{' }, /^TARGETS\b.*JSON/],
     ['INGEST_TOKEN too short', { INGEST_TOKEN: 'short' }, /^INGEST_TOKEN\b.*16/],
