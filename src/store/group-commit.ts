@@ -1,8 +1,10 @@
-// Group commit, for the SQLite store: writes that arrive in the same turn of the event loop share
-// one transaction, and the transactions committed while a sync runs share the next sync, so one
-// fsync serves every request in flight instead of one fsync each. batch-commit.ts is the same idea
-// for PostgreSQL.
-
+// Group commit, for the SQLite store: writes share transactions, and the transactions commit at
+// most once every `intervalMs`. A commit costs more than its rows (SQLite writes every page it
+// touched to the WAL: a dozen index pages for one event) and a durable one an fsync besides, so at
+// a steady rate a batch that waits a few milliseconds for company saves most of that; below one
+// write per interval nothing waits. While a batch's sync runs, what arrives waits for it too and
+// commits as the next batch: it could not be on disk before that sync ended anyway.
+// batch-commit.ts is the same idea for PostgreSQL.
 export interface GroupCommit {
   /**
    * Runs `work` inside the next shared transaction; resolves with its result once committed and,
@@ -17,12 +19,26 @@ type Transaction = (run: () => void) => void
 /** Resolves once every commit made before the call is on disk. */
 type Sync = () => Promise<void>
 
-export function createGroupCommit(transaction: Transaction, sync: Sync): GroupCommit {
+export function createGroupCommit(transaction: Transaction, sync: Sync, intervalMs: number): GroupCommit {
   let queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
     []
   let durable = false
+  let scheduled = false
+  /** A batch's sync runs: new writes wait for it and form the next batch. */
+  let syncing = false
+  let lastFlushAt = Number.NEGATIVE_INFINITY
+
+  function schedule(): void {
+    if (scheduled || syncing || queue.length === 0) return
+    scheduled = true
+    const wait = lastFlushAt + intervalMs - performance.now()
+    if (wait >= 1) setTimeout(flush, wait)
+    else setImmediate(flush)
+  }
 
   function flush(): void {
+    scheduled = false
+    lastFlushAt = performance.now()
     const batch = queue
     const mustSync = durable
     queue = []
@@ -44,7 +60,12 @@ export function createGroupCommit(transaction: Transaction, sync: Sync): GroupCo
       resolve()
       return
     }
-    sync().then(resolve, (error: unknown) => {
+    syncing = true
+    const synced = sync().finally(() => {
+      syncing = false
+      schedule()
+    })
+    synced.then(resolve, (error: unknown) => {
       for (const entry of batch) entry.reject(error)
     })
   }
@@ -52,9 +73,9 @@ export function createGroupCommit(transaction: Transaction, sync: Sync): GroupCo
   return {
     submit<T>(work: () => T, options = { durable: true }): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        if (queue.length === 0) setImmediate(flush)
         durable ||= options.durable
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
+        schedule()
       })
     },
   }
