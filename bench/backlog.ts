@@ -86,7 +86,7 @@ function report(
   const growth = warm ? highest / warm.rssMb - 1 : Number.NaN
   // Every tenth of the build-up and of the drain, so the table stays short.
   const shown = samples.filter(
-    (s, i) => i === 0 || i === samples.length - 1 || i % Math.ceil(samples.length / 20) === 0,
+    (_, i) => i === 0 || i === samples.length - 1 || i % Math.ceil(samples.length / 20) === 0,
   )
   return [
     `### Backlog (a target down while ${fmt.int(run.total)} events pile up, then back; relay RSS)`,

@@ -51,7 +51,7 @@ async function baselineRun(kind: BrokerKind, destination: Destination, settings:
       `destinations: ${kind} client, ${inFlight} in flight, warm-up ${warmupSeconds} s, then ${seconds} s\n`,
     )
     const warm = await publishLoop(publisher, ids, inFlight, warmupSeconds)
-    const { result, foreignCores } = await measured(`the ${kind} client`, undefined, () =>
+    const { result, foreignCores } = await measured(`the ${kind} client`, [], () =>
       publishLoop(publisher, ids, inFlight, seconds),
     )
     const confirmed = warm.confirmed + result.confirmed
@@ -86,7 +86,7 @@ async function relayRun(kind: BrokerKind, relay: Relay, destination: Destination
   const acked = new Set<number>()
   const { result, peakRssMb, foreignCores } = await measured(
     `the relay to ${kind}`,
-    relay.child.pid,
+    [relay.child.pid],
     async () => {
       const before = await destination.count()
       const loadStart = nowMs()

@@ -35,7 +35,7 @@ export async function ingest(): Promise<string> {
     const round = async (server: Server, n: number, duration: number) => {
       const { child, url } = server === 'relay' ? relay : bare
       const onAck = server === 'relay' ? (id: number) => relayAckIds.add(id) : undefined
-      const { result: load, ...measures } = await measured(`the ${server} round`, child.pid, () =>
+      const { result: load, ...measures } = await measured(`the ${server} round`, [child.pid], () =>
         autocannonLoad({ url, seconds: duration, connections, ids, onAck }),
       )
       rounds.push({ server, round: n, load, ...measures })

@@ -55,7 +55,7 @@ async function runPhase(
   drainSeconds: number,
 ) {
   const acceptedAt = new Map<number, number>()
-  const { result, peakRssMb, foreignCores } = await measured(label, relay.child.pid, async () => {
+  const { result, peakRssMb, foreignCores } = await measured(label, [relay.child.pid], async () => {
     const loadStart = nowMs()
     const load = await send((id, at) => acceptedAt.set(id, at))
     const loadEnd = nowMs()

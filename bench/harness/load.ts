@@ -152,3 +152,33 @@ export async function undiciLoad(options: UndiciLoadOptions): Promise<LoadResult
   const seconds = (nowMs() - start) / 1000
   return { ...c, seconds, rps: c.ok / seconds }
 }
+
+/**
+ * One load split over several servers at once, as a load balancer would: `load` runs once per URL
+ * with its share of the connections and of the rate, all drawing from the same ids and acks; the
+ * figures are summed.
+ */
+export async function splitLoad(
+  urls: string[],
+  options: Omit<UndiciLoadOptions, 'url'>,
+  load: (options: UndiciLoadOptions) => Promise<LoadResult>,
+): Promise<LoadResult> {
+  const parts = await Promise.all(
+    urls.map((url, i) =>
+      load({
+        ...options,
+        url,
+        // Whole shares that add up to the total: 50 over 2 is 25 and 25, 5 is 2 and 3.
+        connections: Math.floor((options.connections + i) / urls.length),
+        rate: options.rate && options.rate / urls.length,
+      }),
+    ),
+  )
+  const sum = counters()
+  for (const part of parts) {
+    for (const key of ['sent', 'ok', 'non2xx', 'errors', 'wrongAckIds'] as const) sum[key] += part[key]
+    sum.latency.histogram.add(part.latency.histogram)
+  }
+  const seconds = Math.max(...parts.map((part) => part.seconds))
+  return { ...sum, seconds, rps: sum.ok / seconds }
+}

@@ -20,11 +20,12 @@ export const peakRssMb = (pid: number) => procStatusMb(pid, 'VmHWM')
 /** Resident memory now, MiB. */
 export const rssMb = (pid: number) => procStatusMb(pid, 'VmRSS')
 
-/** Samples VmRSS every 100 ms; `stop` gives the highest seen, MiB. */
-function sampleRss(pid: number): { stop: () => number } {
-  let peak = procStatusMb(pid, 'VmRSS')
+/** Samples VmRSS of each of `pids` every 100 ms; `stop` gives the highest any of them reached, MiB. */
+function sampleRss(pids: number[]): { stop: () => number } {
+  const largest = () => Math.max(...pids.map((pid) => procStatusMb(pid, 'VmRSS')))
+  let peak = largest()
   const sample = () => {
-    peak = Math.max(peak, procStatusMb(pid, 'VmRSS'))
+    peak = Math.max(peak, largest())
   }
   const timer = setInterval(sample, 100)
   return {
@@ -50,6 +51,8 @@ function cpuTicksOf(pid: number): number {
   }
 }
 
+const cpuTicksOfAll = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuTicksOf(pid), 0)
+
 function machineBusyTicks(): number {
   const text = readFileSync('/proc/stat', 'utf8')
   // irq and softirq are left out: loopback traffic of the bench itself is accounted there.
@@ -67,7 +70,7 @@ function machineBusyTicks(): number {
  * machine has 2 cores: another process's test run silently halves what is measured here.
  */
 export function sampleForeignCpu(): { stop: () => number } {
-  const ownTicks = () => [process.pid, ...childPids()].reduce((sum, pid) => sum + cpuTicksOf(pid), 0)
+  const ownTicks = () => cpuTicksOfAll([process.pid, ...childPids()])
   const busy0 = machineBusyTicks()
   const own0 = ownTicks()
   const t0 = nowMs()
@@ -105,20 +108,20 @@ export async function waitForIdle(what: string): Promise<void> {
 
 /**
  * One measured run: waits for an idle machine, then runs `run` while sampling the peak RSS of
- * `pid` and the CPU time it used (user + system; NaN without a pid), and the CPU of processes
- * outside the bench.
+ * `pids` (the largest single process: replicas each hold their own) and the CPU time they used
+ * together (user + system; NaN without pids), and the CPU of processes outside the bench.
  */
 export async function measured<T>(
   what: string,
-  pid: number | undefined,
+  pids: number[],
   run: () => Promise<T>,
 ): Promise<{ result: T; peakRssMb: number; cpuSeconds: number; foreignCores: number }> {
   await waitForIdle(what)
-  const rss = pid === undefined ? undefined : sampleRss(pid)
-  const ticksBefore = pid === undefined ? Number.NaN : cpuTicksOf(pid)
+  const rss = pids.length === 0 ? undefined : sampleRss(pids)
+  const ticksBefore = pids.length === 0 ? Number.NaN : cpuTicksOfAll(pids)
   const foreign = sampleForeignCpu()
   const result = await run()
-  const cpuSeconds = pid === undefined ? Number.NaN : (cpuTicksOf(pid) - ticksBefore) / TICKS_PER_SECOND
+  const cpuSeconds = (cpuTicksOfAll(pids) - ticksBefore) / TICKS_PER_SECOND
   return { result, peakRssMb: rss?.stop() ?? Number.NaN, cpuSeconds, foreignCores: foreign.stop() }
 }
 
@@ -126,6 +129,7 @@ export async function measured<T>(
 export function latencyHistogram() {
   const histogram = createHistogram({ lowest: 1, highest: 3_600_000_000, figures: 3 })
   return {
+    histogram,
     record: (ms: number) => histogram.record(Math.max(1, Math.round(ms * 1000))),
     percentile: (p: number) => (histogram.count === 0 ? Number.NaN : histogram.percentile(p) / 1000),
   }
