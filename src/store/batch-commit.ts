@@ -1,7 +1,9 @@
 // Batch commit, for the PostgreSQL store: group-commit.ts's idea for a database reached over the
 // network. Items submitted while a commit is in flight wait for it and then go together in the
-// next one, so under load each commit carries many requests. Each submitter gets the results of
-// its own items.
+// next one, so under load each commit carries many requests; and commits begin at most once every
+// `intervalMs`, so a steady rate shares them too (below one submission per interval nothing
+// waits). Each submitter gets the results of its own items.
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface BatchCommit<I, O> {
   submit(items: I[]): Promise<O[]>
@@ -11,6 +13,8 @@ export interface BatchCommit<I, O> {
 
 export interface BatchCommitOptions<I, O> {
   commit: (items: I[]) => Promise<O[]>
+  /** The shortest time between the starts of two commits. */
+  intervalMs: number
   /**
    * Whether a failed batch should be split into one commit per submitter: true for an error that
    * one submitter's data may have caused, so it alone fails and the others go through.
@@ -18,7 +22,11 @@ export interface BatchCommitOptions<I, O> {
   isolate?: (error: unknown) => boolean
 }
 
-export function createBatchCommit<I, O>({ commit, isolate }: BatchCommitOptions<I, O>): BatchCommit<I, O> {
+export function createBatchCommit<I, O>({
+  commit,
+  intervalMs,
+  isolate,
+}: BatchCommitOptions<I, O>): BatchCommit<I, O> {
   interface Entry {
     items: I[]
     resolve: (results: O[]) => void
@@ -26,6 +34,7 @@ export function createBatchCommit<I, O>({ commit, isolate }: BatchCommitOptions<
   }
   let queue: Entry[] = []
   let flushing: Promise<void> | null = null
+  let lastCommitAt = Number.NEGATIVE_INFINITY
 
   async function run(batch: Entry[]): Promise<void> {
     try {
@@ -44,13 +53,21 @@ export function createBatchCommit<I, O>({ commit, isolate }: BatchCommitOptions<
     }
   }
 
+  /** Lets the requests of this turn of the event loop, or of the rest of the interval, join. */
+  async function gather(): Promise<void> {
+    const wait = lastCommitAt + intervalMs - performance.now()
+    if (wait >= 1) await sleep(wait)
+    else await new Promise((resolve) => setImmediate(resolve))
+  }
+
   async function flushAll(): Promise<void> {
-    // Let requests of this turn of the event loop join the first batch.
-    await new Promise((resolve) => setImmediate(resolve))
+    await gather()
     while (queue.length > 0) {
       const batch = queue
       queue = []
+      lastCommitAt = performance.now()
       await run(batch)
+      if (queue.length > 0) await gather()
     }
     flushing = null
   }

@@ -1,9 +1,6 @@
-// Group commit, for the SQLite store: writes share transactions, and the transactions commit at
-// most once every `intervalMs`. A commit costs more than its rows (SQLite writes every page it
-// touched to the WAL: a dozen index pages for one event) and a durable one an fsync besides, so at
-// a steady rate a batch that waits a few milliseconds for company saves most of that; below one
-// write per interval nothing waits. While a batch's sync runs, what arrives waits for it too and
-// commits as the next batch: it could not be on disk before that sync ended anyway.
+// Group commit, for the SQLite store: writes share transactions, which commit at most once every
+// `intervalMs` (commit-interval.ts says why). While a batch's sync runs, what arrives waits for it
+// too and commits as the next batch: it could not be on disk before that sync ended anyway.
 // batch-commit.ts is the same idea for PostgreSQL.
 export interface GroupCommit {
   /**

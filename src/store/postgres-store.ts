@@ -20,6 +20,7 @@ import pg, { type PoolClient, type QueryResultRow } from 'pg'
 import { chatOfFilter } from '../events/parse.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
+import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
@@ -166,12 +167,14 @@ export async function openPostgresStore({
 
   const accepts = createBatchCommit<NewEvent, AcceptResult>({
     commit: (events) => transaction((client) => insertEvents(client, events, clock.now())),
+    intervalMs: COMMIT_INTERVAL_MS,
     // Invalid data (a NUL character PostgreSQL text cannot hold) fails its own request only.
     isolate: (error) => /^22/.test(String((error as { cause?: { code?: unknown } }).cause?.code)),
   })
 
   // Outcomes that complete while one is being written go together in the next statement.
   const records = createBatchCommit<Recorded, undefined>({
+    intervalMs: COMMIT_INTERVAL_MS,
     async commit(batch) {
       const rows = batch.map(({ id, decision, outcome }) => {
         const { status, next } = decisionColumns(decision)

@@ -7,6 +7,7 @@ import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { chatOfFilter } from '../events/parse.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
+import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { createGroupCommit } from './group-commit.ts'
 import {
@@ -45,12 +46,6 @@ import { createWalSync } from './wal-sync.ts'
 // which then repeats with its webhook-id (invariant 3); a killed process loses nothing, as the
 // OS holds the write.
 const BOOKKEEPING = { durable: false }
-
-/**
- * The shortest time between two commits. At 1,000 events/s it halved the relay's CPU per event
- * spent on SQLite (bench: pipeline, low rate); an event's 200 waits up to this long more.
- */
-const COMMIT_INTERVAL_MS = 5
 
 export interface SqliteStoreOptions {
   path: string

@@ -1,0 +1,52 @@
+// The PostgreSQL store's batch commit: a lone submission commits in the next turn, submissions
+// closer together than the interval share the next commit, and a failure that `isolate` blames on
+// data is retried one submitter at a time, so only the one at fault fails. The commit here is the
+// caller's function, recorded.
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { describe, expect, it, vi } from 'vitest'
+import { createBatchCommit } from '../../src/store/batch-commit.ts'
+
+function recorder(intervalMs: number) {
+  const batches: string[][] = []
+  const batch = createBatchCommit<string, string>({
+    intervalMs,
+    async commit(items) {
+      batches.push(items)
+      if (items.includes('bad')) throw new Error('invalid data')
+      return items.map((item) => item.toUpperCase())
+    },
+    isolate: (error) => (error as Error).message === 'invalid data',
+  })
+  return { batches, batch }
+}
+
+describe('batch commit', () => {
+  it('commits a lone submission in the next turn, and submissions of one turn together', async () => {
+    const { batches, batch } = recorder(200)
+    const results = Promise.all([batch.submit(['a']), batch.submit(['b', 'c'])])
+    await nextTurn()
+    expect(batches).toEqual([['a', 'b', 'c']])
+    await expect(results).resolves.toEqual([['A'], ['B', 'C']])
+  })
+
+  it('holds submissions that come within the interval of the last commit, and commits them as one', async () => {
+    const { batches, batch } = recorder(200)
+    await batch.submit(['first'])
+    const later = [batch.submit(['second']), batch.submit(['third'])]
+    await nextTurn()
+    await nextTurn()
+    expect(batches).toEqual([['first']])
+    await vi.waitFor(() => expect(batches).toEqual([['first'], ['second', 'third']]), { timeout: 2000 })
+    await expect(Promise.all(later)).resolves.toEqual([['SECOND'], ['THIRD']])
+  })
+
+  it('fails only the submitter whose data broke a shared commit', async () => {
+    const { batches, batch } = recorder(0)
+    const good = batch.submit(['good'])
+    const bad = batch.submit(['bad'])
+    await expect(good).resolves.toEqual(['GOOD'])
+    await expect(bad).rejects.toThrow('invalid data')
+    expect(batches).toEqual([['good', 'bad'], ['good'], ['bad']])
+    await batch.drain()
+  })
+})
