@@ -56,9 +56,13 @@ export interface Child {
 
 const children = new Map<Child, ChildProcess>()
 
-/** `node <script>` in the project root; its first 20 lines of output are echoed, prefixed. */
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Child {
-  const proc = spawn(process.execPath, [script], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+/** `node [flags] <script>` in the project root; its first 20 lines of output are echoed, prefixed. */
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: string[]): Child {
+  const proc = spawn(process.execPath, [...nodeFlags, script], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   if (proc.pid === undefined) throw new Error(`could not start ${name}`)
   const hasExited = () => proc.exitCode !== null || proc.signalCode !== null
   const stop = async (graceMs = 10_000) => {
@@ -145,15 +149,18 @@ export interface Server {
   origin: string
 }
 
-/** Starts a server script on `port` (default a free one) of 127.0.0.1 and waits for its `/healthz`. */
+/**
+ * Starts a server script on `port` (default a free one) of 127.0.0.1, node started with
+ * `nodeFlags`, and waits for its `/healthz`.
+ */
 export async function startServer(
   name: string,
   script: string,
   env: NodeJS.ProcessEnv,
-  port?: number,
+  { port, nodeFlags = [] }: { port?: number; nodeFlags?: string[] } = {},
 ): Promise<Server> {
   port ??= await freePort()
-  const child = startChild(name, script, { ...env, PORT: String(port), HOST: '127.0.0.1' })
+  const child = startChild(name, script, { ...env, PORT: String(port), HOST: '127.0.0.1' }, nodeFlags)
   const origin = `http://127.0.0.1:${port}`
   try {
     await waitForHttp(`${origin}/healthz`, child)

@@ -1,9 +1,10 @@
 // The servers under load, each a child process on 127.0.0.1: the relay, the bare baselines
 // (bare-server.ts) and the delivery target (sink-server.ts).
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { idFromKey } from './event.ts'
-import { type Child, makeTempDir, startServer } from './process.ts'
+import { type Child, makeTempDir, projectRoot, startServer } from './process.ts'
 import type { SinkDump, SinkStats } from './sink-server.ts'
 
 /** A server that takes WhatsGate events at `url`. */
@@ -15,6 +16,13 @@ export interface Target {
 export interface Relay extends Target {
   dataDir: string
 }
+
+/** The flags `npm start` gives node (package.json), so that the relay runs here as users run it. */
+const START_FLAGS = (
+  JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start
+  .split(' ')
+  .filter((word) => word.startsWith('--'))
 
 // The relay takes tokens of 16 characters or more.
 const INGEST_TOKEN = 'bench-token-0123456789'
@@ -71,7 +79,8 @@ export async function startRelay(
     const target = { name: 'bench-target', events: ['*'], ...options.target }
     env.TARGETS = JSON.stringify([{ ...target, ...JSON.parse(process.env.BENCH_TARGET ?? '{}') }])
   }
-  const { child, origin } = await startServer('relay', process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts', env)
+  const entry = process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts'
+  const { child, origin } = await startServer('relay', entry, env, { nodeFlags: START_FLAGS })
   return { child, dataDir, url: `${origin}/webhook/${INGEST_TOKEN}` }
 }
 
@@ -89,7 +98,7 @@ export type Sink = Awaited<ReturnType<typeof startSink>>
 
 /** The sink, on `port` when given (a target that comes back where the relay expects it). */
 export async function startSink(port?: number) {
-  const { child, origin } = await startServer('sink', 'bench/harness/sink-server.ts', process.env, port)
+  const { child, origin } = await startServer('sink', 'bench/harness/sink-server.ts', process.env, { port })
   const get = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${origin}${path}`, { signal: AbortSignal.timeout(15_000) })
     if (!response.ok) throw new Error(`sink answered ${response.status} to ${path}`)

@@ -231,10 +231,17 @@ describe('production install', () => {
       })
       expect(cli, cli.stderr).toMatchObject({ status: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) })
 
-      // process.execPath: the Node 26 this test runs on, as `node` is in the image.
+      // The image's CMD, as written, with process.execPath for its `node` (the Node 26 this test
+      // runs on, as in the image); it starts node with the flags `npm start` gives it.
+      const cmd = JSON.parse(
+        readFileSync(join(PROJECT_ROOT, 'Dockerfile'), 'utf8').match(/^CMD (\[.*\])$/m)?.[1] ?? '[]',
+      ) as string[]
+      const startScript = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts.start
+      expect(cmd.join(' ')).toBe(startScript)
       const relay = await startRelayProcess({
         cwd: imageDir,
-        entry: 'bin/start.js',
+        nodeFlags: cmd.slice(1, -1),
+        entry: cmd.at(-1),
         dataDir: join(imageDir, 'data'),
         env: { NODE_ENV: 'production', NODE_PATH: undefined, ADMIN_TOKEN },
       })

@@ -25,6 +25,8 @@ export interface RelayProcessOptions {
   cwd?: string
   /** Script run by `process.execPath` (Node 26 under vitest), relative to cwd. */
   entry?: string
+  /** Flags given to node before the script. */
+  nodeFlags?: string[]
   /** How long startRelayProcess waits for the relay to listen. */
   startTimeoutMs?: number
 }
@@ -99,7 +101,7 @@ export function spawnRelay(options: RelayProcessOptions = {}): RelayChild {
     else env[name] = value
   }
 
-  const child = spawn(process.execPath, [options.entry ?? 'src/main.ts'], {
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.entry ?? 'src/main.ts'], {
     cwd: options.cwd ?? PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
