@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # whatsgate-relay: the image runs the JavaScript that `npm run build` compiles from src/ (type
-# stripping, as development runs it, keeps ~30 MB more resident), so it holds package.json, the
+# stripping, as development runs it, keeps ~25 MB more resident), so it holds package.json, the
 # production node_modules, bin/ and dist/, no TypeScript.
 
 FROM node:26-slim AS build

@@ -1,5 +1,5 @@
 // Which code a launcher loads. In production (NODE_ENV=production), the JavaScript that
-// `npm run build` compiled into dist/, when it is there: that saves memory, ~30 MB of the idle
+// `npm run build` compiled into dist/, when it is there: that saves memory, ~25 MB of the idle
 // relay's resident set, which running TypeScript spends on Node's type stripper (a wasm module)
 // and on holding each file's TypeScript and JavaScript. Otherwise the TypeScript in src/, which
 // Node.js runs by stripping its types, so development and the tests need no build.
