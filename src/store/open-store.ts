@@ -25,6 +25,9 @@ export async function openStore({
   return openPostgresStore({
     url: databaseUrl,
     clock,
-    onIdleError: (error) => log.warn({ err: error }, 'a PostgreSQL connection failed; it will be replaced'),
+    // pg-pool hangs the broken client on its error: log what went wrong, not the client's whole
+    // state (several KB a line, its connection settings among them).
+    onIdleError: ({ message, code }: Error & { code?: string }) =>
+      log.warn({ code, reason: message }, 'a PostgreSQL connection failed; it will be replaced'),
   })
 }

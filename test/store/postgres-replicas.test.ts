@@ -2,13 +2,15 @@
 // one schema. They migrate together, accept the same events, and claim side by side without ever
 // sending one delivery twice or two of one chat at once.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { STREAM_LANE } from '../../src/delivery/routing.ts'
 import { StoreUnavailableError } from '../../src/store/errors.ts'
+import { openStore } from '../../src/store/open-store.ts'
 import { POSTGRES_MIGRATIONS } from '../../src/store/postgres-schema.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import type { OutboxStore } from '../../src/store/types.ts'
 import { outcome } from '../support/attempts.ts'
+import { captureLogger } from '../support/fake-whatsgate.ts'
 import {
   DELIVERED,
   outboxEvent as event,
@@ -53,6 +55,32 @@ describe.skipIf(postgresSkipReason !== null)(title, () => {
     })
     await expect(opening).rejects.toBeInstanceOf(StoreUnavailableError)
     expect(Date.now() - started).toBeLessThan(5000)
+  })
+
+  it('logs an idle connection the server cut in one short line, and goes on with a new one', async () => {
+    const url = new URL(schema.url)
+    url.searchParams.set('application_name', 'relay_cut')
+    const { log, lines, entries } = captureLogger()
+    const store = await openStore({ databaseUrl: url.toString(), sqlitePath: '', log })
+    stores.push(store)
+    await store.accept([event(1)])
+    const cut = await withAdmin((client) =>
+      client.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'relay_cut'",
+      ),
+    )
+    expect(cut.rowCount).toBeGreaterThan(0)
+    await vi.waitFor(() =>
+      expect(entries().map((entry) => entry.msg)).toContain(
+        'a PostgreSQL connection failed; it will be replaced',
+      ),
+    )
+    expect(entries()[0]).toMatchObject({
+      code: '57P01',
+      reason: 'terminating connection due to administrator command',
+    })
+    expect(lines[0]?.length).toBeLessThan(400)
+    await expect(store.accept([event(2)])).resolves.toMatchObject([{ inserted: true }])
   })
 
   it('migrates once when replicas start together, and opening again changes nothing', async () => {
