@@ -1,8 +1,8 @@
 // Batch commit, for the PostgreSQL store: group-commit.ts's idea for a database reached over the
 // network. Items submitted while a commit is in flight wait for it and then go together in the
-// next one, so under load each commit carries many requests; and commits begin at most once every
-// `intervalMs`, so a steady rate shares them too (below one submission per interval nothing
-// waits). Each submitter gets the results of its own items.
+// next one, so under load each commit carries many requests; and while requests overlap, commits
+// begin at most once every `intervalMs`, so a steady rate shares them too (commit-interval.ts).
+// Each submitter gets the results of its own items.
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface BatchCommit<I, O> {
@@ -35,6 +35,7 @@ export function createBatchCommit<I, O>({
   let queue: Entry[] = []
   let flushing: Promise<void> | null = null
   let lastCommitAt = Number.NEGATIVE_INFINITY
+  let lastBatchSize = 0
 
   async function run(batch: Entry[]): Promise<void> {
     try {
@@ -53,9 +54,12 @@ export function createBatchCommit<I, O>({
     }
   }
 
-  /** Lets the requests of this turn of the event loop, or of the rest of the interval, join. */
+  /**
+   * Lets the requests of this turn of the event loop join, or while requests overlap (the last
+   * batch had more than one), those of the rest of the interval.
+   */
   async function gather(): Promise<void> {
-    const wait = lastCommitAt + intervalMs - performance.now()
+    const wait = lastBatchSize > 1 ? lastCommitAt + intervalMs - performance.now() : 0
     if (wait >= 1) await sleep(wait)
     else await new Promise((resolve) => setImmediate(resolve))
   }
@@ -66,6 +70,7 @@ export function createBatchCommit<I, O>({
       const batch = queue
       queue = []
       lastCommitAt = performance.now()
+      lastBatchSize = batch.length
       await run(batch)
       if (queue.length > 0) await gather()
     }

@@ -1,6 +1,7 @@
 // Group commit, for the SQLite store: writes share transactions, which commit at most once every
-// `intervalMs` (commit-interval.ts says why). While a batch's sync runs, what arrives waits for it
-// too and commits as the next batch: it could not be on disk before that sync ended anyway.
+// `intervalMs` (commit-interval.ts says why) while durable writes come together. While a batch's
+// sync runs, what arrives waits for it too and commits as the next batch: it could not be on disk
+// before that sync ended anyway.
 // batch-commit.ts is the same idea for PostgreSQL.
 export interface GroupCommit {
   /**
@@ -19,7 +20,9 @@ type Sync = () => Promise<void>
 export function createGroupCommit(transaction: Transaction, sync: Sync, intervalMs: number): GroupCommit {
   let queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
     []
-  let durable = false
+  /** Durable writes queued since the last flush, and in the last batch. */
+  let durables = 0
+  let lastDurables = 0
   let scheduled = false
   /** A batch's sync runs: new writes wait for it and form the next batch. */
   let syncing = false
@@ -28,7 +31,9 @@ export function createGroupCommit(transaction: Transaction, sync: Sync, interval
   function schedule(): void {
     if (scheduled || syncing || queue.length === 0) return
     scheduled = true
-    const wait = lastFlushAt + intervalMs - performance.now()
+    // Waiting pays only while durable writes overlap (the last batch had more than one): a lone
+    // sender's next event, or a draining backlog's claims and outcomes, would only be held up.
+    const wait = lastDurables > 1 ? lastFlushAt + intervalMs - performance.now() : 0
     if (wait >= 1) setTimeout(flush, wait)
     else setImmediate(flush)
   }
@@ -37,9 +42,10 @@ export function createGroupCommit(transaction: Transaction, sync: Sync, interval
     scheduled = false
     lastFlushAt = performance.now()
     const batch = queue
-    const mustSync = durable
+    const mustSync = durables > 0
     queue = []
-    durable = false
+    lastDurables = durables
+    durables = 0
     const results: unknown[] = []
     try {
       transaction(() => {
@@ -70,7 +76,7 @@ export function createGroupCommit(transaction: Transaction, sync: Sync, interval
   return {
     submit<T>(work: () => T, options = { durable: true }): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        durable ||= options.durable
+        if (options.durable) durables++
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
         schedule()
       })

@@ -1,5 +1,5 @@
-// The PostgreSQL store's batch commit: a lone submission commits in the next turn, submissions
-// closer together than the interval share the next commit, and a failure that `isolate` blames on
+// The PostgreSQL store's batch commit: a lone submission commits in the next turn, overlapping
+// submissions closer together than the interval share the next commit, and a failure that `isolate` blames on
 // data is retried one submitter at a time, so only the one at fault fails. The commit here is the
 // caller's function, recorded.
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -29,15 +29,30 @@ describe('batch commit', () => {
     await expect(results).resolves.toEqual([['A'], ['B', 'C']])
   })
 
-  it('holds submissions that come within the interval of the last commit, and commits them as one', async () => {
+  it('while submissions overlap, holds those within the interval of the last commit and commits them as one', async () => {
     const { batches, batch } = recorder(200)
-    await batch.submit(['first'])
-    const later = [batch.submit(['second']), batch.submit(['third'])]
+    await Promise.all([batch.submit(['first']), batch.submit(['second'])])
+    const later = [batch.submit(['third']), batch.submit(['fourth'])]
     await nextTurn()
     await nextTurn()
-    expect(batches).toEqual([['first']])
-    await vi.waitFor(() => expect(batches).toEqual([['first'], ['second', 'third']]), { timeout: 2000 })
-    await expect(Promise.all(later)).resolves.toEqual([['SECOND'], ['THIRD']])
+    expect(batches).toEqual([['first', 'second']])
+    await vi.waitFor(
+      () =>
+        expect(batches).toEqual([
+          ['first', 'second'],
+          ['third', 'fourth'],
+        ]),
+      { timeout: 2000 },
+    )
+    await expect(Promise.all(later)).resolves.toEqual([['THIRD'], ['FOURTH']])
+  })
+
+  it('holds nothing after a commit of one submission: a lone sender goes at its own pace', async () => {
+    const { batches, batch } = recorder(60_000)
+    await batch.submit(['one'])
+    await batch.submit(['two'])
+    await batch.submit(['three', 'four'])
+    expect(batches).toEqual([['one'], ['two'], ['three', 'four']])
   })
 
   it('fails only the submitter whose data broke a shared commit', async () => {

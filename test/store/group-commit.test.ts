@@ -1,11 +1,12 @@
-// The SQLite store's group commit: a lone write commits at once, writes closer together than the
-// interval share the next commit, and writes that arrive while a sync runs wait for it and commit
+// The SQLite store's group commit: a lone write commits at once, overlapping durable writes closer
+// together than the interval share the next commit, and writes that arrive while a sync runs wait for it and commit
 // together after it. The transaction and the sync here are the caller's functions, recorded.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
 import { createGroupCommit } from '../../src/store/group-commit.ts'
 
-function recorder(intervalMs: number) {
+/** With `holdSyncs`, each sync ends when the test calls its entry of `syncs`; else at once. */
+function recorder(intervalMs: number, { holdSyncs = false } = {}) {
   const batches: string[][] = []
   let current: string[] = []
   const syncs: (() => void)[] = []
@@ -15,7 +16,7 @@ function recorder(intervalMs: number) {
       run()
       batches.push(current)
     },
-    () => new Promise<void>((resolve) => syncs.push(resolve)),
+    () => (holdSyncs ? new Promise<void>((resolve) => syncs.push(resolve)) : Promise.resolve()),
     intervalMs,
   )
   const write = (name: string, durable = false) =>
@@ -38,19 +39,40 @@ describe('group commit', () => {
     await expect(results).resolves.toEqual(['a', 'b'])
   })
 
-  it('holds writes that come within the interval of the last commit, and commits them as one', async () => {
+  it('while durable writes overlap, holds those within the interval of the last commit and commits them as one', async () => {
     const { batches, write } = recorder(200)
-    await write('first')
-    const later = [write('second'), write('third')]
+    await Promise.all([write('first', true), write('second', true)])
+    const later = [write('third'), write('fourth', true)]
     await nextTurn()
     await nextTurn()
-    expect(batches).toEqual([['first']])
-    await vi.waitFor(() => expect(batches).toEqual([['first'], ['second', 'third']]), { timeout: 2000 })
-    await expect(Promise.all(later)).resolves.toEqual(['second', 'third'])
+    expect(batches).toEqual([['first', 'second']])
+    await vi.waitFor(
+      () =>
+        expect(batches).toEqual([
+          ['first', 'second'],
+          ['third', 'fourth'],
+        ]),
+      { timeout: 2000 },
+    )
+    await expect(Promise.all(later)).resolves.toEqual(['third', 'fourth'])
+  })
+
+  it('holds nothing after a commit of one durable write, or of bookkeeping alone', async () => {
+    const { batches, write } = recorder(60_000)
+    await write('a lone event', true)
+    await write('its next', true)
+    await Promise.all([write('a claim', false), write('an outcome', false)])
+    await write('a claim after them', false)
+    expect(batches).toEqual([
+      ['a lone event'],
+      ['its next'],
+      ['a claim', 'an outcome'],
+      ['a claim after them'],
+    ])
   })
 
   it('answers a durable write after its sync, and commits what came meanwhile after it', async () => {
-    const { batches, syncs, write } = recorder(0)
+    const { batches, syncs, write } = recorder(0, { holdSyncs: true })
     let answered = false
     const durable = write('event', true).then(() => {
       answered = true
