@@ -4,6 +4,7 @@
 // begin at most once every `intervalMs`, so a steady rate shares them too (commit-interval.ts).
 // Each submitter gets the results of its own items.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { commitWait } from './commit-interval.ts'
 
 export interface BatchCommit<I, O> {
   submit(items: I[]): Promise<O[]>
@@ -34,8 +35,8 @@ export function createBatchCommit<I, O>({
   }
   let queue: Entry[] = []
   let flushing: Promise<void> | null = null
-  let lastCommitAt = Number.NEGATIVE_INFINITY
-  let lastBatchSize = 0
+  /** The last commit: when it began and how many submissions it carried. */
+  const last = { at: Number.NEGATIVE_INFINITY, size: 0 }
 
   async function run(batch: Entry[]): Promise<void> {
     try {
@@ -59,7 +60,7 @@ export function createBatchCommit<I, O>({
    * batch had more than one), those of the rest of the interval.
    */
   async function gather(): Promise<void> {
-    const wait = lastBatchSize > 1 ? lastCommitAt + intervalMs - performance.now() : 0
+    const wait = commitWait(last, intervalMs)
     if (wait >= 1) await sleep(wait)
     else await new Promise((resolve) => setImmediate(resolve))
   }
@@ -69,8 +70,8 @@ export function createBatchCommit<I, O>({
     while (queue.length > 0) {
       const batch = queue
       queue = []
-      lastCommitAt = performance.now()
-      lastBatchSize = batch.length
+      last.at = performance.now()
+      last.size = batch.length
       await run(batch)
       if (queue.length > 0) await gather()
     }

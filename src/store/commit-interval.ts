@@ -11,3 +11,11 @@
  * backlog's claims and outcomes commit at once.
  */
 export const COMMIT_INTERVAL_MS = 10
+
+/**
+ * How long the next commit waits for company, given the last commit: the rest of `intervalMs`
+ * after it began, if it carried more than one write (writes overlap); else none.
+ */
+export function commitWait(last: { at: number; size: number }, intervalMs: number): number {
+  return last.size > 1 ? last.at + intervalMs - performance.now() : 0
+}

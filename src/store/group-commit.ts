@@ -3,6 +3,8 @@
 // sync runs, what arrives waits for it too and commits as the next batch: it could not be on disk
 // before that sync ended anyway.
 // batch-commit.ts is the same idea for PostgreSQL.
+import { commitWait } from './commit-interval.ts'
+
 export interface GroupCommit {
   /**
    * Runs `work` inside the next shared transaction; resolves with its result once committed and,
@@ -20,31 +22,31 @@ type Sync = () => Promise<void>
 export function createGroupCommit(transaction: Transaction, sync: Sync, intervalMs: number): GroupCommit {
   let queue: { work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
     []
-  /** Durable writes queued since the last flush, and in the last batch. */
+  /** Durable writes queued since the last flush. */
   let durables = 0
-  let lastDurables = 0
+  /** The last flush: when it began and its durable writes, what the wait for company goes by. */
+  const last = { at: Number.NEGATIVE_INFINITY, size: 0 }
   let scheduled = false
   /** A batch's sync runs: new writes wait for it and form the next batch. */
   let syncing = false
-  let lastFlushAt = Number.NEGATIVE_INFINITY
 
   function schedule(): void {
     if (scheduled || syncing || queue.length === 0) return
     scheduled = true
-    // Waiting pays only while durable writes overlap (the last batch had more than one): a lone
-    // sender's next event, or a draining backlog's claims and outcomes, would only be held up.
-    const wait = lastDurables > 1 ? lastFlushAt + intervalMs - performance.now() : 0
+    // last.size counts durable writes only, so neither a lone sender's next event (committed beside
+    // an outcome) nor a draining backlog's claims and outcomes are held up.
+    const wait = commitWait(last, intervalMs)
     if (wait >= 1) setTimeout(flush, wait)
     else setImmediate(flush)
   }
 
   function flush(): void {
     scheduled = false
-    lastFlushAt = performance.now()
+    last.at = performance.now()
     const batch = queue
     const mustSync = durables > 0
     queue = []
-    lastDurables = durables
+    last.size = durables
     durables = 0
     const results: unknown[] = []
     try {
