@@ -136,6 +136,21 @@ export const POSTGRES_MIGRATIONS: string[] = [
     confirmed_at bigint NOT NULL
   );
   `,
+  // Dashboard sign-ins (admin/sessions.ts): a row per session, so a sign-out ends it on every
+  // replica. The cookie's secret is kept only as its hash.
+  `
+  CREATE TABLE admin_sessions (
+    id           text PRIMARY KEY,
+    secret_hash  bytea NOT NULL,
+    role         text NOT NULL CHECK (role IN ('admin', 'viewer')),
+    token_tag    text NOT NULL,
+    created_at   bigint NOT NULL,
+    last_seen_at bigint NOT NULL,
+    expires_at   bigint NOT NULL,
+    address      text,
+    user_agent   text
+  );
+  `,
 ]
 
 /**

@@ -22,6 +22,7 @@ import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
 import { StoreUnavailableError } from './errors.ts'
+import { postgresAdminSessions } from './postgres-admin-sessions.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
 import {
@@ -193,6 +194,8 @@ export async function openPostgresStore({
   let closed = false
 
   return {
+    ...postgresAdminSessions(query),
+
     accept: (events) => accepts.submit(events),
 
     keepRefused(request, keep) {

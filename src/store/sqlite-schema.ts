@@ -112,4 +112,19 @@ export const SQLITE_MIGRATIONS: string[] = [
     confirmed_at INTEGER NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  // Dashboard sign-ins (admin/sessions.ts): a row per session, so a sign-out ends it everywhere.
+  // The cookie's secret is kept only as its hash.
+  `
+  CREATE TABLE admin_sessions (
+    id           TEXT PRIMARY KEY,
+    secret_hash  BLOB NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+    token_tag    TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    address      TEXT,
+    user_agent   TEXT
+  ) STRICT, WITHOUT ROWID;
+  `,
 ]

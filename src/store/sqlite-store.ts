@@ -23,6 +23,7 @@ import {
   toRefusedRow,
   withAttempts,
 } from './rows.ts'
+import { sqliteAdminSessions } from './sqlite-admin-sessions.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
@@ -117,6 +118,8 @@ export function openSqliteStore({
   )
 
   return {
+    ...sqliteAdminSessions(db, writes),
+
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
       return writes.submit(() => {

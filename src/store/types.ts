@@ -327,7 +327,44 @@ export interface StreamStore {
   streamPosition(target: string): Promise<number>
 }
 
-export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore, StreamStore {
+/** Who a signed-in person is: the admin, or a viewer who may only look. */
+export type AdminRole = 'admin' | 'viewer'
+
+/** A dashboard sign-in, as the store keeps it: the cookie's secret only as its hash. */
+export interface AdminSessionRow {
+  /** Public: listed, and how one session is ended. */
+  id: string
+  /** SHA-256 of the secret half of the cookie. */
+  secretHash: Buffer
+  role: AdminRole
+  /** Which token signed in (admin/sessions.ts tokenTag): a token no longer set ends the session. */
+  tokenTag: string
+  createdAt: number
+  lastSeenAt: number
+  /** The end of its absolute lifetime; idle time ends it sooner. */
+  expiresAt: number
+  address: string | null
+  userAgent: string | null
+}
+
+/** Dashboard sessions, kept in the store so that every replica sees a sign-out at once. */
+export interface AdminSessionStore {
+  createAdminSession(session: AdminSessionRow): Promise<void>
+  findAdminSession(id: string): Promise<AdminSessionRow | null>
+  /** Moves its last-seen time (its idle clock) forward. */
+  touchAdminSession(id: string, lastSeenAt: number): Promise<void>
+  /** Every session kept, newest first. */
+  listAdminSessions(): Promise<AdminSessionRow[]>
+  /** Ends one session; false when none has this id. */
+  endAdminSession(id: string): Promise<boolean>
+  /**
+   * Ends every session past its lifetime (`expiresAt <= now`), idle since before `idleSince`, or
+   * signed in with a token that is no longer set (a tag not in `tokenTags`). Returns how many.
+   */
+  pruneAdminSessions(prune: { now: number; idleSince: number; tokenTags: string[] }): Promise<number>
+}
+
+export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore, StreamStore, AdminSessionStore {
   /**
    * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
    * events, so retention purging a quiet session's events does not send its backfill to the start.
