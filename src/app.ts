@@ -52,6 +52,9 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     // The webhook route logs one line per event itself; health probes should not log at all.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    // Behind a proxy (TRUST_PROXY): the client's address and protocol as the proxy forwarded them,
+    // for the session cookie's Secure flag, the sign-in limits and the logs.
+    trustProxy: trustProxyOption(config.trustProxy),
     genReqId: () => randomUUID(),
     // Slow or vanished clients cannot hold a connection. Node's server checks the headers and
     // request deadlines on a timer (every 30 s by default, long past a 10 s deadline): every second
@@ -89,6 +92,12 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
       store: relay.store,
       metrics: relay.metrics.registry,
       token: config.adminToken,
+      viewerToken: config.adminViewerToken,
+      sessionIdleMs: config.adminSessionIdleMs,
+      sessionLifetimeMs: config.adminSessionLifetimeMs,
+      authLimits: { perAddress: config.adminAuthFailuresPerMinute, overall: config.adminAuthFailuresOverall },
+      onAuthFailure: relay.metrics.adminAuthFailed,
+      onAuthLocked: relay.metrics.adminAuthLocked,
       targets: config.targets.map(({ name, type }) => ({ name, type })),
       onReplay: () => relay.dispatcher.notify(),
       onResume: (target) => relay.dispatcher.notify([target]),
@@ -118,4 +127,9 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
 
   app.log.info(configSummary(config), 'whatsgate-relay configured')
   return app
+}
+
+/** A hop count as Fastify applies one (its types take no number): the nearest `hops` are trusted. */
+function trustProxyOption(trust: Config['trustProxy']) {
+  return typeof trust === 'number' ? (_address: string, hop: number) => hop < trust : trust
 }

@@ -1,6 +1,6 @@
 // The operator's console: the admin API (events, deliveries and their attempts, replay, targets,
-// refused requests, status, /metrics), its OpenAPI document and the web dashboard. Registered only
-// when ADMIN_TOKEN is set; auth.ts guards every route.
+// refused requests, sessions, status, /metrics), its OpenAPI document and the web dashboard.
+// Registered only when ADMIN_TOKEN is set; auth.ts guards every route.
 import type { FastifyError, FastifyInstance } from 'fastify'
 import {
   hasZodFastifySchemaValidationErrors,
@@ -9,20 +9,33 @@ import {
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
 import type { TargetType } from '../delivery/targets.ts'
-import type { AdminStore } from '../store/types.ts'
+import { createAggregateLog } from '../shared/aggregate-log.ts'
+import type { AdminSessionStore, AdminStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
-import { adminAuth } from './auth.ts'
+import { adminAuth, createAuthFailures } from './auth.ts'
+import { type AuthLimitsOptions, createAuthLimits } from './auth-limits.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { openApi } from './openapi.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
 import { refusedRoutes } from './routes/refused.ts'
+import { sessionRoutes } from './routes/sessions.ts'
 import { statusRoutes } from './routes/status.ts'
 import { targetRoutes } from './routes/targets.ts'
+import { createAdminSessions } from './sessions.ts'
 
 export interface AdminOptions {
-  store: AdminStore
+  store: AdminStore & AdminSessionStore
   token: string
+  /** Read-only access; null = none. */
+  viewerToken: string | null
+  /** A dashboard session ends after this long unused, or this long after sign-in. */
+  sessionIdleMs: number
+  sessionLifetimeMs: number
+  authLimits: AuthLimitsOptions
+  /** Counts refused credentials and lockouts (metrics). */
+  onAuthFailure?: (credential: string) => void
+  onAuthLocked?: () => void
   /** The configured targets: their names and kinds (a stream's consumers pull: no pause). */
   targets: readonly { name: string; type: TargetType }[]
   /** Wakes the dispatcher after a replay. */
@@ -60,7 +73,43 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   })
 
   await openApi(app)
-  await adminAuth(app, { token: opts.token, now: opts.now })
+  const sessions = createAdminSessions({
+    store: opts.store,
+    tokens: { admin: opts.token, viewer: opts.viewerToken },
+    now: opts.now,
+    idleMs: opts.sessionIdleMs,
+    lifetimeMs: opts.sessionLifetimeMs,
+  })
+  // A guesser must not be able to fill the log: one line per address and minute, with a count.
+  const failureLog = createAggregateLog({
+    log: app.log,
+    intervalMs: 60_000,
+    message: 'admin authentication failed',
+  })
+  const lockedLog = createAggregateLog({
+    log: app.log,
+    intervalMs: 60_000,
+    message: 'admin authentication refused: too many failures (429)',
+  })
+  const failures = createAuthFailures({
+    limits: createAuthLimits(opts.authLimits),
+    onFailure: (address, credential) => {
+      failureLog.record(address, { ip: address, credential })
+      opts.onAuthFailure?.(credential)
+    },
+    onLocked: (address) => {
+      lockedLog.record(address, { ip: address })
+      opts.onAuthLocked?.()
+    },
+  })
+  // Sessions of a token no longer set go at start, not only when someone presents them.
+  app.addHook('onReady', async () => void (await sessions.prune()))
+  app.addHook('onClose', async () => {
+    failureLog.close()
+    lockedLog.close()
+  })
+  await adminAuth(app, { sessions, failures })
+  await app.register(sessionRoutes, { sessions, failures, lifetimeMs: opts.sessionLifetimeMs })
   await app.register(dashboardRoutes)
   await app.register(statusRoutes, opts)
   await app.register(eventRoutes, opts)

@@ -1,17 +1,16 @@
-// Who may use /admin: a request carrying ADMIN_TOKEN as a bearer token (scripts, the CLI), or a
-// browser holding a session cookie it got for that token (the dashboard). Routes marked
-// `config: { adminPublic: true }` (the page, its assets, signing in and out) are open to anyone and
-// decide for themselves with `request.adminVia`.
+// Who may use /admin: a request carrying ADMIN_TOKEN (or ADMIN_VIEWER_TOKEN) as a bearer token
+// (scripts, the CLI), or a browser holding a session cookie it got for one of them (the dashboard;
+// sessions.ts). Routes marked `config: { adminPublic: true }` (the page, its assets, signing in and
+// out) are open to anyone and decide for themselves with `request.admin`.
 //
-// Sessions are stateless: the cookie holds its expiry, signed with a key derived from ADMIN_TOKEN.
-// Every replica accepts it without a shared table, and changing the token signs everyone out.
-import { createHmac } from 'node:crypto'
+// A viewer reads and changes nothing: any method but GET, HEAD and OPTIONS is 403 for it. Every
+// failed token or cookie counts against the client's address (auth-limits.ts); a locked-out
+// address gets 429 with Retry-After and its token is not even compared.
 import cookie from '@fastify/cookie'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { ZodTypeProvider } from 'fastify-type-provider-zod'
-import { z } from 'zod'
-import { createTokenCheck } from '../shared/token-check.ts'
-import { badRequestAnswer, errorAnswer } from './schemas.ts'
+import type { AdminRole } from '../store/types.ts'
+import type { AuthLimits } from './auth-limits.ts'
+import type { ActiveSession, AdminSessions } from './sessions.ts'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -19,116 +18,120 @@ declare module 'fastify' {
     adminPublic?: boolean
   }
   interface FastifyRequest {
-    /** How the request proved it is the admin's, or null when it did not. */
-    adminVia: 'token' | 'session' | null
+    /** Who the request proved to be, or null when it did not. */
+    admin: AdminIdentity | null
   }
 }
 
-export interface AdminAuthOptions {
-  token: string
-  now: () => number
+export interface AdminIdentity {
+  via: 'token' | 'session'
+  role: AdminRole
+  /** The session, when signed in through the cookie. */
+  session: ActiveSession | null
 }
+
+/** What was presented and refused: the sign-in form's token, a bearer token, or a cookie. */
+export type AuthFailure = 'sign-in' | 'bearer' | 'cookie'
+
+export interface AuthFailureOptions {
+  limits: AuthLimits
+  /** Told of each refused credential (metrics, the aggregated log). */
+  onFailure: (address: string, failure: AuthFailure) => void
+  /** Told of each request turned away by a lockout. */
+  onLocked: (address: string) => void
+}
+
+/** The lockout and the failure count, shared by the check below and the sign-in route. */
+export function createAuthFailures({ limits, onFailure, onLocked }: AuthFailureOptions) {
+  return {
+    /** Answers 429 when the client is locked out; true when it did. */
+    async refusedAsLocked(request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+      const seconds = await limits.lockedFor(request.ip)
+      if (seconds === null) return false
+      onLocked(request.ip)
+      reply
+        .code(429)
+        .header('retry-after', String(seconds))
+        .send({ error: `too many failed sign-ins from this address: try again in ${seconds} s` })
+      return true
+    },
+
+    async failed(request: FastifyRequest, failure: AuthFailure): Promise<void> {
+      onFailure(request.ip, failure)
+      await limits.failed(request.ip)
+    },
+  }
+}
+
+export type AuthFailures = ReturnType<typeof createAuthFailures>
 
 export const SESSION_COOKIE = 'relay_session'
-export const SESSION_TTL_MS = 12 * 3_600_000
 const COOKIE_PATH = '/admin'
-// The cookie's format, so a later change of it refuses old cookies instead of misreading them.
-const FORMAT = 's1'
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-const sessionBody = z.strictObject({ token: z.string().min(1).max(1024).describe('ADMIN_TOKEN') })
-const sessionAnswer = z
-  .object({
-    signedIn: z.boolean(),
-    expiresAt: z.number().int().nullable().describe('When the session ends, ms since the epoch'),
-  })
-  .meta({ id: 'Session' })
-
-/** The signing key of session cookies: ADMIN_TOKEN's, and only for this use. */
-export function sessionSecret(token: string): Buffer {
-  return createHmac('sha256', token).update('whatsgate-relay admin session').digest()
-}
-
-/**
- * Adds the check to `app` itself (not a child scope): every route registered after it is guarded.
- * Also registers the session routes, POST and DELETE /admin/session.
- */
-export async function adminAuth(app: FastifyInstance, opts: AdminAuthOptions): Promise<void> {
-  const tokenMatches = createTokenCheck(opts.token)
+/** Adds the check to `app` itself (not a child scope): every route registered after it is guarded. */
+export async function adminAuth(
+  app: FastifyInstance,
+  { sessions, failures }: { sessions: AdminSessions; failures: AuthFailures },
+): Promise<void> {
+  const { refusedAsLocked, failed } = failures
   // Cookies are parsed by the check below, not by the plugin's own hook: no hook order to get right.
-  await app.register(cookie, { secret: sessionSecret(opts.token), hook: false })
+  await app.register(cookie, { hook: false })
 
-  const sessionValid = (request: FastifyRequest): boolean => {
-    const header = request.headers.cookie
-    if (header === undefined) return false
-    const signed = app.parseCookie(header)[SESSION_COOKIE]
-    if (signed === undefined) return false
-    const { valid, value } = app.unsignCookie(signed)
-    if (!valid || value === null) return false
-    const [format, expiresAt] = value.split('.')
-    return format === FORMAT && Number(expiresAt) > opts.now()
-  }
-
-  app.decorateRequest('adminVia', null)
+  app.decorateRequest('admin', null)
   app.addHook('onRequest', async (request, reply) => {
-    const bearer = request.headers.authorization?.replace(/^Bearer /i, '')
-    request.adminVia = tokenMatches(bearer) ? 'token' : sessionValid(request) ? 'session' : null
+    const bearer = request.headers.authorization?.match(/^Bearer (.*)$/i)?.[1]
+    const cookieValue = bearerOrCookie(app, request, bearer)
+    if (bearer !== undefined) {
+      if (await refusedAsLocked(request, reply)) return reply
+      const role = sessions.roleOf(bearer)
+      if (role !== null) request.admin = { via: 'token', role, session: null }
+      else await failed(request, 'bearer')
+    } else if (cookieValue !== undefined) {
+      const session = await sessions.resolve(cookieValue)
+      if (session !== null) request.admin = { via: 'session', role: session.role, session }
+      else {
+        // Ended (signed out, lapsed, the token changed) or forged: the browser stops sending it.
+        clearSessionCookie(reply)
+        if (await refusedAsLocked(request, reply)) return reply
+        await failed(request, 'cookie')
+      }
+    }
     if (request.routeOptions.config.adminPublic) return
-    if (request.adminVia === null) return reply.code(401).send({ error: 'admin token or session required' })
+    if (request.admin === null) {
+      if (await refusedAsLocked(request, reply)) return reply
+      return reply.code(401).send({ error: 'admin token or session required' })
+    }
+    if (SAFE_METHODS.has(request.method)) return
+    if (request.admin.role === 'viewer') {
+      return reply.code(403).send({ error: 'read-only: a viewer cannot change anything' })
+    }
     // A cross-site form can send a cookie-carrying POST, but never as JSON without a CORS preflight
     // the relay does not answer: belt and braces beside SameSite=Strict.
-    if (request.adminVia === 'session' && !SAFE_METHODS.has(request.method) && !isJson(request)) {
+    if (request.admin.via === 'session' && !isJson(request)) {
       return reply
         .code(415)
         .send({ error: 'a change from a signed-in browser must be sent as application/json' })
     }
   })
-
-  const api = app.withTypeProvider<ZodTypeProvider>()
-  api.post(
-    '/admin/session',
-    {
-      config: { adminPublic: true },
-      schema: {
-        summary: 'Sign in: exchange ADMIN_TOKEN for a session cookie (HttpOnly, SameSite=Strict, 12 h)',
-        security: [],
-        body: sessionBody,
-        response: { 200: sessionAnswer, 400: badRequestAnswer, 401: errorAnswer },
-      },
-    },
-    async (request, reply) => {
-      if (!tokenMatches(request.body.token)) {
-        request.log.warn({ ip: request.ip }, 'admin sign-in refused: wrong token')
-        return reply.code(401).send({ error: 'wrong admin token' })
-      }
-      const expiresAt = opts.now() + SESSION_TTL_MS
-      reply.setCookie(SESSION_COOKIE, `${FORMAT}.${expiresAt}`, {
-        ...cookieOptions(reply),
-        signed: true,
-        maxAge: SESSION_TTL_MS / 1000,
-      })
-      request.log.info({ ip: request.ip }, 'admin signed in')
-      return { signedIn: true, expiresAt }
-    },
-  )
-
-  api.delete(
-    '/admin/session',
-    {
-      config: { adminPublic: true },
-      schema: {
-        summary: 'Sign out: clear the session cookie',
-        security: [],
-        response: { 200: sessionAnswer },
-      },
-    },
-    async (_request, reply) => {
-      reply.clearCookie(SESSION_COOKIE, cookieOptions(reply))
-      return { signedIn: false, expiresAt: null }
-    },
-  )
 }
 
+/** The session cookie's value, unless a bearer token was presented (it decides alone). */
+function bearerOrCookie(app: FastifyInstance, request: FastifyRequest, bearer: string | undefined) {
+  if (bearer !== undefined || request.headers.cookie === undefined) return undefined
+  return app.parseCookie(request.headers.cookie)[SESSION_COOKIE]
+}
+
+export function setSessionCookie(reply: FastifyReply, value: string, maxAgeMs: number): void {
+  reply.setCookie(SESSION_COOKIE, value, { ...cookieOptions(reply), maxAge: Math.floor(maxAgeMs / 1000) })
+}
+
+export function clearSessionCookie(reply: FastifyReply): void {
+  reply.clearCookie(SESSION_COOKIE, cookieOptions(reply))
+}
+
+// Secure when the request came over HTTPS, as the client saw it: behind a proxy, that takes
+// TRUST_PROXY, so that Fastify reads the protocol the proxy forwarded.
 function cookieOptions(reply: FastifyReply) {
   return {
     path: COOKIE_PATH,

@@ -43,6 +43,17 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     labelNames: ['reason'] as const,
     registers: [registry],
   })
+  const authFailures = new Counter({
+    name: 'whatsgate_relay_admin_auth_failures_total',
+    help: 'Admin credentials refused, by what was presented (sign-in, bearer, cookie)',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+  })
+  const authLocked = new Counter({
+    name: 'whatsgate_relay_admin_auth_locked_total',
+    help: 'Admin requests answered 429: their address (or everyone) failed too often',
+    registers: [registry],
+  })
   const attempts = new Counter({
     name: 'whatsgate_relay_delivery_attempts_total',
     help: 'Delivery attempts, by target and what followed',
@@ -163,6 +174,12 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     /** Where the stream consumers gauge reads from, once the streams exist. */
     observeStreamConsumers(source: () => Map<string, number>) {
       streamConsumers = source
+    },
+    adminAuthFailed(credential: string) {
+      authFailures.inc({ credential })
+    },
+    adminAuthLocked() {
+      authLocked.inc()
     },
     webhookRefused(reason: string) {
       refused.inc({ reason })

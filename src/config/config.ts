@@ -1,4 +1,5 @@
 // The relay's typed, frozen configuration, built from the validated environment.
+import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { redactedUrl } from '../delivery/destinations/broker-link.ts'
 import { type Target, TargetConfigError } from '../delivery/targets.ts'
@@ -41,6 +42,15 @@ export interface Config {
     backfillSince: string | null
   }
   adminToken: string | null
+  /** Read-only console and API; null = none. */
+  adminViewerToken: string | null
+  adminSessionIdleMs: number
+  adminSessionLifetimeMs: number
+  /** Failed admin authentications per address, and overall, per minute before 429; 0 = no limit. */
+  adminAuthFailuresPerMinute: number
+  adminAuthFailuresOverall: number
+  /** Fastify's trustProxy: which proxies' X-Forwarded-* headers give the client's address and protocol. */
+  trustProxy: boolean | number | string[]
   logLevel: Env['LOG_LEVEL']
   logMessageText: boolean
   retentionDays: number
@@ -60,6 +70,14 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
       throw new ConfigError(
         'INGEST_TOKEN: required with DATABASE_URL, so that every replica answers the same callback URL',
       )
+    }
+  }
+  if (env.ADMIN_VIEWER_TOKEN !== undefined) {
+    if (env.ADMIN_TOKEN === undefined) {
+      throw new ConfigError('ADMIN_VIEWER_TOKEN: needs ADMIN_TOKEN (the console is off without it)')
+    }
+    if (env.ADMIN_VIEWER_TOKEN === env.ADMIN_TOKEN) {
+      throw new ConfigError('ADMIN_VIEWER_TOKEN: must differ from ADMIN_TOKEN')
     }
   }
   // Both run from the request's first byte: a headers timeout past the request timeout never fires.
@@ -111,6 +129,12 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
       backfillSince: env.BACKFILL_SINCE ?? null,
     }),
     adminToken: env.ADMIN_TOKEN ?? null,
+    adminViewerToken: env.ADMIN_VIEWER_TOKEN ?? null,
+    adminSessionIdleMs: env.ADMIN_SESSION_IDLE_MINUTES * 60_000,
+    adminSessionLifetimeMs: env.ADMIN_SESSION_HOURS * 3_600_000,
+    adminAuthFailuresPerMinute: env.ADMIN_AUTH_FAILURES_PER_MINUTE,
+    adminAuthFailuresOverall: env.ADMIN_AUTH_FAILURES_OVERALL,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL,
     logMessageText: env.LOG_MESSAGE_TEXT,
     retentionDays: env.RETENTION_DAYS,
@@ -129,8 +153,35 @@ export function configSummary(config: Config) {
     publicUrl: config.publicUrl,
     whatsgateApi: config.whatsgate.apiUrl,
     whatsgateKey: config.whatsgate.apiKey ? 'set' : 'unset',
-    adminApi: config.adminToken ? 'on' : 'off',
+    adminApi: config.adminToken ? (config.adminViewerToken ? 'on, with a viewer token' : 'on') : 'off',
+    trustProxy: config.trustProxy,
   }
+}
+
+/**
+ * TRUST_PROXY as Fastify's trustProxy takes it: true or false, a hop count (the nearest N proxies
+ * are believed), or the proxies' addresses and CIDR ranges.
+ */
+function parseTrustProxy(text: string): boolean | number | string[] {
+  const value = text.trim().toLowerCase()
+  if (['true', 'yes', 'on'].includes(value)) return true
+  if (['false', 'no', 'off', '0', ''].includes(value)) return false
+  if (/^\d+$/.test(value)) return Number(value)
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+  for (const entry of entries) {
+    const [address = '', bits, extra] = entry.split('/')
+    const maxBits = isIP(address) === 4 ? 32 : isIP(address) === 6 ? 128 : 0
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= maxBits)
+    if (maxBits === 0 || !bitsOk || extra !== undefined) {
+      throw new ConfigError(
+        `TRUST_PROXY: "${entry}" is not an address or CIDR range (expected true, false, a hop count, or e.g. 10.0.0.0/8,::1)`,
+      )
+    }
+  }
+  return entries
 }
 
 /**

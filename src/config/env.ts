@@ -84,6 +84,38 @@ export const envSchema = z.object({
     .min(16, 'must be at least 16 characters')
     .optional()
     .describe('Bearer token of the admin API; the API is off without it'),
+  ADMIN_VIEWER_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('Token of a read-only console and API (needs ADMIN_TOKEN): no replay, pause or discard'),
+  ADMIN_SESSION_IDLE_MINUTES: integer()
+    .min(1)
+    .default(60)
+    .describe('A dashboard session unused for this long ends'),
+  ADMIN_SESSION_HOURS: integer()
+    .min(1)
+    .max(24 * 30)
+    .default(12)
+    .describe('A dashboard session ends this long after sign-in, used or not'),
+  ADMIN_AUTH_FAILURES_PER_MINUTE: integer()
+    .min(0)
+    .default(10)
+    .describe(
+      'Failed admin sign-ins (token or cookie) per client address and minute before 429 (0 = no limit)',
+    ),
+  ADMIN_AUTH_FAILURES_OVERALL: integer()
+    .min(0)
+    .default(100)
+    .describe(
+      'Failed admin sign-ins per minute from all addresses before every token check gets 429 (0 = no limit)',
+    ),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .describe(
+      'Proxies in front whose X-Forwarded-For/-Proto are believed: true, false, a hop count, or a comma list of addresses/CIDRs',
+    ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   LOG_MESSAGE_TEXT: boolean().default(false).describe('Log message bodies (off: they are redacted)'),
   RETENTION_DAYS: number().min(0).default(7).describe('Keep delivered events this long'),

@@ -1,6 +1,6 @@
 // The web dashboard: one page at GET /admin/ and its files under /admin/assets/, served by the relay
 // itself (no build step, no CDN). The page is a client of the JSON admin API and adds nothing it
-// cannot do; it signs in through POST /admin/session (auth.ts).
+// cannot do; it signs in through POST /admin/session (routes/sessions.ts).
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import helmet from '@fastify/helmet'
@@ -57,7 +57,7 @@ export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   // the sign-in form as its body for a browser to show.
   app.get('/admin/', page, async (request, reply) => {
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
-    if (request.adminVia === null) return reply.code(401).send(signInPage)
+    if (request.admin === null) return reply.code(401).send(signInPage)
     return reply.send(appPage)
   })
 }
