@@ -99,7 +99,10 @@ export async function adminAuth(
     }
     if (request.routeOptions.config.adminPublic) return
     if (request.admin === null) {
-      if (await refusedAsLocked(request, reply)) return reply
+      // A request that presented nothing: a locked-out address is told how long to wait.
+      if (bearer === undefined && cookieValue === undefined && (await refusedAsLocked(request, reply))) {
+        return reply
+      }
       return reply.code(401).send({ error: 'admin token or session required' })
     }
     if (SAFE_METHODS.has(request.method)) return
