@@ -10,6 +10,7 @@ import { buildTestApp, TEST_TOKEN } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
 const ADMIN_TOKEN = 'admin-token-0123456789'
+const VIEWER_TOKEN = 'viewer-token-0123456789'
 const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url))
 const fastRetry = (maxAttempts: number) => ({ maxAttempts, initialDelayMs: 20, maxDelayMs: 50 })
 
@@ -44,6 +45,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     })
     relay = await buildTestApp({
       ADMIN_TOKEN,
+      ADMIN_VIEWER_TOKEN: VIEWER_TOKEN,
       TARGETS: JSON.stringify([
         { name: 'bot', url: sinks.bot.url, events: ['*'], sessions: ['main-session', 'shot-session'] },
         { name: 'crm', url: sinks.crm.url, events: ['*'], sessions: ['dead-session'], retry: fastRetry(2) },
@@ -91,10 +93,14 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   /** Waits for the page to have drawn the current route from the API. */
   const drawn = (page: Page) => page.locator('#updated:not(:empty)').waitFor()
 
-  async function signedIn(viewport?: { width: number; height: number }, route = ''): Promise<Page> {
+  async function signedIn(
+    viewport?: { width: number; height: number },
+    route = '',
+    token = ADMIN_TOKEN,
+  ): Promise<Page> {
     const page = await newPage(viewport)
     await page.goto(`${base}/admin/${route}`)
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN)
+    await page.getByLabel('Admin token').fill(token)
     await page.getByRole('button', { name: 'Sign in' }).click()
     // The page's script has run and drawn the route (the header alone is in the HTML).
     await drawn(page)
@@ -332,6 +338,37 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await page.getByLabel('Admin token').waitFor()
     expect(await page.context().cookies()).toEqual([])
     expect(await page.evaluate(() => fetch('/admin/status').then((r) => r.status))).toBe(401)
+  })
+
+  it('signs a viewer in to a read-only console: every page shown, no button that changes anything', async () => {
+    await post(
+      wgEvent({ id: 801, whatsappId: 'main-session', chat: '79995550181@c.us', text: 'viewer test' }),
+    )
+    const admin = await signedIn(undefined, '#/targets')
+    await admin.getByRole('button', { name: 'Pause bot' }).waitFor()
+
+    const page = await signedIn(undefined, '#/targets', VIEWER_TOKEN)
+    await page.getByText('Viewer · read-only').waitFor()
+    for (const route of [
+      '#/targets',
+      '#/dead',
+      `#/events/${encodeURIComponent('main-session:message:801')}`,
+    ]) {
+      await page.goto(`${base}/admin/${route}`)
+      await page.locator('#updated:not(:empty)').waitFor()
+      await page.locator('main h1').waitFor()
+      expect(await page.locator('main button').count(), route).toBe(0)
+    }
+    await page.getByText('viewer test').waitFor()
+    // The API refuses a viewer's change even if a page were to offer one.
+    const status = await page.evaluate(() =>
+      fetch('/admin/targets/crm/pause', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      }).then((r) => r.status),
+    )
+    expect(status).toBe(403)
   })
 
   it('shows a delivery that took three attempts, each with its answer', async () => {

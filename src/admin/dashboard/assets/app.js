@@ -1,13 +1,13 @@
 // The dashboard: hash routes (the paths under /admin/ are the JSON API), each page a module that
 // draws itself and refreshes from the API every few seconds while the tab is visible.
-import { signOut } from './api.js'
+import { api, signOut } from './api.js'
 import { deadPage } from './dead.js'
 import { h } from './dom.js'
 import { eventPage } from './event.js'
 import { eventsPage } from './events.js'
 import { overviewPage } from './overview.js'
 import { targetsPage } from './targets.js'
-import { complain, say, setRedraw } from './ui.js'
+import { complain, say, setReadOnly, setRedraw } from './ui.js'
 
 const REFRESH_MS = 5000
 
@@ -111,4 +111,10 @@ document.addEventListener('visibilitychange', () => {
   if (!document.hidden) void refresh()
 })
 document.getElementById('sign-out').addEventListener('click', () => void signOut())
+// Who is signed in decides what the pages offer: a viewer gets no buttons that change anything.
+const session = await api('session').catch(() => null)
+if (session?.role === 'viewer') {
+  setReadOnly(true)
+  document.getElementById('role').textContent = 'Viewer · read-only'
+}
 show()

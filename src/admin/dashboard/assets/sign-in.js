@@ -16,7 +16,13 @@ form.addEventListener('submit', async (event) => {
       body: JSON.stringify({ token: input.value }),
     })
     if (response.ok) return location.reload()
-    error.textContent = response.status === 401 ? 'Wrong token.' : `Sign-in failed (HTTP ${response.status}).`
+    const answer = await response.json().catch(() => null)
+    error.textContent =
+      response.status === 401
+        ? 'Wrong token.'
+        : response.status === 429
+          ? `Too many failed sign-ins from this address: try again in ${response.headers.get('retry-after')} s.`
+          : `Sign-in failed (HTTP ${response.status}${answer?.error ? `: ${answer.error}` : ''}).`
   } catch {
     error.textContent = 'The relay did not answer.'
   } finally {

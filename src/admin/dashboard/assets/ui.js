@@ -16,6 +16,12 @@ export function complain(error) {
 }
 
 let redraw = async () => {}
+let readOnly = false
+
+/** Signed in as a viewer: the relay would refuse every change, so no page offers one. */
+export function setReadOnly(value) {
+  readOnly = value
+}
 
 /** The router's refresh of the current page, for actions to call once they are done. */
 export function setRedraw(fn) {
@@ -30,8 +36,10 @@ export function redrawNow() {
 /**
  * A button that runs `work` (a change through the API) and says what came of it; `work` returns
  * the sentence to say, or null when it was cancelled. Inert while it runs; the page is redrawn after.
+ * None for a viewer.
  */
 export function actionButton(label, work, attrs = {}) {
+  if (readOnly) return null
   const button = h('button', { type: 'button', ...attrs }, label)
   button.addEventListener('click', async () => {
     // aria-disabled, not disabled: a disabled button drops the keyboard focus.
