@@ -10,6 +10,7 @@ import { configWarnings } from './config/warnings.ts'
 import { createRefusals } from './ingest/refusals.ts'
 import { webhookRoute } from './ingest/webhook-route.ts'
 import { createRelay, type RelayOptions } from './relay.ts'
+import { createAggregateLog } from './shared/aggregate-log.ts'
 import { StoreUnavailableError } from './store/errors.ts'
 
 declare module 'fastify' {
@@ -40,6 +41,9 @@ export const loggerOptions = {
   },
   redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
 } satisfies LoggerOptions
+
+/** What strangers provoke is logged at most once a minute per address and reason. */
+const STRANGER_LOG_INTERVAL_MS = 60_000
 
 export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
@@ -103,6 +107,12 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     const { streamRoutes } = await import('./stream/stream-routes.ts')
     await app.register(streamRoutes, { streams: relay.streams })
   }
+  const refusedStrangers = createAggregateLog({
+    log,
+    intervalMs: STRANGER_LOG_INTERVAL_MS,
+    message: 'webhook requests refused',
+  })
+  app.addHook('onClose', async () => refusedStrangers.close())
   await app.register(webhookRoute, {
     prefix: '/webhook',
     acceptor: relay.acceptor,
@@ -113,6 +123,7 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
       store: relay.store,
       keep: config.refusedRequestsKept,
       onRefused: relay.metrics?.webhookRefused,
+      strangers: refusedStrangers,
     }),
   })
 
