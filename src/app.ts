@@ -7,6 +7,7 @@ import { healthRoutes } from './admin/health-routes.ts'
 import { type Config, configSummary } from './config/config.ts'
 import { loadConfig } from './config/load.ts'
 import { configWarnings } from './config/warnings.ts'
+import { watchConnectionCuts } from './ingest/connection-cuts.ts'
 import { createRefusals } from './ingest/refusals.ts'
 import { webhookRoute } from './ingest/webhook-route.ts'
 import { createRelay, type RelayOptions } from './relay.ts'
@@ -112,13 +113,26 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     intervalMs: STRANGER_LOG_INTERVAL_MS,
     message: 'webhook requests refused',
   })
-  app.addHook('onClose', async () => refusedStrangers.close())
+  const cutsLog = createAggregateLog({
+    log,
+    intervalMs: STRANGER_LOG_INTERVAL_MS,
+    message: 'connections cut',
+  })
+  const connectionCuts = watchConnectionCuts(app.server, {
+    log: cutsLog,
+    onCut: relay.metrics?.connectionCut,
+  })
+  app.addHook('onClose', async () => {
+    refusedStrangers.close()
+    cutsLog.close()
+  })
   await app.register(webhookRoute, {
     prefix: '/webhook',
     acceptor: relay.acceptor,
     token: config.ingestToken,
     bodyLimit: config.bodyLimit,
     logMessageText: config.logMessageText,
+    cutByRequestTimeout: connectionCuts.cutByRequestTimeout,
     recordRefusal: createRefusals({
       store: relay.store,
       keep: config.refusedRequestsKept,
