@@ -1,9 +1,10 @@
 // Header names are the sender's to choose: one named like a member of every JavaScript object
 // (`constructor`, `__proto__`, `toString`) is kept and shown as sent, with an event and with a
-// refused request alike. Real HTTP in, the real SQLite store, and the admin API out.
+// refused request alike. Real HTTP in, each real store (SQLite, PostgreSQL), and the admin API out.
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
+import { freshSchema, postgresSkipReason, type TestSchema } from '../support/postgres.ts'
 import { buildTestApp, TEST_TOKEN } from '../support/relay.ts'
 
 const ADMIN_TOKEN = 'admin-token-0123456789'
@@ -17,10 +18,16 @@ const SENT: [string, string][] = [
 const KEPT = SENT.map(([name, value]) => [name.toLowerCase(), value])
 
 let relay: Awaited<ReturnType<typeof buildTestApp>>
-afterEach(() => relay.close())
+let schema: TestSchema | null = null
+afterEach(async () => {
+  await relay.close()
+  await schema?.drop()
+  schema = null
+})
 
-async function listening() {
-  relay = await buildTestApp({ ADMIN_TOKEN })
+async function listening(store: 'sqlite' | 'postgres') {
+  schema = store === 'postgres' ? await freshSchema() : null
+  relay = await buildTestApp({ ADMIN_TOKEN, ...(schema && { DATABASE_URL: schema.url }) })
   await relay.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = relay.app.server.address() as { port: number }
   const url = `http://127.0.0.1:${port}`
@@ -56,28 +63,37 @@ async function listening() {
 const sentOf = (headers: object) =>
   Object.entries(headers).filter(([name]) => KEPT.some(([kept]) => kept === name))
 
-describe('header names like Object members', () => {
-  it('are kept as sent with an event, and read back through the admin API', async () => {
-    const { webhook, admin } = await listening()
-    const event = {
-      id: 1,
-      whatsapp_id: 'wa-headers',
-      event_action: 'message',
-      event_date: '2024-05-01 10:00:00',
-      event_data: { message: { id: 'false_79990000000@c.us_1', body: 'hi', type: 'chat' } },
-    }
-    expect(await webhook(JSON.stringify(event))).toBe(200)
+const stores = [
+  { store: 'sqlite', skip: null },
+  { store: 'postgres', skip: postgresSkipReason },
+] as const
 
-    const stored = await admin(`/admin/events/${encodeURIComponent('wa-headers:message:1')}`)
-    expect(sentOf(stored.headers)).toEqual(KEPT)
-  })
+for (const { store, skip } of stores)
+  describe.skipIf(skip !== null)(
+    `header names like Object members, ${store}${skip ? ` (skipped: ${skip})` : ''}`,
+    () => {
+      it('are kept as sent with an event, and read back through the admin API', async () => {
+        const { webhook, admin } = await listening(store)
+        const event = {
+          id: 1,
+          whatsapp_id: 'wa-headers',
+          event_action: 'message',
+          event_date: '2024-05-01 10:00:00',
+          event_data: { message: { id: 'false_79990000000@c.us_1', body: 'hi', type: 'chat' } },
+        }
+        expect(await webhook(JSON.stringify(event))).toBe(200)
 
-  it('are kept as sent with a refused request, and read back through the admin API', async () => {
-    const { webhook, admin } = await listening()
-    expect(await webhook('not json')).toBe(400)
+        const stored = await admin(`/admin/events/${encodeURIComponent('wa-headers:message:1')}`)
+        expect(sentOf(stored.headers)).toEqual(KEPT)
+      })
 
-    const { refused } = await admin('/admin/refused')
-    expect(refused).toHaveLength(1)
-    expect(sentOf(refused[0].headers)).toEqual(KEPT)
-  })
-})
+      it('are kept as sent with a refused request, and read back through the admin API', async () => {
+        const { webhook, admin } = await listening(store)
+        expect(await webhook('not json')).toBe(400)
+
+        const { refused } = await admin('/admin/refused')
+        expect(refused).toHaveLength(1)
+        expect(sentOf(refused[0].headers)).toEqual(KEPT)
+      })
+    },
+  )
