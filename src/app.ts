@@ -7,9 +7,11 @@ import { healthRoutes } from './admin/health-routes.ts'
 import { type Config, configSummary } from './config/config.ts'
 import { loadConfig } from './config/load.ts'
 import { configWarnings } from './config/warnings.ts'
+import { watchConnectionCuts } from './ingest/connection-cuts.ts'
 import { createRefusals } from './ingest/refusals.ts'
 import { webhookRoute } from './ingest/webhook-route.ts'
 import { createRelay, type RelayOptions } from './relay.ts'
+import { createAggregateLog } from './shared/aggregate-log.ts'
 import { StoreUnavailableError } from './store/errors.ts'
 
 declare module 'fastify' {
@@ -40,6 +42,9 @@ export const loggerOptions = {
   },
   redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
 } satisfies LoggerOptions
+
+/** What strangers provoke is logged at most once a minute per address and reason. */
+const STRANGER_LOG_INTERVAL_MS = 60_000
 
 export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
@@ -112,16 +117,36 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     const { streamRoutes } = await import('./stream/stream-routes.ts')
     await app.register(streamRoutes, { streams: relay.streams })
   }
+  const refusedStrangers = createAggregateLog({
+    log,
+    intervalMs: STRANGER_LOG_INTERVAL_MS,
+    message: 'webhook requests refused',
+  })
+  const cutsLog = createAggregateLog({
+    log,
+    intervalMs: STRANGER_LOG_INTERVAL_MS,
+    message: 'connections cut',
+  })
+  const connectionCuts = watchConnectionCuts(app.server, {
+    log: cutsLog,
+    onCut: relay.metrics?.connectionCut,
+  })
+  app.addHook('onClose', async () => {
+    refusedStrangers.close()
+    cutsLog.close()
+  })
   await app.register(webhookRoute, {
     prefix: '/webhook',
     acceptor: relay.acceptor,
     token: config.ingestToken,
     bodyLimit: config.bodyLimit,
     logMessageText: config.logMessageText,
+    cutByRequestTimeout: connectionCuts.cutByRequestTimeout,
     recordRefusal: createRefusals({
       store: relay.store,
       keep: config.refusedRequestsKept,
       onRefused: relay.metrics?.webhookRefused,
+      strangers: refusedStrangers,
     }),
   })
 

@@ -54,6 +54,12 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     help: 'Admin requests answered 429: their address (or everyone) failed too often',
     registers: [registry],
   })
+  const cut = new Counter({
+    name: 'whatsgate_relay_connections_cut_total',
+    help: 'Connections the server cut before a route answered, by reason (headers_timeout, request_timeout, malformed)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  })
   const attempts = new Counter({
     name: 'whatsgate_relay_delivery_attempts_total',
     help: 'Delivery attempts, by target and what followed',
@@ -183,6 +189,9 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     },
     webhookRefused(reason: string) {
       refused.inc({ reason })
+    },
+    connectionCut(reason: string) {
+      cut.inc({ reason })
     },
     deliveryAttempt(target: string, outcome: AttemptOutcome, durationMs: number) {
       attempts.inc({ target, outcome })

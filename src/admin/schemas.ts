@@ -130,6 +130,21 @@ const attemptRow = z
 
 const deliveryDetail = deliveryRow.extend({ history: z.array(attemptRow) }).meta({ id: 'DeliveryDetail' })
 
+/**
+ * The headers a webhook request came with, names as the sender chose them. Not z.record: it
+ * rebuilds the object and drops a key named `__proto__`; this checks the object and passes it on
+ * as it is, documented as the string map it is.
+ */
+const receivedHeaders = z
+  .custom<Record<string, string>>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value) &&
+      Object.values(value).every((header) => typeof header === 'string'),
+  )
+  .meta({ type: 'object', additionalProperties: { type: 'string' } })
+
 /** A body as text when it is UTF-8, else base64 (see asText). */
 const textBody = {
   body: z.string(),
@@ -139,8 +154,7 @@ const textBody = {
 export const eventsAnswer = z.object({ events: z.array(eventRow), next: z.number().int().nullable() })
 export const eventAnswer = eventRow
   .extend({
-    headers: z
-      .record(z.string(), z.string())
+    headers: receivedHeaders
       .nullable()
       .describe('The headers the webhook request came with, credentials redacted; null for a backfill'),
     ...textBody,
@@ -161,7 +175,7 @@ export const refusedAnswer = z.object({
       receivedAt: z.number().int(),
       reason: z.string(),
       status: z.number().int(),
-      headers: z.record(z.string(), z.string()),
+      headers: receivedHeaders,
       body: z.string().nullable(),
       bodyEncoding: z.enum(['utf8', 'base64']).nullable(),
       bodySize: z.number().int().nullable(),

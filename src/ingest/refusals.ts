@@ -1,8 +1,11 @@
 // What happens to a webhook request the relay refuses: WhatsGate retries it three times and then
-// drops it, so every refusal is made visible. One warn line (never the token or the body), a
-// metric by reason, and, once the token has matched, the request itself kept for the operator:
-// what WhatsGate sent that the relay could not take.
+// drops it, so every refusal is made visible. Each counts in a metric by reason. One that came
+// past the token (what WhatsGate sent that the relay could not take) also writes a warn line
+// (never the token or the body) and is kept for the operator. One anyone could send (a wrong
+// token, an unknown path) is only logged in aggregate, per address: a stranger's flood must
+// neither push WhatsGate's refused requests out of the store nor fill the disk with log lines.
 import type { FastifyRequest } from 'fastify'
+import type { AggregateLog } from '../shared/aggregate-log.ts'
 import type { IngestStore } from '../store/types.ts'
 import { headersAsReceived } from './request-headers.ts'
 
@@ -27,20 +30,23 @@ export interface RefusalsDeps {
   /** How many refused requests the store keeps; 0 = none. */
   keep: number
   onRefused?: (reason: RefusalReason) => void
+  /** Where refusals that need no token are logged, keyed by reason and address. */
+  strangers: Pick<AggregateLog, 'record'>
 }
 
 export type RecordRefusal = (request: FastifyRequest, refusal: Refusal) => Promise<void>
 
-// Header values that may carry a credential; their names are kept, their values are not.
-
-export function createRefusals({ store, keep, onRefused }: RefusalsDeps): RecordRefusal {
+export function createRefusals({ store, keep, onRefused, strangers }: RefusalsDeps): RecordRefusal {
   return async (request, { reason, status, body }) => {
+    onRefused?.(reason)
+    if (reason === 'token' || reason === 'not_found') {
+      strangers.record(`${reason} ${request.ip}`, { reason, status, remoteAddress: request.ip })
+      return
+    }
     const announced = Number(request.headers['content-length'])
     const bodySize = body?.length ?? (Number.isSafeInteger(announced) ? announced : null)
     request.log.warn({ status, reason, remoteAddress: request.ip, bodySize }, 'webhook request refused')
-    onRefused?.(reason)
-    // A wrong token can come from anyone: what such a request carries is not the operator's.
-    if (reason === 'token' || keep === 0) return
+    if (keep === 0) return
     try {
       await store.keepRefused(
         {

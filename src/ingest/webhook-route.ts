@@ -1,5 +1,6 @@
 // POST /webhook/<token>: WhatsGate's callback. Thin: token, size limit, then the acceptor decides.
 // Registered under the /webhook prefix, so its refusals (404s included) are all its own.
+import type { IncomingMessage } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { messageTextOf } from '../events/index.ts'
 import { createTokenCheck } from '../shared/token-check.ts'
@@ -12,6 +13,8 @@ export interface WebhookRouteOptions {
   token: string
   bodyLimit: number
   logMessageText: boolean
+  /** Whether the server cut this request at the request timeout, answering 408 itself. */
+  cutByRequestTimeout: (request: IncomingMessage) => boolean
   recordRefusal: RecordRefusal
 }
 
@@ -35,14 +38,15 @@ export async function webhookRoute(app: FastifyInstance, opts: WebhookRouteOptio
   )
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500
+    const errorStatus = error.statusCode ?? 500
     // Not a refusal (a store outage is a 503): the app's handler answers it.
-    if (status < 400 || status >= 500) throw error
+    if (errorStatus < 400 || errorStatus >= 500) throw error
     // The body stopped coming: the client left, or the request timeout cut it off (Node's server
-    // has then answered 408 itself).
+    // has then answered 408 itself, and that is the status kept).
     const incomplete = error.code === 'ECONNRESET' || request.raw.destroyed
     const reason =
       error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'too_large' : incomplete ? 'incomplete' : 'bad_request'
+    const status = opts.cutByRequestTimeout(request.raw) ? 408 : errorStatus
     return refuse(request, reply, { reason, status, body: null }, { error: error.message })
   })
 

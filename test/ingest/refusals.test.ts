@@ -1,7 +1,8 @@
-// Every refusal of the webhook route is visible: one warn line (without the token or the body),
-// a metric by reason, and, unless the token was wrong, the request kept for the operator in a
-// bounded list the admin API shows.
-import { rmSync } from 'node:fs'
+// Every refusal of the webhook route is visible: a metric by reason and, past the token, one warn
+// line (without the token or the body) and the request kept for the operator in a bounded list the
+// admin API shows. What anyone can send without the token (a wrong one, an unknown path) is only
+// counted and logged in aggregate per address: a flood of it keeps nothing and writes a line or two.
+import { readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { pino } from 'pino'
@@ -56,8 +57,15 @@ async function admin(path: string) {
   return response
 }
 
-const refusalLines = () =>
-  lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'webhook request refused')
+const logged = () => lines.map((line) => JSON.parse(line))
+const refusalLines = () => logged().filter((entry) => entry.msg === 'webhook request refused')
+const aggregateLines = () => logged().filter((entry) => entry.msg === 'webhook requests refused')
+
+/** Bytes of every file of the store (the database, its write-ahead log and index). */
+const storeSize = () =>
+  readdirSync(dataDir)
+    .filter((name) => name.startsWith('relay.sqlite'))
+    .reduce((sum, name) => sum + statSync(join(dataDir, name)).size, 0)
 
 describe('refusals', () => {
   const kinds: [reason: string, send: () => ReturnType<typeof post>, status: number, kept: boolean][] = [
@@ -71,7 +79,7 @@ describe('refusals', () => {
       'not_found',
       () => post(`{"note":"${SECRET_TEXT}"}`, { path: `/webhook/${TEST_TOKEN}/more` }),
       404,
-      true,
+      false,
     ],
     ['too_large', () => post(`{"note":"${SECRET_TEXT}","pad":"${'x'.repeat(5000)}"}`), 413, true],
     ['not_json', () => post(`{"note":"${SECRET_TEXT}",`), 400, true],
@@ -79,21 +87,23 @@ describe('refusals', () => {
   ]
 
   for (const [reason, send, status, kept] of kinds) {
-    it(`${reason}: ${status}, one warn line, the metric, ${kept ? 'kept' : 'not kept'}`, async () => {
+    it(`${reason}: ${status}, ${kept ? 'one warn line' : 'an aggregate line'}, the metric, ${kept ? 'kept' : 'not kept'}`, async () => {
       const response = await send()
       expect(response.statusCode).toBe(status)
       expect(response.json().error).toEqual(expect.any(String))
 
-      const warned = refusalLines()
+      const warned = kept ? refusalLines() : aggregateLines()
       expect(warned).toEqual([
-        expect.objectContaining({
-          level: 40,
-          reason,
-          status,
-          reqId: 'req-7',
-          remoteAddress: '127.0.0.1',
-          bodySize: expect.any(Number),
-        }),
+        kept
+          ? expect.objectContaining({
+              level: 40,
+              reason,
+              status,
+              reqId: 'req-7',
+              remoteAddress: '127.0.0.1',
+              bodySize: expect.any(Number),
+            })
+          : expect.objectContaining({ level: 40, reason, status, remoteAddress: '127.0.0.1', count: 1 }),
       ])
       const logged = lines.join('')
       expect(logged).not.toContain(TEST_TOKEN)
@@ -123,9 +133,67 @@ describe('refusals', () => {
       // A body refused for its size was never read; the others are kept as they came.
       if (reason === 'too_large')
         expect(refused[0]).toMatchObject({ body: null, bodySize: expect.any(Number) })
-      else if (reason !== 'not_found') expect(refused[0].body).toContain(SECRET_TEXT)
+      else expect(refused[0].body).toContain(SECRET_TEXT)
     })
   }
+
+  it('1,000 requests to unknown paths and 1,000 with a wrong token keep nothing, count each, and log a line per address', async () => {
+    // What WhatsGate sent that the relay could not take, kept before the flood.
+    expect((await post('not json: kept')).statusCode).toBe(400)
+    const keptBefore = (await admin('/admin/refused')).json().refused
+    const sizeBefore = storeSize()
+    const addresses = ['198.51.100.7', '203.0.113.9']
+
+    for (let i = 0; i < 1000; i++) {
+      const remoteAddress = addresses[i % 2]
+      const [unknown, wrongToken] = await Promise.all([
+        app.inject({ method: 'POST', url: '/webhook/x/y', payload: `{"n":${i}}`, remoteAddress }),
+        app.inject({
+          method: 'POST',
+          url: '/webhook/wrong-token-0123456789',
+          payload: `{"n":${i}}`,
+          remoteAddress,
+        }),
+      ])
+      expect([unknown.statusCode, wrongToken.statusCode]).toEqual([404, 401])
+    }
+
+    expect((await admin('/admin/refused')).json().refused).toEqual(keptBefore)
+    expect(storeSize()).toBe(sizeBefore)
+    const metrics = (await admin('/metrics')).body
+    expect(metrics).toContain('whatsgate_relay_webhook_refused_total{reason="not_found"} 1000')
+    expect(metrics).toContain('whatsgate_relay_webhook_refused_total{reason="token"} 1000')
+
+    // The first of each address and reason at once; the rest are summed when its minute is over,
+    // or, as here, when the app closes.
+    const lineOf = ({ reason, status, remoteAddress, count }: Record<string, unknown>) => ({
+      reason,
+      status,
+      remoteAddress,
+      count,
+    })
+    const inOrder = (entries: Record<string, unknown>[]) =>
+      entries
+        .map(lineOf)
+        .sort((a, b) =>
+          `${a.count} ${a.reason} ${a.remoteAddress}`.localeCompare(
+            `${b.count} ${b.reason} ${b.remoteAddress}`,
+          ),
+        )
+    const firsts = [
+      ...addresses.map((remoteAddress) => ({ reason: 'not_found', status: 404, remoteAddress, count: 1 })),
+      ...addresses.map((remoteAddress) => ({ reason: 'token', status: 401, remoteAddress, count: 1 })),
+    ]
+    expect(inOrder(aggregateLines())).toEqual(firsts)
+    expect(refusalLines()).toHaveLength(1)
+
+    await app.close()
+    expect(inOrder(aggregateLines())).toEqual([
+      ...firsts,
+      ...firsts.map((first) => ({ ...first, count: 499 })),
+    ])
+    expect(lines.join('')).not.toContain(TEST_TOKEN)
+  })
 
   it(`keeps only the ${KEEP} most recent, oldest dropped first`, async () => {
     for (let i = 0; i < KEEP * 10; i++) expect((await post(`not json ${i}`)).statusCode).toBe(400)

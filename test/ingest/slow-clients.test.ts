@@ -3,6 +3,7 @@
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildTestApp, readOutbox, TEST_TOKEN, tempDirsOfFile } from '../support/relay.ts'
 
@@ -20,12 +21,23 @@ const SLACK_MS = 1000
 /** Node's keepAliveTimeoutBuffer: the socket outlives the advertised keep-alive timeout by this. */
 const KEEP_ALIVE_BUFFER_MS = 1000
 
-async function listening(env: Record<string, string>) {
-  const relay = await buildTestApp(env)
+const ADMIN_TOKEN = 'admin-token-0123456789'
+
+async function listening(env: Record<string, string>, logLines?: string[]) {
+  const logger = logLines && pino({ level: 'warn' }, { write: (line: string) => void logLines.push(line) })
+  const relay = await buildTestApp(env, undefined, { logger })
   relays.push(relay)
   await relay.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = relay.app.server.address() as { port: number }
-  return { ...relay, port, url: `http://127.0.0.1:${port}` }
+  const admin = async (path: string) => {
+    const response = await relay.app.inject({
+      url: path,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    })
+    expect(response.statusCode, path).toBe(200)
+    return response
+  }
+  return { ...relay, port, url: `http://127.0.0.1:${port}`, admin }
 }
 
 interface Closed {
@@ -111,12 +123,42 @@ describe('slow clients', () => {
     expect(readOutbox(relay.dataDir).events).toHaveLength(answers.length)
   })
 
-  it('a request whose body comes a byte a second is cut off at the request timeout, and stores nothing', async () => {
+  it('clients that stall in their headers or send no HTTP are cut, counted by reason, and logged once per address', async () => {
+    const logLines: string[] = []
+    const relay = await listening({ HEADERS_TIMEOUT_MS: '1000', ADMIN_TOKEN }, logLines)
+    const halfHeaders = `POST /webhook/${TEST_TOKEN} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le`
+    const stalled = await Promise.all([1, 2, 3].map(() => slowClient(relay.port, halfHeaders, '')))
+    const garbage = await slowClient(relay.port, 'HELLO THERE\r\n\r\n', '')
+
+    expect(stalled.map((s) => s.received.split('\r\n')[0])).toEqual(
+      Array(3).fill('HTTP/1.1 408 Request Timeout'),
+    )
+    expect(garbage.received).toMatch(/^HTTP\/1\.1 400 /)
+    const metrics = (await relay.admin('/metrics')).body
+    expect(metrics).toContain('whatsgate_relay_connections_cut_total{reason="headers_timeout"} 3')
+    expect(metrics).toContain('whatsgate_relay_connections_cut_total{reason="malformed"} 1')
+    expect(metrics).not.toContain('whatsgate_relay_connections_cut_total{reason="request_timeout"}')
+
+    const cutLines = () =>
+      logLines
+        .map((line) => JSON.parse(line))
+        .filter((entry) => entry.msg === 'connections cut')
+        .map(({ reason, remoteAddress, count }) => ({ reason, remoteAddress, count }))
+    expect(cutLines()).toEqual([
+      { reason: 'headers_timeout', remoteAddress: '127.0.0.1', count: 1 },
+      { reason: 'malformed', remoteAddress: '127.0.0.1', count: 1 },
+    ])
+    // The other two are summed when the minute is over, or when the relay closes.
+    await relay.app.close()
+    expect(cutLines().at(-1)).toEqual({ reason: 'headers_timeout', remoteAddress: '127.0.0.1', count: 2 })
+  })
+
+  it('a request whose body comes a byte a second is cut off at the request timeout, stores no event, and is kept as the 408 it was answered', async () => {
     const requestTimeoutMs = 3000
     const relay = await listening({
       HEADERS_TIMEOUT_MS: '1000',
       REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
-      ADMIN_TOKEN: 'admin-token-0123456789',
+      ADMIN_TOKEN,
     })
     const body = event(1)
     const head =
@@ -130,12 +172,13 @@ describe('slow clients', () => {
     expect(afterMs).toBeGreaterThanOrEqual(requestTimeoutMs - 50)
     expect(afterMs).toBeLessThan(requestTimeoutMs + CHECK_INTERVAL_MS + SLACK_MS)
     expect(readOutbox(relay.dataDir).events).toEqual([])
-    // A refusal like any other: counted, under its own reason.
-    const metrics = await relay.app.inject({
-      url: '/metrics',
-      headers: { authorization: 'Bearer admin-token-0123456789' },
-    })
-    expect(metrics.body).toContain('whatsgate_relay_webhook_refused_total{reason="incomplete"} 1')
+    // A refusal like any other: counted under its own reason, and kept with the status sent.
+    const metrics = (await relay.admin('/metrics')).body
+    expect(metrics).toContain('whatsgate_relay_webhook_refused_total{reason="incomplete"} 1')
+    expect(metrics).toContain('whatsgate_relay_connections_cut_total{reason="request_timeout"} 1')
+    expect(metrics).not.toContain('whatsgate_relay_connections_cut_total{reason="headers_timeout"}')
+    const { refused } = (await relay.admin('/admin/refused')).json()
+    expect(refused).toEqual([expect.objectContaining({ reason: 'incomplete', status: 408, body: null })])
   })
 
   it('an idle kept-alive connection outlives the headers timeout, and is closed at the keep-alive timeout', async () => {

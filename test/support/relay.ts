@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { pino } from 'pino'
 import { afterAll } from 'vitest'
-import { buildApp } from '../../src/app.ts'
+import { type BuildAppOptions, buildApp } from '../../src/app.ts'
 import type { RelayOptions } from '../../src/relay.ts'
 
 export const TEST_TOKEN = 'test-token-0123456789'
@@ -27,16 +27,16 @@ export function tempDirsOfFile(prefix: string): () => string {
   }
 }
 
-/** `options`: the relay's clock and delays (a test's manual clock, short retries). */
+/** `options`: the relay's clock and delays (a test's manual clock, short retries), a logger to read. */
 export async function buildTestApp(
   env: Record<string, string> = {},
   dataDir = tempDir(),
-  options: RelayOptions = {},
+  options: RelayOptions & Pick<BuildAppOptions, 'logger'> = {},
 ) {
   const app = await buildApp({
     env: { DATA_DIR: dataDir, INGEST_TOKEN: TEST_TOKEN, SHUTDOWN_TIMEOUT_MS: '1000', ...env },
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...options,
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   })
   const webhookPath = `/webhook/${TEST_TOKEN}`
   return {
