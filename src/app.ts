@@ -1,7 +1,7 @@
 // Builds the whole relay from an environment: validated config, store, routes, background loops.
 // main.ts only runs it; tests build the very same app.
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyError, LogController } from 'fastify'
+import Fastify, { type FastifyError, type FastifyReply, LogController } from 'fastify'
 import { type Logger, type LoggerOptions, pino } from 'pino'
 import { healthRoutes } from './admin/health-routes.ts'
 import { type Config, configSummary } from './config/config.ts'
@@ -59,6 +59,18 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Before any route: a URL whose percent-encoding does not decode. Answered in the shape of the
+    // admin API's refusals, `{ error, issues }`, and never with Fastify's code and message.
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      if (error.code !== 'FST_ERR_BAD_URL') {
+        request.log.error({ err: error }, 'request failed before routing')
+        return reply.code(500).send({ error: 'internal error' })
+      }
+      return reply.code(400).send({
+        error: 'bad url',
+        issues: [{ path: '(url)', message: 'not valid percent-encoding (e.g. %ff)' }],
+      })
+    },
   })
 
   app.decorate('relayConfig', config)
@@ -74,7 +86,11 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     }
     const status = error.statusCode ?? 500
     if (status >= 500) {
-      request.log.error({ err: error }, 'request failed')
+      // The request's line carries its id; the route and method say which call failed.
+      request.log.error(
+        { err: error, method: request.method, route: request.routeOptions.url },
+        'request failed',
+      )
       return reply.code(status).send({ error: 'internal error' })
     }
     return reply.code(status).send({ error: error.message })
