@@ -41,6 +41,11 @@ export const loggerOptions = {
   redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
 } satisfies LoggerOptions
 
+const URL_REFUSALS: Record<string, string> = {
+  FST_ERR_BAD_URL: 'not valid percent-encoding (e.g. %ff)',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than 100 characters',
+}
+
 export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
   const { config } = await loadConfig(env, (message) => log.warn(message))
@@ -59,17 +64,16 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    // Before any route: a URL whose percent-encoding does not decode. Answered in the shape of the
-    // admin API's refusals, `{ error, issues }`, and never with Fastify's code and message.
+    // Before any route: a URL that does not decode, or a path segment past find-my-way's length
+    // limit (414). Answered in the admin API's shape, `{ error, issues }`.
     frameworkErrors: (error, request, reply: FastifyReply) => {
-      if (error.code !== 'FST_ERR_BAD_URL') {
-        request.log.error({ err: error }, 'request failed before routing')
+      const status = error.statusCode ?? 500
+      if (status >= 500) {
+        request.log.error({ err: error, method: request.method }, 'request failed before routing')
         return reply.code(500).send({ error: 'internal error' })
       }
-      return reply.code(400).send({
-        error: 'bad url',
-        issues: [{ path: '(url)', message: 'not valid percent-encoding (e.g. %ff)' }],
-      })
+      const message = URL_REFUSALS[error.code] ?? error.message
+      return reply.code(status).send({ error: 'bad url', issues: [{ path: '(url)', message }] })
     },
   })
 
