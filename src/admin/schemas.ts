@@ -27,8 +27,8 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
 const cursor = wholeNumber(0).describe('The `next` of the previous page')
 const limit = wholeNumber(1, 1000).default(100)
 
-/** A text filter: bounded like the event fields it matches (events/schemas.ts). */
-function text(max: number) {
+/** A text filter: a session or an action bounded as events/schemas.ts bounds them; a chat jid is far shorter. */
+function boundedText(max: number) {
   return z.string().min(1, `must be 1 to ${max} characters`).max(max, `must be 1 to ${max} characters`)
 }
 
@@ -55,9 +55,9 @@ export const eventsQuery = z.strictObject({
     .transform((value) => value === 'true')
     .optional()
     .describe('false: only the events that depart from WhatsGate’s documentation'),
-  session: text(128).optional().describe('The WhatsApp session (whatsapp_id)'),
-  action: text(64).optional().describe('The event_action, e.g. message'),
-  chat: text(128)
+  session: boundedText(128).optional().describe('The WhatsApp session (whatsapp_id)'),
+  action: boundedText(64).optional().describe('The event_action, e.g. message'),
+  chat: boundedText(128)
     .optional()
     .describe('A chat jid (79991234567@c.us, a group’s …@g.us) or a phone number (79991234567)'),
   key: eventKey.optional(),
@@ -70,7 +70,7 @@ export const eventsQuery = z.strictObject({
 export const deliveriesQuery = z.strictObject({
   status: z.enum(['pending', 'delivered', 'dead'], 'must be pending, delivered or dead').optional(),
   target: targetNameSchema.optional(),
-  session: text(128).optional(),
+  session: boundedText(128).optional(),
   from: instant.optional().describe('Its event received at or after'),
   to: instant.optional().describe('Its event received before'),
   after: cursor.optional(),
