@@ -44,6 +44,9 @@ export interface AdminOptions {
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+const NOT_UTF8 = 'ADMIN_BODY_NOT_UTF8'
+
 // Fastify's own refusals of a body, before any schema sees it, said as a person would.
 const BODY_REFUSALS: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'not valid JSON',
@@ -51,6 +54,7 @@ const BODY_REFUSALS: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'its length does not match its content-length',
   FST_ERR_CTP_BODY_TOO_LARGE: 'larger than the limit of',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'must be sent as application/json',
+  [NOT_UTF8]: 'not valid UTF-8',
 }
 
 type Issue = { path: string; message: string }
@@ -59,7 +63,18 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   // Every body the admin API takes is JSON: plain text would reach a schema as a string.
-  app.removeContentTypeParser('text/plain')
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  // JSON is UTF-8 (RFC 8259): Fastify's own parser would read invalid bytes as U+FFFD and go on.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = UTF8.decode(body as Buffer)
+    } catch {
+      return done(Object.assign(new Error('not valid UTF-8'), { statusCode: 400, code: NOT_UTF8 }), undefined)
+    }
+    parseJson(request, text, done)
+  })
 
   // Every refusal of an input is `{ error, issues }`, the shape the routes' 400 answer declares: an
   // answer that did not match it would fail to serialize and become a 500. A 5xx goes on to the

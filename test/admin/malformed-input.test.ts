@@ -194,7 +194,11 @@ const BAD_BODIES: {
   { label: 'a field twice', payload: '{"zzz":1,"zzz":2}' },
   { label: 'prototype poisoning', payload: '{"__proto__":{"admin":true}}', field: '(root)' },
   { label: 'deep nesting', payload: `${'['.repeat(50_000)}${']'.repeat(50_000)}`, field: '(root)' },
-  { label: 'invalid UTF-8', payload: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]) },
+  {
+    label: 'invalid UTF-8',
+    payload: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+    field: '(root)',
+  },
   { label: 'invalid UTF-8, not JSON', payload: Buffer.from([0xff, 0xfe, 0xfd]), field: '(root)' },
   { label: 'byte order mark, then not JSON', payload: '\uFEFF{bad', field: '(root)' },
   { label: 'larger than the body limit', payload: `{"zzz":"${'x'.repeat(1_100_000)}"}` },
@@ -416,6 +420,25 @@ describe('POST /admin/replay', () => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400)
       expect(res.json(), JSON.stringify(body)).toEqual({ error: 'bad body', issues })
     }
+  })
+})
+
+describe('a JSON body', () => {
+  it('is read as UTF-8, and bytes that are not UTF-8 are refused, not replaced', async () => {
+    const replay = (payload: Buffer) =>
+      relay.app.inject({ method: 'POST', url: '/admin/replay', payload, headers: { ...auth, ...JSON_TYPE } })
+    const key = 'сессия:message:☃'
+    const valid = await replay(Buffer.from(JSON.stringify({ event: key })))
+    expect(valid.statusCode).toBe(404)
+    expect(valid.json()).toEqual({ error: `unknown event "${key}"` })
+
+    const bytes = Buffer.concat([Buffer.from('{"event":"a:message:'), Buffer.from([0xff]), Buffer.from('"}')])
+    const invalid = await replay(bytes)
+    expect(invalid.statusCode).toBe(400)
+    expect(invalid.json()).toEqual({
+      error: 'bad body',
+      issues: [{ path: '(root)', message: 'not valid UTF-8' }],
+    })
   })
 })
 
