@@ -1,7 +1,7 @@
 // Builds the whole relay from an environment: validated config, store, routes, background loops.
 // main.ts only runs it; tests build the very same app.
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyError, LogController } from 'fastify'
+import Fastify, { type FastifyError, type FastifyReply, LogController } from 'fastify'
 import { type Logger, type LoggerOptions, pino } from 'pino'
 import { healthRoutes } from './admin/health-routes.ts'
 import { type Config, configSummary } from './config/config.ts'
@@ -46,6 +46,11 @@ export const loggerOptions = {
 /** What strangers provoke is logged at most once a minute per address and reason. */
 const STRANGER_LOG_INTERVAL_MS = 60_000
 
+const URL_REFUSALS: Record<string, string> = {
+  FST_ERR_BAD_URL: 'not valid percent-encoding (e.g. %ff)',
+  FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than 100 characters',
+}
+
 export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
   const { config } = await loadConfig(env, (message) => log.warn(message))
@@ -67,6 +72,17 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Before any route: a URL that does not decode, or a path segment past find-my-way's length
+    // limit (414). Answered in the admin API's shape, `{ error, issues }`.
+    frameworkErrors: (error, request, reply: FastifyReply) => {
+      const status = error.statusCode ?? 500
+      if (status >= 500) {
+        request.log.error({ err: error, method: request.method }, 'request failed before routing')
+        return reply.code(500).send({ error: 'internal error' })
+      }
+      const message = URL_REFUSALS[error.code] ?? error.message
+      return reply.code(status).send({ error: 'bad url', issues: [{ path: '(url)', message }] })
+    },
   })
 
   app.decorate('relayConfig', config)
@@ -82,7 +98,11 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     }
     const status = error.statusCode ?? 500
     if (status >= 500) {
-      request.log.error({ err: error }, 'request failed')
+      // The request's line carries its id; the route and method say which call failed.
+      request.log.error(
+        { err: error, method: request.method, route: request.routeOptions.url },
+        'request failed',
+      )
       return reply.code(status).send({ error: 'internal error' })
     }
     return reply.code(status).send({ error: error.message })

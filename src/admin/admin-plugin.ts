@@ -1,7 +1,7 @@
 // The operator's console: the admin API (events, deliveries and their attempts, replay, targets,
 // refused requests, sessions, status, /metrics), its OpenAPI document and the web dashboard.
 // Registered only when ADMIN_TOKEN is set; auth.ts guards every route.
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import {
   hasZodFastifySchemaValidationErrors,
   serializerCompiler,
@@ -57,19 +57,69 @@ export interface AdminOptions {
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+const NOT_UTF8 = 'ADMIN_BODY_NOT_UTF8'
+
+// Fastify's own refusals of a body, before any schema sees it, said as a person would.
+const BODY_REFUSALS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'not valid JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'empty, but its content-type says JSON: send {} or no content-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'its length does not match its content-length',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'larger than the limit of',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'must be sent as application/json',
+  [NOT_UTF8]: 'not valid UTF-8',
+}
+
+type Issue = { path: string; message: string }
+
 export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
-  // A bad input is a 400 naming each field at fault; anything else goes to the app's handler.
-  app.setErrorHandler((error: FastifyError, _request, reply) => {
-    if (!hasZodFastifySchemaValidationErrors(error)) throw error
-    const place = PLACES[error.validationContext ?? 'body']
-    const issues = error.validation.map((issue) => ({
-      // The event route's wildcard is the event key.
-      path: issue.instancePath.slice(1).replaceAll('/', '.').replace(/^\*$/, 'key') || '(root)',
-      message: issue.message,
-    }))
-    return reply.code(400).send({ error: `bad ${place}`, issues })
+  // Every body the admin API takes is JSON: plain text would reach a schema as a string.
+  app.removeContentTypeParser(['text/plain', 'application/json'])
+  // JSON is UTF-8 (RFC 8259): Fastify's own parser would read invalid bytes as U+FFFD and go on.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = UTF8.decode(body as Buffer)
+    } catch {
+      return done(Object.assign(new Error('not valid UTF-8'), { statusCode: 400, code: NOT_UTF8 }), undefined)
+    }
+    parseJson(request, text, done)
+  })
+
+  // Every refusal of an input is `{ error, issues }`, the shape the routes' 400 answer declares: an
+  // answer that did not match it would fail to serialize and become a 500. A 5xx goes on to the
+  // app's handler (app.ts), which logs it and hides its message.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const place = PLACES[error.validationContext ?? 'body']
+      // A number too large fails two checks with one message: said once.
+      const issues = error.validation.flatMap(issueOf)
+      const unique = issues.filter(
+        (a, i) => issues.findIndex((b) => b.path === a.path && b.message === a.message) === i,
+      )
+      return reply.code(400).send({ error: `bad ${place}`, issues: unique })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 500) throw error
+    const refusal = error.code === undefined ? undefined : BODY_REFUSALS[error.code]
+    if (refusal === undefined) return reply.code(status).send({ error: error.message, issues: [] })
+    const path = status === 415 ? 'content-type' : '(root)'
+    const message = status === 413 ? `${refusal} ${request.routeOptions.bodyLimit} bytes` : refusal
+    return reply.code(status).send({ error: 'bad body', issues: [{ path, message }] })
+  })
+
+  // A call that takes no body refuses one rather than ignore it (a replay's selector sent to a
+  // pause is a mistake to name); `{}` passes, as the dashboard and the CLI send it.
+  app.addHook('preValidation', async (request, reply) => {
+    const { body } = request
+    if (request.routeOptions.schema?.body !== undefined || body === undefined) return
+    if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).length === 0)
+      return
+    const issues = [{ path: '(root)', message: 'this call takes no body (or {})' }]
+    return reply.code(400).send({ error: 'bad body', issues })
   })
 
   await openApi(app)
@@ -116,4 +166,16 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(deliveryRoutes, opts)
   await app.register(refusedRoutes, opts)
   await app.register(targetRoutes, opts)
+}
+
+/** One issue per field: an unknown key is named itself, not as "(root)". */
+function issueOf(issue: FastifySchemaValidationError): Issue[] {
+  // The event route's wildcard is the event key.
+  const path = issue.instancePath.slice(1).replaceAll('/', '.').replace(/^\*$/, 'key')
+  const keys = issue.keyword === 'unrecognized_keys' ? (issue.params.keys as string[] | undefined) : undefined
+  if (keys) return keys.map((key) => ({ path: path ? `${path}.${key}` : key, message: 'unknown field' }))
+  if (path === '' && issue.keyword === 'invalid_type' && issue.params.expected === 'object') {
+    return [{ path: '(root)', message: 'must be a JSON object' }]
+  }
+  return [{ path: path || '(root)', message: issue.message ?? 'invalid' }]
 }

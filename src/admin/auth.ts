@@ -112,9 +112,8 @@ export async function adminAuth(
     // A cross-site form can send a cookie-carrying POST, but never as JSON without a CORS preflight
     // the relay does not answer: belt and braces beside SameSite=Strict.
     if (request.admin.via === 'session' && !isJson(request)) {
-      return reply
-        .code(415)
-        .send({ error: 'a change from a signed-in browser must be sent as application/json' })
+      const message = 'a change from a signed-in browser must be sent as application/json'
+      return reply.code(415).send({ error: message, issues: [{ path: 'content-type', message }] })
     }
   })
 }

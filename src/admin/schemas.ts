@@ -2,6 +2,9 @@
 // document (GET /admin/openapi.json) is generated from them, so the two cannot drift apart.
 import { z } from 'zod'
 import { TARGET_TYPES, targetNameSchema } from '../delivery/targets.ts'
+import type { AdminStore } from '../store/types.ts'
+
+type ReplaySelector = Parameters<AdminStore['replay']>[0]
 
 export const errorAnswer = z.object({ error: z.string() }).meta({ id: 'Error' })
 
@@ -15,35 +18,46 @@ export const badRequestAnswer = z
 /** The answers every route may give besides its own 200. */
 export const commonAnswers = { 400: badRequestAnswer, 401: errorAnswer }
 
-// int() also bounds a number to a safe integer: what both stores' ids can be.
-const cursor = z.coerce.number().int().min(0).describe('The `next` of the previous page')
-const limit = z.coerce.number().int().min(1).max(1000).default(100)
+// Numbers from the URL come as text. A whole number up to 2^53 - 1 is what both stores' ids can be.
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  const range = `must be a whole number from ${min} to ${max}`
+  return z.coerce.number({ error: range }).int({ error: range }).min(min, range).max(max, range)
+}
+
+const cursor = wholeNumber(0).describe('The `next` of the previous page')
+const limit = wholeNumber(1, 1000).default(100)
+
+/** A text filter: a session or an action bounded as events/schemas.ts bounds them; a chat jid is far shorter. */
+function boundedText(max: number) {
+  return z.string().min(1, `must be 1 to ${max} characters`).max(max, `must be 1 to ${max} characters`)
+}
 
 // Times as ISO 8601 (`2026-12-02T10:00:00Z`), read as instants.
 const instant = z.iso
-  .datetime({ offset: true })
+  .datetime({ offset: true, error: 'must be an ISO 8601 instant, e.g. 2026-12-02T10:00:00Z' })
   .transform((text) => Date.parse(text))
   .describe('ISO 8601 instant, e.g. 2026-12-02T10:00:00Z')
 
 /** The event key as the store builds it (events/schemas.ts bounds each part). */
 export const eventKey = z
   .string()
-  .regex(/^[^:\0]{1,128}:[^:\0]{1,64}:[^\0]{1,128}$/, 'must be <whatsapp_id>:<event_action>:<id>')
+  .regex(
+    /^[^:\0]{1,128}:[^:\0]{1,64}:[^\0]{1,128}$/,
+    'must be <whatsapp_id>:<event_action>:<id>, at most 128, 64 and 128 characters',
+  )
   .describe('<whatsapp_id>:<event_action>:<id>')
 
 export const pageQuery = z.strictObject({ after: cursor.optional(), limit })
 
 export const eventsQuery = z.strictObject({
   conforming: z
-    .enum(['true', 'false'])
+    .enum(['true', 'false'], 'must be true or false')
     .transform((value) => value === 'true')
     .optional()
     .describe('false: only the events that depart from WhatsGate’s documentation'),
-  session: z.string().min(1).optional().describe('The WhatsApp session (whatsapp_id)'),
-  action: z.string().min(1).optional().describe('The event_action, e.g. message'),
-  chat: z
-    .string()
-    .min(1)
+  session: boundedText(128).optional().describe('The WhatsApp session (whatsapp_id)'),
+  action: boundedText(64).optional().describe('The event_action, e.g. message'),
+  chat: boundedText(128)
     .optional()
     .describe('A chat jid (79991234567@c.us, a group’s …@g.us) or a phone number (79991234567)'),
   key: eventKey.optional(),
@@ -54,28 +68,58 @@ export const eventsQuery = z.strictObject({
 })
 
 export const deliveriesQuery = z.strictObject({
-  status: z.enum(['pending', 'delivered', 'dead']).optional(),
-  target: z.string().optional(),
-  session: z.string().min(1).optional(),
+  status: z.enum(['pending', 'delivered', 'dead'], 'must be pending, delivered or dead').optional(),
+  target: targetNameSchema.optional(),
+  session: boundedText(128).optional(),
   from: instant.optional().describe('Its event received at or after'),
   to: instant.optional().describe('Its event received before'),
   after: cursor.optional(),
   limit,
 })
 
-export const deliveryParams = z.strictObject({ id: z.coerce.number().int().positive() })
+export const deliveryParams = z.strictObject({ id: wholeNumber(1) })
 
 // A target name's form: one that cannot be a name is a bad request, one that could be but is not
 // configured is unknown (404).
 export const targetParams = z.strictObject({ name: targetNameSchema })
 
+export const MAX_REPLAY_IDS = 10_000
+const ID_RANGE = `must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`
+const SELECTORS = ['ids', 'target', 'event'] as const
+
+// One object rather than a union of three: a union can only say "Invalid input" of the whole body,
+// where this names the field at fault (and the cap, for too many ids).
 export const replayBody = z
-  .union([
-    z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(10_000) }),
-    z.strictObject({ target: z.string(), status: z.literal('dead') }),
-    z.strictObject({ event: eventKey }),
-  ])
-  .describe('Deliveries by id, every dead one of a target, or every one of an event')
+  .strictObject(
+    {
+      ids: z
+        .array(z.number(ID_RANGE).int(ID_RANGE).min(1, ID_RANGE), 'must be an array of delivery ids')
+        .min(1, 'give at least one id')
+        .max(MAX_REPLAY_IDS, `at most ${MAX_REPLAY_IDS} ids per replay`)
+        .optional()
+        .describe('These deliveries'),
+      target: targetNameSchema.optional().describe('With status "dead": every dead delivery of this target'),
+      status: z.literal('dead', 'must be "dead"').optional(),
+      event: eventKey.optional().describe('Every delivery of this event'),
+    },
+    { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
+  )
+  .superRefine((body, ctx) => {
+    const given = SELECTORS.filter((field) => body[field] !== undefined)
+    if (given.length !== 1) {
+      const message = 'give exactly one of ids, target (with status "dead") or event'
+      ctx.addIssue({ code: 'custom', path: [], message })
+    }
+    if ((body.target === undefined) !== (body.status === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['status'], message: 'goes with target, and must be "dead"' })
+    }
+  })
+  .transform(({ ids, target, event }): ReplaySelector => {
+    if (ids !== undefined) return { ids }
+    if (event !== undefined) return { eventKey: event }
+    return { target: target ?? '', status: 'dead' }
+  })
+  .describe('Deliveries by id, every dead one of a target, or every one of an event: exactly one')
 
 const schemaIssue = z.object({ path: z.string(), message: z.string() })
 

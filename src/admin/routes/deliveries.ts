@@ -67,13 +67,10 @@ export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, o
       if ('target' in selector && !opts.targets.some((target) => target.name === selector.target)) {
         return reply.code(404).send({ error: `unknown target "${selector.target}"` })
       }
-      if ('event' in selector && (await opts.store.getEvent(selector.event)) === null) {
-        return reply.code(404).send({ error: `unknown event "${selector.event}"` })
+      if ('eventKey' in selector && (await opts.store.getEvent(selector.eventKey)) === null) {
+        return reply.code(404).send({ error: `unknown event "${selector.eventKey}"` })
       }
-      const result = await opts.store.replay(
-        'event' in selector ? { eventKey: selector.event } : selector,
-        opts.now(),
-      )
+      const result = await opts.store.replay(selector, opts.now())
       if (result.replayed > 0) opts.onReplay()
       request.log.info({ ...result, selector }, 'deliveries replayed')
       return result
