@@ -47,8 +47,8 @@ export function makeTempDir(prefix: string): string {
 export interface Child {
   name: string
   pid: number
-  /** Lines the child wrote in all, and the last 40 of them. */
-  log: { lines: number; tail: string[] }
+  /** Lines and bytes the child wrote in all, the last 40 lines, and every line when asked to keep them. */
+  log: { lines: number; bytes: number; tail: string[]; all?: string[] }
   hasExited: () => boolean
   /** SIGTERM, then SIGKILL if the child has not exited after `graceMs`. */
   stop: (graceMs?: number) => Promise<void>
@@ -57,7 +57,13 @@ export interface Child {
 const children = new Map<Child, ChildProcess>()
 
 /** `node [flags] <script>` in the project root; its first 20 lines of output are echoed, prefixed. */
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFlags: string[]): Child {
+function startChild(
+  name: string,
+  script: string,
+  env: NodeJS.ProcessEnv,
+  nodeFlags: string[],
+  keepLog: boolean,
+): Child {
   const proc = spawn(process.execPath, [...nodeFlags, script], {
     cwd: projectRoot,
     env,
@@ -73,10 +79,13 @@ function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeFl
     await exited
     clearTimeout(timer)
   }
-  const child: Child = { name, pid: proc.pid, log: { lines: 0, tail: [] }, hasExited, stop }
+  const log = { lines: 0, bytes: 0, tail: [] as string[], ...(keepLog ? { all: [] as string[] } : {}) }
+  const child: Child = { name, pid: proc.pid, log, hasExited, stop }
   const onData = (chunk: Buffer) => {
+    child.log.bytes += chunk.length
     for (const line of chunk.toString('utf8').split('\n')) {
       if (line === '') continue
+      child.log.all?.push(line)
       if (++child.log.lines <= 20) process.stderr.write(`[${name}] ${line}\n`)
       child.log.tail.push(line)
       if (child.log.tail.length > 40) child.log.tail.shift()
@@ -157,10 +166,10 @@ export async function startServer(
   name: string,
   script: string,
   env: NodeJS.ProcessEnv,
-  { port, nodeFlags = [] }: { port?: number; nodeFlags?: string[] } = {},
+  { port, nodeFlags = [], keepLog = false }: { port?: number; nodeFlags?: string[]; keepLog?: boolean } = {},
 ): Promise<Server> {
   port ??= await freePort()
-  const child = startChild(name, script, { ...env, PORT: String(port), HOST: '127.0.0.1' }, nodeFlags)
+  const child = startChild(name, script, { ...env, PORT: String(port), HOST: '127.0.0.1' }, nodeFlags, keepLog)
   const origin = `http://127.0.0.1:${port}`
   try {
     await waitForHttp(`${origin}/healthz`, child)

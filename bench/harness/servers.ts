@@ -52,6 +52,8 @@ export async function startRelay(
     env?: NodeJS.ProcessEnv
     /** One target of any kind (a broker's `type`, `url` and fields), instead of `forwardUrl`. */
     target?: Record<string, unknown>
+    /** Keep every line the relay writes (child.log.all). */
+    keepLog?: boolean
   } = {},
 ): Promise<Relay> {
   const dataDir = options.dataDir ?? makeTempDir('relay-data')
@@ -80,7 +82,10 @@ export async function startRelay(
     env.TARGETS = JSON.stringify([{ ...target, ...JSON.parse(process.env.BENCH_TARGET ?? '{}') }])
   }
   const entry = process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts'
-  const { child, origin } = await startServer('relay', entry, env, { nodeFlags: START_FLAGS })
+  const { child, origin } = await startServer('relay', entry, env, {
+    nodeFlags: START_FLAGS,
+    keepLog: options.keepLog,
+  })
   return { child, dataDir, url: `${origin}/webhook/${INGEST_TOKEN}` }
 }
 
