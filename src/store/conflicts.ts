@@ -1,6 +1,8 @@
 // Conflicting copies: a webhook whose key is stored already with a different body. Answered OK
 // like a duplicate (WhatsGate would otherwise retry it), and kept beside the event for the
-// operator, up to a bound per key, so one sender cannot fill the disk through one key.
+// operator, up to a bound per key, so one sender cannot fill the disk through one key. Webhooks
+// only, on both sides: a backfill writes the bytes of its own serialization (whatsgate/backfill.ts),
+// which differ from the webhook's, and its overlap with what came by webhook is by design.
 import type { Row } from './rows.ts'
 import type { ConflictOutcome, ConflictRow } from './types.ts'
 

@@ -45,7 +45,7 @@ export const SQL = {
     SET newest_event_date = greatest(session_marks.newest_event_date, excluded.newest_event_date)`,
   // A key stored already (only then is the stored body read), its event locked so that replicas
   // keep one key's copies one at a time (keys are taken in sorted order: no deadlock).
-  findCopy: 'SELECT seq, body = $2 AS same FROM events WHERE key = $1 FOR UPDATE',
+  findCopy: 'SELECT seq, body = $2 AS same FROM events WHERE key = $1 AND headers IS NOT NULL FOR UPDATE',
   // The same body as a conflicting copy's is a silent duplicate; else it is kept while the key has
   // few (postgres-conflicts.ts).
   insertConflict: `

@@ -471,7 +471,7 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     }
     return seq
   })
-  const duplicates = events.filter((_event, i) => seqs[i] === undefined)
+  const duplicates = events.filter((event, i) => seqs[i] === undefined && event.headers !== null)
   const conflicts = duplicates.length > 0 ? await keepConflicts(client, duplicates, now) : []
   const conflictOf = new Map<NewEvent, ConflictOutcome | null>(
     duplicates.map((e, i) => [e, conflicts[i] ?? null]),

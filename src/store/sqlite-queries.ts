@@ -68,7 +68,7 @@ export const SQL = {
     SELECT e.seq, (e.body = :body OR EXISTS (
              SELECT 1 FROM event_conflicts c WHERE c.event_seq = e.seq AND c.body = :body)) AS same,
            (SELECT count(*) FROM event_conflicts c WHERE c.event_seq = e.seq) AS kept
-    FROM events e WHERE e.key = :key`,
+    FROM events e WHERE e.key = :key AND e.headers IS NOT NULL`,
   insertConflict: 'INSERT INTO event_conflicts (event_seq, received_at, headers, body) VALUES (?, ?, ?, ?)',
 
   // keepRefused

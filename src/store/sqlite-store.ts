@@ -121,6 +121,7 @@ export function openSqliteStore({
 
   /** A duplicate key's copy: kept beside its event when its body differs (conflicts.ts). */
   function keepConflict(event: NewEvent, now: number): AcceptResult {
+    if (event.headers === null) return { key: event.key, inserted: false }
     const found = sql.findCopy.get({ key: event.key, body: event.body })
     const conflict = found && conflictOf({ same: found.same === 1, kept: found.kept as number })
     if (!found || !conflict) return { key: event.key, inserted: false }

@@ -72,8 +72,9 @@ export interface AcceptResult {
   /** The deliveries written leased as asked, by target, with their ids; set when inserted. */
   leased?: { target: string; id: number }[]
   /**
-   * Set when not inserted and the body differs from every copy stored under the key: `kept` beside
-   * the event, or not (`beyond_limit`: the key has CONFLICTS_KEPT_PER_KEY already).
+   * Set when not inserted and the body differs from every copy stored under the key, both having
+   * come by webhook (conflicts.ts): `kept` beside the event, or not (`beyond_limit`: the key has
+   * CONFLICTS_KEPT_PER_KEY already).
    */
   conflict?: ConflictOutcome
 }

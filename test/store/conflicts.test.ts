@@ -23,7 +23,11 @@ for (const factory of [sqlite, postgres]) {
     })
     afterEach(() => harness.close())
 
-    const copy = (id: number, body: string, headers: Record<string, string> | null = null) => ({
+    const copy = (
+      id: number,
+      body: string,
+      headers: Record<string, string> | null = { 'user-agent': 'WhatsGate/1.0' },
+    ) => ({
       ...event(id, { body: Buffer.from(body) }),
       headers,
     })
@@ -92,11 +96,20 @@ for (const factory of [sqlite, postgres]) {
       expect((await store.getEvent(key(3)))?.conflicts).toHaveLength(CONFLICTS_KEPT_PER_KEY)
     })
 
+    it('takes a backfilled copy, or a webhook under a backfilled key, as a duplicate: backfill writes its own bytes', async () => {
+      await store.accept([copy(8, '{"id":8}'), copy(9, '{"id":9}', null)])
+      expect(await store.accept([copy(8, '{"id": 8}', null), copy(9, '{"id": 9}')])).toEqual([
+        { key: key(8), inserted: false },
+        { key: key(9), inserted: false },
+      ])
+      expect(await store.listConflicts({ limit: 10 })).toEqual([])
+    })
+
     it('lets its copies go when retention purges their event', async () => {
       clock.at = 10 * DAY
-      await store.accept([event(5, { targets: [] })])
+      await store.accept([{ ...copy(5, '{"id":5}'), deliveries: [] }])
       clock.at = 20 * DAY
-      await store.accept([event(6, { targets: [] }), copy(5, '{"id":"5"}')])
+      await store.accept([{ ...copy(6, '{"id":6}'), deliveries: [] }, copy(5, '{"id":"5"}')])
       await store.accept([copy(6, '{"id":"6"}')])
       // Event 6 arrived after the limit: only 5 goes, with its copy received after the limit too.
       expect(await store.purge({ deliveredBefore: 15 * DAY, deadBefore: 0, limit: 10 })).toBe(1)
