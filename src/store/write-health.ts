@@ -1,8 +1,9 @@
 // Whether the store takes writes, for /readyz: a read would pass while the disk is full or the
-// database read-only, and every webhook got 503. The latest real write decides: an accept that
-// failed (one event's bad data aside) says not ready, one that went through says ready, for
-// FRESH_MS; past that, a tiny real write through the normal write path (the store's probe) asks
-// again, so a relay that a load balancer stopped sending to still finds out it has recovered.
+// database read-only, and every webhook got 503. The latest accept decides for FRESH_MS: one that
+// failed (one event's bad data aside) says not ready, one that went through says ready, so a busy
+// relay pays no probe. Otherwise a tiny real write through the normal write path (the store's
+// probe) asks, each time: a relay that a load balancer stopped sending to finds out it recovered,
+// and an idle one that it no longer can write.
 import type { Clock } from '../shared/clock.ts'
 import { isDataError } from './errors.ts'
 
@@ -11,7 +12,7 @@ export const FRESH_MS = 1000
 export interface WriteHealth {
   /** Passes an accept's outcome through, noting it. */
   watch<T>(write: Promise<T>): Promise<T>
-  /** Throws the latest write's error while fresh, or runs the probe (its outcome is noted). */
+  /** Throws the latest accept's error while fresh, passes on its success, or runs the probe. */
   check(probe: () => Promise<unknown>): Promise<void>
 }
 
@@ -38,13 +39,7 @@ export function createWriteHealth(clock: Pick<Clock, 'now'>): WriteHealth {
         if (latest.error !== null) throw latest.error
         return
       }
-      try {
-        await probe()
-        note(null)
-      } catch (error) {
-        note(error)
-        throw error
-      }
+      await probe()
     },
   }
 }

@@ -1,6 +1,6 @@
 // /readyz means ready to take an event: not while the store refuses writes (a full disk, a
 // database cut off), saying why, and ready again once it takes them. Time is a manual clock: the
-// latest write's outcome answers for a second (store/write-health.ts), after which a write probe asks.
+// latest accept's outcome answers for a second (store/write-health.ts), after which a write probe asks.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
