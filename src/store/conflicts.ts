@@ -3,7 +3,7 @@
 // operator, up to a bound per key, so one sender cannot fill the disk through one key. Webhooks
 // only, on both sides: a backfill writes the bytes of its own serialization (whatsgate/backfill.ts),
 // which differ from the webhook's, and its overlap with what came by webhook is by design.
-import type { Row } from './rows.ts'
+import { headersOf, type Row } from './rows.ts'
 import type { ConflictOutcome, ConflictRow } from './types.ts'
 
 export const CONFLICTS_KEPT_PER_KEY = 10
@@ -22,7 +22,7 @@ export function toConflictRow(row: Row, body: Buffer): ConflictRow {
     id: row.id as number,
     eventKey: row.key as string,
     receivedAt: row.received_at as number,
-    headers: row.headers === null ? null : (JSON.parse(row.headers as string) as Record<string, string>),
+    headers: headersOf(row),
     body,
   }
 }
