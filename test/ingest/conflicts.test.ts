@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildApp } from '../../src/app.ts'
+import { CONFLICTS_KEPT_PER_KEY } from '../../src/store/conflicts.ts'
 import { wgEvent } from '../support/events.ts'
 import { TEST_TOKEN, tempDir } from '../support/relay.ts'
 
@@ -77,6 +78,26 @@ describe('a key stored again with a different body', () => {
     const text = JSON.stringify(lines)
     expect(text).not.toContain('changed')
     expect(text).not.toContain('first text')
+  })
+
+  it(`keeps ${CONFLICTS_KEPT_PER_KEY} copies a key; further ones are only counted and logged`, async () => {
+    const { app, lines, post, get } = await relayWithLog()
+    const body = wgEvent({ id: 1 })
+    await post(body)
+    for (let n = 1; n <= CONFLICTS_KEPT_PER_KEY + 2; n++) {
+      expect((await post(body.replace('"hi"', `"hi ${n}"`))).json()).toEqual({ result: 'OK', id: 1 })
+    }
+    expect((await get('/admin/conflicts?limit=100')).conflicts).toHaveLength(CONFLICTS_KEPT_PER_KEY)
+    const metrics = (await app.inject({ url: '/metrics', headers: auth })).body
+    expect(metrics).toContain(
+      `whatsgate_relay_events_conflicting_total{kept="true"} ${CONFLICTS_KEPT_PER_KEY}`,
+    )
+    expect(metrics).toContain('whatsgate_relay_events_conflicting_total{kept="false"} 2')
+    expect(conflictLines(lines).map((line) => line.kept)).toEqual([
+      ...Array(CONFLICTS_KEPT_PER_KEY).fill(true),
+      false,
+      false,
+    ])
   })
 
   it('leaves nothing for an identical repeat: no row, no line, no count', async () => {
