@@ -247,7 +247,8 @@ export const SQL = {
   streamPosition: 'SELECT position FROM stream_positions WHERE target = ?',
 
   // The write probe: a new row of a page's size, then the one before it goes. It needs room the
-  // probe does not hold already, as an event would (a row updated in place would fit in a full file).
+  // probe does not hold already, as an event would: a row updated in place, as on PostgreSQL
+  // (whose every write needs WAL room), would still fit in a full file. probeTrim is SQLite's only.
   probe: 'INSERT INTO store_probe (probed_at, pad) VALUES (?, zeroblob(4096))',
   probeTrim: 'DELETE FROM store_probe WHERE id < ?',
 }
