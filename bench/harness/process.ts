@@ -169,7 +169,13 @@ export async function startServer(
   { port, nodeFlags = [], keepLog = false }: { port?: number; nodeFlags?: string[]; keepLog?: boolean } = {},
 ): Promise<Server> {
   port ??= await freePort()
-  const child = startChild(name, script, { ...env, PORT: String(port), HOST: '127.0.0.1' }, nodeFlags, keepLog)
+  const child = startChild(
+    name,
+    script,
+    { ...env, PORT: String(port), HOST: '127.0.0.1' },
+    nodeFlags,
+    keepLog,
+  )
   const origin = `http://127.0.0.1:${port}`
   try {
     await waitForHttp(`${origin}/healthz`, child)

@@ -16,6 +16,7 @@ import { adminAuth, createAuthFailures } from './auth.ts'
 import { type AuthLimitsOptions, createAuthLimits } from './auth-limits.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { openApi } from './openapi.ts'
+import { conflictRoutes } from './routes/conflicts.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
 import { refusedRoutes } from './routes/refused.ts'
@@ -165,6 +166,7 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(eventRoutes, opts)
   await app.register(deliveryRoutes, opts)
   await app.register(refusedRoutes, opts)
+  await app.register(conflictRoutes, opts)
   await app.register(targetRoutes, opts)
 }
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { configWarnings } from '../config/warnings.ts'
+import { reasonOf } from '../store/errors.ts'
 
 export interface HealthRouteOptions {
-  /** Throws when the store cannot serve. */
+  /** Throws when the store refuses writes (a write probe, store/write-health.ts). */
   pingStore: () => Promise<void>
   /** Extra detail for /readyz's body (registration state, ...). */
   details?: () => Record<string, unknown>
@@ -21,8 +22,11 @@ export async function healthRoutes(app: FastifyInstance, opts: HealthRouteOption
     try {
       await opts.pingStore()
     } catch (error) {
-      request.log.warn({ err: error }, 'store not ready')
-      return reply.code(503).send({ status: 'unavailable', store: 'unavailable', ...details, ...warned })
+      const reason = reasonOf(error)
+      request.log.warn({ reason }, 'store refuses writes: not ready')
+      return reply
+        .code(503)
+        .send({ status: 'unavailable', store: 'refusing writes', reason, ...details, ...warned })
     }
     return { status: 'ready', store: 'ok', ...details, ...warned }
   })

@@ -37,6 +37,12 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     labelNames: ['action'] as const,
     registers: [registry],
   })
+  const conflicting = new Counter({
+    name: 'whatsgate_relay_events_conflicting_total',
+    help: 'Events whose key was stored already with a different body, by whether the copy was kept (false: the key had its limit of copies)',
+    labelNames: ['kept'] as const,
+    registers: [registry],
+  })
   const refused = new Counter({
     name: 'whatsgate_relay_webhook_refused_total',
     help: 'Webhook requests refused, by reason (token, not_found, too_large, incomplete, not_json, no_identity, bad_request)',
@@ -163,6 +169,9 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     registry,
     eventReceived(outcome: AcceptOutcome) {
       events.inc({ outcome: outcome.status })
+      if (outcome.status === 'duplicate' && outcome.conflict) {
+        conflicting.inc({ kept: String(outcome.conflict === 'kept') })
+      }
       if (outcome.status === 'accepted' && outcome.issues.length > 0) {
         // Actions come from the sender: an open label set would grow without bound.
         const action = outcome.event.event_action

@@ -195,14 +195,35 @@ const textBody = {
   bodyEncoding: z.enum(['utf8', 'base64']),
 }
 
+const headersReceived = receivedHeaders
+  .nullable()
+  .describe('The headers the webhook request came with, credentials redacted; null for a backfill')
+
+const conflictRow = z
+  .object({
+    id: z.number().int(),
+    eventKey: z.string(),
+    receivedAt: z.number().int().describe('ms since the epoch'),
+    headers: headersReceived,
+    ...textBody,
+  })
+  .meta({
+    id: 'Conflict',
+    description: 'A copy that came under a stored event’s key with a different body, kept beside it',
+  })
+
+export const conflictsAnswer = z.object({
+  conflicts: z.array(conflictRow),
+  next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
+})
+
 export const eventsAnswer = z.object({ events: z.array(eventRow), next: z.number().int().nullable() })
 export const eventAnswer = eventRow
   .extend({
-    headers: receivedHeaders
-      .nullable()
-      .describe('The headers the webhook request came with, credentials redacted; null for a backfill'),
+    headers: headersReceived,
     ...textBody,
     deliveries: z.array(deliveryDetail),
+    conflicts: z.array(conflictRow).describe('Copies that came later with a different body, oldest first'),
   })
   .meta({ id: 'EventDetail' })
 export const deliveriesAnswer = z.object({

@@ -15,7 +15,8 @@ import {
   readJsonBody,
 } from '../events/index.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
-import type { AcceptResult, IngestStore, NewDelivery } from '../store/types.ts'
+import { CONFLICTS_KEPT_PER_KEY } from '../store/conflicts.ts'
+import type { AcceptResult, ConflictOutcome, IngestStore, NewDelivery } from '../store/types.ts'
 
 export type AcceptOutcome =
   | {
@@ -24,6 +25,8 @@ export type AcceptOutcome =
       key: string
       /** Where the event departs from WhatsGate's documentation; empty = conforming. */
       issues: EventIssue[]
+      /** A duplicate key with a different body: kept beside the stored event, or beyond the limit. */
+      conflict?: ConflictOutcome
     }
   | { status: 'invalid'; reason: 'not_json' | 'no_identity'; error: string; issues: EventIssue[] }
 
@@ -104,7 +107,18 @@ export function createAcceptor({
     } finally {
       handOver(result, deliveries, { key, event, body })
     }
-    if (!result?.inserted) return { status: 'duplicate', event, key, issues }
+    if (!result?.inserted) {
+      const conflict = result?.conflict
+      if (conflict === undefined) return { status: 'duplicate', event, key, issues }
+      // The key only: the body holds message text, which is not logged.
+      log.warn(
+        { event: key, kept: conflict === 'kept' },
+        conflict === 'kept'
+          ? 'event key stored already with a different body: kept as a conflicting copy'
+          : `event key stored already with a different body: not kept, the key has ${CONFLICTS_KEPT_PER_KEY} copies`,
+      )
+      return { status: 'duplicate', event, key, issues, conflict }
+    }
     if (issues.length > 0) {
       // Paths only: a message could name the text it found, and message text is not logged.
       log.warn(

@@ -79,6 +79,7 @@ export async function webhookRoute(app: FastifyInstance, opts: WebhookRouteOptio
         {
           event: outcome.key,
           status: outcome.status,
+          conflict: outcome.conflict,
           conforming: outcome.issues.length === 0,
           text: opts.logMessageText ? messageTextOf(outcome.event) : undefined,
         },

@@ -43,6 +43,21 @@ export const SQL = {
     GROUP BY whatsapp_id ORDER BY whatsapp_id
     ON CONFLICT (whatsapp_id) DO UPDATE
     SET newest_event_date = greatest(session_marks.newest_event_date, excluded.newest_event_date)`,
+  // A key stored already (only then is the stored body read), its event locked so that replicas
+  // keep one key's copies one at a time (keys are taken in sorted order: no deadlock).
+  findCopy: 'SELECT seq, body = $2 AS same FROM events WHERE key = $1 AND headers IS NOT NULL FOR UPDATE',
+  // The same body as a conflicting copy's is a silent duplicate; else it is kept while the key has
+  // few (postgres-conflicts.ts).
+  insertConflict: `
+    WITH known AS (
+      SELECT count(*)::integer AS kept, coalesce(bool_or(body = $3), false) AS same
+      FROM event_conflicts WHERE event_seq = $1
+    ), inserted AS (
+      INSERT INTO event_conflicts (event_seq, received_at, headers, body)
+      SELECT $1, $2, $4, $3 FROM known WHERE NOT same AND kept < $5
+      RETURNING id
+    )
+    SELECT same, kept FROM known`,
 
   // keepRefused
   insertRefused: `
@@ -148,6 +163,10 @@ export const SQL = {
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > $1 ORDER BY id LIMIT $2`,
+  listConflicts: `
+    SELECT c.id, e.key, c.received_at, c.headers, c.body
+    FROM event_conflicts c JOIN events e ON e.seq = c.event_seq
+    WHERE c.id < $1 ORDER BY c.id DESC LIMIT $2`,
   listDeliveries: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -182,6 +201,10 @@ export const SQL = {
   getEvent: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues, headers, body
     FROM events WHERE key = $1`,
+  conflictsOfEvent: `
+    SELECT c.id, e.key, c.received_at, c.headers, c.body
+    FROM event_conflicts c JOIN events e ON e.seq = c.event_seq
+    WHERE c.event_seq = $1 ORDER BY c.id`,
   deliveriesOfEvent: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -238,5 +261,6 @@ export const SQL = {
       SELECT id FROM deliveries WHERE target = $1 AND status = 'pending' AND id <= $2 LIMIT $4)`,
   streamPosition: 'SELECT position FROM stream_positions WHERE target = $1',
 
-  ping: 'SELECT 1',
+  // The write probe: one row updated, a real write (a read passes on a read-only database).
+  probe: 'UPDATE store_probe SET probed_at = $1 WHERE id = 1',
 }

@@ -151,6 +151,24 @@ export const POSTGRES_MIGRATIONS: string[] = [
     user_agent   text
   );
   `,
+  // A key stored again with a different body: each copy kept beside its event, at most
+  // CONFLICTS_KEPT_PER_KEY (store/conflicts.ts), and gone with it. store_probe's one row takes
+  // /readyz's write probe (postgres-store.ts ping).
+  `
+  CREATE TABLE event_conflicts (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_seq   bigint NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    received_at bigint NOT NULL,
+    headers     text,
+    body        bytea NOT NULL
+  );
+  CREATE INDEX event_conflicts_event ON event_conflicts (event_seq);
+  CREATE TABLE store_probe (
+    id        integer PRIMARY KEY,
+    probed_at bigint NOT NULL
+  );
+  INSERT INTO store_probe (id, probed_at) VALUES (1, 0);
+  `,
 ]
 
 /**

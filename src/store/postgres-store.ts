@@ -21,8 +21,10 @@ import { chatOfFilter } from '../events/parse.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
+import { toConflictRow } from './conflicts.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { postgresAdminSessions } from './postgres-admin-sessions.ts'
+import { keepConflicts } from './postgres-conflicts.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
 import {
@@ -42,11 +44,13 @@ import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time
 import type {
   AcceptResult,
   AttemptOutcome,
+  ConflictOutcome,
   DeliveryDecision,
   DeliveryStatus,
   NewEvent,
   OutboxStore,
 } from './types.ts'
+import { createWriteHealth } from './write-health.ts'
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`; `?options=-c search_path=...` picks a schema. */
@@ -191,12 +195,13 @@ export async function openPostgresStore({
     },
   })
 
+  const health = createWriteHealth(clock)
   let closed = false
 
   return {
     ...postgresAdminSessions(query),
 
-    accept: (events) => accepts.submit(events),
+    accept: (events) => health.watch(accepts.submit(events)),
 
     keepRefused(request, keep) {
       return transaction(async (client) => {
@@ -285,6 +290,11 @@ export async function openPostgresStore({
       return rows.map((row) => toRefusedRow(row, row.body as Buffer | null))
     },
 
+    async listConflicts({ afterId, limit }) {
+      const { rows } = await query(SQL.listConflicts, [afterId ?? Number.MAX_SAFE_INTEGER, limit])
+      return rows.map((row) => toConflictRow(row, row.body as Buffer))
+    },
+
     async listDeliveries(filter) {
       const { status, target, whatsappId, receivedFrom, receivedBefore, afterId, limit } = filter
       const after = afterId ?? 0
@@ -321,11 +331,13 @@ export async function openPostgresStore({
         if (row === undefined) return null
         const deliveries = await client.query(SQL.deliveriesOfEvent, [row.seq])
         const attempts = await client.query(SQL.attemptsOfEvent, [row.seq])
+        const conflicts = await client.query(SQL.conflictsOfEvent, [row.seq])
         return {
           ...toEventRow(row),
           headers: headersOf(row),
           body: row.body as Buffer,
           deliveries: withAttempts(deliveries.rows.map(toDeliveryRow), attempts.rows.map(toAttemptRow)),
+          conflicts: conflicts.rows.map((conflict) => toConflictRow(conflict, conflict.body as Buffer)),
         }
       }, SNAPSHOT)
     },
@@ -399,8 +411,9 @@ export async function openPostgresStore({
       return rows[0]?.position ?? 0
     },
 
-    async ping() {
-      await query(SQL.ping)
+    // A real write: a read passes on a full disk or a read-only database (write-health.ts).
+    ping() {
+      return health.check(() => query(SQL.probe, [clock.now()]))
     },
 
     async close() {
@@ -461,6 +474,11 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     }
     return seq
   })
+  const duplicates = events.filter((event, i) => seqs[i] === undefined && event.headers !== null)
+  const conflicts = duplicates.length > 0 ? await keepConflicts(client, duplicates, now) : []
+  const conflictOf = new Map<NewEvent, ConflictOutcome | null>(
+    duplicates.map((e, i) => [e, conflicts[i] ?? null]),
+  )
   const marked = events.filter((_event, i) => seqs[i] !== undefined)
   if (marked.length > 0) {
     await client.query(SQL.markSessions, [marked.map((e) => e.whatsappId), marked.map((e) => e.eventDate)])
@@ -484,7 +502,10 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
   }
   return events.map((event, i) => {
     const seq = seqs[i]
-    if (seq === undefined) return { key: event.key, inserted: false }
+    if (seq === undefined) {
+      const conflict = conflictOf.get(event)
+      return conflict ? { key: event.key, inserted: false, conflict } : { key: event.key, inserted: false }
+    }
     return { key: event.key, inserted: true, receivedAt: now, leased: leased.get(seq) ?? [] }
   })
 }

@@ -14,7 +14,7 @@ import type {
   SchemaIssue,
 } from './types.ts'
 
-type Row = Record<string, unknown>
+export type Row = Record<string, unknown>
 
 export function toClaimed(row: Row, body: Buffer): ClaimedDelivery {
   return {

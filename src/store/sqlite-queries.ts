@@ -62,6 +62,14 @@ export const SQL = {
     INSERT INTO session_marks (whatsapp_id, newest_event_date) VALUES (?, ?)
     ON CONFLICT (whatsapp_id) DO UPDATE
     SET newest_event_date = max(newest_event_date, excluded.newest_event_date)`,
+  // A key stored already (only then is the stored body read): the same body as the event's or as
+  // a conflicting copy's is a silent duplicate; else a copy is kept while the key has few.
+  findCopy: `
+    SELECT e.seq, (e.body = :body OR EXISTS (
+             SELECT 1 FROM event_conflicts c WHERE c.event_seq = e.seq AND c.body = :body)) AS same,
+           (SELECT count(*) FROM event_conflicts c WHERE c.event_seq = e.seq) AS kept
+    FROM events e WHERE e.key = :key AND e.headers IS NOT NULL`,
+  insertConflict: 'INSERT INTO event_conflicts (event_seq, received_at, headers, body) VALUES (?, ?, ?, ?)',
 
   // keepRefused
   insertRefused: `
@@ -144,6 +152,10 @@ export const SQL = {
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > ? ORDER BY id LIMIT ?`,
+  listConflicts: `
+    SELECT c.id, e.key, c.received_at, c.headers, c.body
+    FROM event_conflicts c JOIN events e ON e.seq = c.event_seq
+    WHERE c.id < ? ORDER BY c.id DESC LIMIT ?`,
   listDeliveries: (filters: readonly DeliveryFilter[]) => `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -173,6 +185,10 @@ export const SQL = {
   getEvent: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues, headers, body
     FROM events WHERE key = ?`,
+  conflictsOfEvent: `
+    SELECT c.id, e.key, c.received_at, c.headers, c.body
+    FROM event_conflicts c JOIN events e ON e.seq = c.event_seq
+    WHERE c.event_seq = ? ORDER BY c.id`,
   deliveriesOfEvent: `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
@@ -230,5 +246,9 @@ export const SQL = {
       WHERE target = ?1 AND status = 'pending' AND id <= ?2 LIMIT ?4)`,
   streamPosition: 'SELECT position FROM stream_positions WHERE target = ?',
 
-  ping: 'SELECT 1',
+  // The write probe: a new row of a page's size, then the one before it goes. It needs room the
+  // probe does not hold already, as an event would: a row updated in place, as on PostgreSQL
+  // (whose every write needs WAL room), would still fit in a full file. probeTrim is SQLite's only.
+  probe: 'INSERT INTO store_probe (probed_at, pad) VALUES (?, zeroblob(4096))',
+  probeTrim: 'DELETE FROM store_probe WHERE id < ?',
 }

@@ -127,4 +127,22 @@ export const SQLITE_MIGRATIONS: string[] = [
     user_agent   TEXT
   ) STRICT, WITHOUT ROWID;
   `,
+  // A key stored again with a different body (events/parse.ts eventKey: "id":"1" and "id":1 make
+  // one key): each copy kept beside its event, at most CONFLICTS_KEPT_PER_KEY (store/conflicts.ts),
+  // and gone with it. store_probe takes /readyz's write probe (sqlite-store.ts ping).
+  `
+  CREATE TABLE event_conflicts (
+    id          INTEGER PRIMARY KEY,
+    event_seq   INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    received_at INTEGER NOT NULL,
+    headers     TEXT,
+    body        BLOB NOT NULL
+  ) STRICT;
+  CREATE INDEX event_conflicts_event ON event_conflicts (event_seq);
+  CREATE TABLE store_probe (
+    id        INTEGER PRIMARY KEY,
+    probed_at INTEGER NOT NULL,
+    pad       BLOB NOT NULL
+  ) STRICT;
+  `,
 ]

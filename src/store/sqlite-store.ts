@@ -8,6 +8,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { chatOfFilter } from '../events/parse.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
+import { conflictOf, toConflictRow } from './conflicts.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { createGroupCommit } from './group-commit.ts'
 import {
@@ -41,6 +42,7 @@ import type {
   RefusedRequest,
 } from './types.ts'
 import { createWalSync } from './wal-sync.ts'
+import { createWriteHealth } from './write-health.ts'
 
 // The dispatcher's bookkeeping (claims and attempt outcomes) does not wait for the disk: WAL order
 // puts it there with the next durable commit. A power cut can only undo the record of a send,
@@ -116,13 +118,26 @@ export function openSqliteStore({
     },
     COMMIT_INTERVAL_MS,
   )
+  const health = createWriteHealth(clock)
+
+  /** A duplicate key's copy: kept beside its event when its body differs (conflicts.ts). */
+  function keepConflict(event: NewEvent, now: number): AcceptResult {
+    if (event.headers === null) return { key: event.key, inserted: false }
+    const found = sql.findCopy.get({ key: event.key, body: event.body })
+    const conflict = found && conflictOf({ same: found.same === 1, kept: found.kept as number })
+    if (!found || !conflict) return { key: event.key, inserted: false }
+    if (conflict === 'kept') {
+      sql.insertConflict.run(found.seq as number, now, headersColumn(event.headers), event.body)
+    }
+    return { key: event.key, inserted: false, conflict }
+  }
 
   return {
     ...sqliteAdminSessions(db, writes),
 
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
-      return writes.submit(() => {
+      const written = writes.submit(() => {
         // Read once per transaction, and only when a delivery asks to be leased.
         let paused: Set<string> | null = null
         const leasable = (delivery: NewDelivery) => {
@@ -143,7 +158,7 @@ export function openSqliteStore({
             issuesColumn(event.issues),
             now,
           )
-          if (row === undefined) return { key: event.key, inserted: false }
+          if (row === undefined) return keepConflict(event, now)
           const leased: { target: string; id: number }[] = []
           for (const delivery of event.deliveries) {
             const lease = delivery.lease && leasable(delivery) ? delivery.lease : null
@@ -164,6 +179,7 @@ export function openSqliteStore({
           return { key: event.key, inserted: true, receivedAt: now, leased }
         })
       })
+      return health.watch(written)
     },
 
     keepRefused(request: RefusedRequest, keep: number): Promise<void> {
@@ -274,6 +290,12 @@ export function openSqliteStore({
         .map((row) => toRefusedRow(row, row.body === null ? null : asBuffer(row.body as Uint8Array)))
     },
 
+    async listConflicts({ afterId, limit }) {
+      return sql.listConflicts
+        .all(afterId ?? Number.MAX_SAFE_INTEGER, limit)
+        .map((row) => toConflictRow(row, asBuffer(row.body as Uint8Array)))
+    },
+
     async listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]> {
       const { status, target, whatsappId, receivedFrom, receivedBefore, afterId, limit } = query
       const page = { after: afterId ?? 0, limit }
@@ -319,6 +341,9 @@ export function openSqliteStore({
         headers: headersOf(row),
         body: asBuffer(row.body as Uint8Array),
         deliveries: withAttempts(deliveries, attempts),
+        conflicts: sql.conflictsOfEvent
+          .all(seq)
+          .map((conflict) => toConflictRow(conflict, asBuffer(conflict.body as Uint8Array))),
       }
     },
 
@@ -394,9 +419,14 @@ export function openSqliteStore({
     },
 
     // Ready means able to take an event: that needs the write lock, which another connection
-    // (a backup, an operator's shell) may hold while reads still work.
-    async ping(): Promise<void> {
-      await writes.submit(() => sql.ping.get(), BOOKKEEPING)
+    // (a backup, an operator's shell) may hold while reads still work, and room to write.
+    ping(): Promise<void> {
+      return health.check(() =>
+        writes.submit(() => {
+          const { lastInsertRowid } = sql.probe.run(clock.now())
+          sql.probeTrim.run(lastInsertRowid)
+        }, BOOKKEEPING),
+      )
     },
 
     async close(): Promise<void> {

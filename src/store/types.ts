@@ -71,6 +71,24 @@ export interface AcceptResult {
   receivedAt?: number
   /** The deliveries written leased as asked, by target, with their ids; set when inserted. */
   leased?: { target: string; id: number }[]
+  /**
+   * Set when not inserted and the body differs from every copy stored under the key, both having
+   * come by webhook (conflicts.ts): `kept` beside the event, or not (`beyond_limit`: the key has
+   * CONFLICTS_KEPT_PER_KEY already).
+   */
+  conflict?: ConflictOutcome
+}
+
+export type ConflictOutcome = 'kept' | 'beyond_limit'
+
+/** A copy of an event that came under its key with a different body, kept beside it. */
+export interface ConflictRow {
+  id: number
+  eventKey: string
+  receivedAt: number
+  /** The headers its request came with (credentials redacted); null for a backfill. */
+  headers: Record<string, string> | null
+  body: Buffer
 }
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'dead'
@@ -210,6 +228,8 @@ export interface EventDetail extends EventRow {
   headers: Record<string, string> | null
   body: Buffer
   deliveries: DeliveryDetail[]
+  /** The copies that came later under its key with a different body, oldest first. */
+  conflicts: ConflictRow[]
 }
 
 export interface DeliveryQuery extends PageQuery {
@@ -269,6 +289,8 @@ export interface AdminStore {
   listEvents(query: EventQuery): Promise<EventRow[]>
   /** The refused requests kept, oldest first. */
   listRefused(query: PageQuery): Promise<RefusedRow[]>
+  /** The conflicting copies kept, newest first: `afterId` pages on to those older than it. */
+  listConflicts(query: PageQuery): Promise<ConflictRow[]>
   listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]>
   /** One delivery with every attempt, oldest first; null when no delivery has this id. */
   getDelivery(id: number): Promise<DeliveryDetail | null>
@@ -374,7 +396,10 @@ export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore, Str
   markSession(whatsappId: string, eventDate: string): Promise<void>
   /** Removes finished events in one small batch; returns how many went. */
   purge(request: PurgeRequest): Promise<number>
-  /** Throws when the store cannot serve (readiness). */
+  /**
+   * Throws when the store refuses writes (readiness): a real accept failed within the last second,
+   * or a tiny real write through the normal write path fails now (store/write-health.ts).
+   */
   ping(): Promise<void>
   close(): Promise<void>
 }

@@ -282,6 +282,21 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     expect(await page.locator('main img, main script').count()).toBe(0)
   })
 
+  it('shows a conflicting copy of an event under its own heading, its body as text', async () => {
+    const first = wgEvent({ id: 501, whatsappId: 'conflict-session' })
+    const hostile = '<script>window.__xss=5</script>'
+    await post(first)
+    await post(first.replace('"id":501,', '"id":"501",').replace('"hi"', JSON.stringify(hostile)))
+    const page = await signedIn(undefined, `#/events/${encodeURIComponent('conflict-session:message:501')}`)
+    await page.getByRole('heading', { name: 'Conflicting copies' }).waitFor()
+    const copy = page.locator('pre.conflict-body')
+    await copy.filter({ hasText: JSON.stringify(hostile) }).waitFor()
+    expect(await copy.count()).toBe(1)
+    expect(await copy.textContent()).toContain('"id": "501"')
+    expect(await page.evaluate(() => (window as { __xss?: number }).__xss)).toBeUndefined()
+    expect(await page.locator('main script').count()).toBe(0)
+  })
+
   it('fits a phone: no page wider than 375 px, tables scroll in their own box', async () => {
     const page = await signedIn({ width: 375, height: 700 })
     const key = encodeURIComponent('main-session:message:101')

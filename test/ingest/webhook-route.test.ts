@@ -247,7 +247,11 @@ describe('health', () => {
       try {
         const locked = await relay.app.inject('/readyz')
         expect(locked.statusCode).toBe(503)
-        expect(locked.json()).toEqual({ status: 'unavailable', store: 'unavailable' })
+        expect(locked.json()).toEqual({
+          status: 'unavailable',
+          store: 'refusing writes',
+          reason: 'SQLITE_BUSY: database is locked',
+        })
         expect((await relay.app.inject('/healthz')).statusCode).toBe(200)
       } finally {
         blocker.exec('ROLLBACK')

@@ -12,6 +12,7 @@ import {
   eventsAnswer,
   eventsQuery,
 } from '../schemas.ts'
+import { withTextBody } from './conflicts.ts'
 
 export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
@@ -47,7 +48,7 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
     '/admin/events/*',
     {
       schema: {
-        summary: 'One event: its body, its deliveries and every attempt',
+        summary: 'One event: its body, its deliveries and every attempt, and any conflicting copies',
         params: z.strictObject({ '*': eventKey }),
         response: { 200: eventAnswer, 404: errorAnswer, ...commonAnswers },
       },
@@ -56,8 +57,8 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
       const key = request.params['*']
       const event = await opts.store.getEvent(key)
       if (event === null) return reply.code(404).send({ error: `unknown event "${key}"` })
-      const { body, ...stored } = event
-      return { ...stored, ...asText(body) }
+      const { body, conflicts, ...stored } = event
+      return { ...stored, ...asText(body), conflicts: conflicts.map(withTextBody) }
     },
   )
 }

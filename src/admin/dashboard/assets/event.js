@@ -1,5 +1,6 @@
 // One event and everything that became of it: did it reach each target, and if not, why; its body;
-// every attempt; and the buttons to send it again.
+// every attempt; the copies that came later under its key with another body; and the buttons to
+// send it again.
 import { api } from './api.js'
 import { age, badge, duration, facts, fill, h, plural, table, time } from './dom.js'
 import { actionButton, unlessSame } from './ui.js'
@@ -9,7 +10,8 @@ export function eventPage(main, { params }) {
   const summary = h('section', { 'aria-label': 'What became of it' })
   const body = h('section', { 'aria-labelledby': 'body-h' })
   const deliveries = h('section', { 'aria-labelledby': 'deliveries-h' })
-  main.append(h('h1', { class: 'key' }, 'Event ', h('code', {}, key)), summary, deliveries, body)
+  const conflicts = h('section', { 'aria-labelledby': 'conflicts-h' })
+  main.append(h('h1', { class: 'key' }, 'Event ', h('code', {}, key)), summary, deliveries, body, conflicts)
 
   let bodyShown = false
   const draw = unlessSame((event) => {
@@ -19,6 +21,7 @@ export function eventPage(main, { params }) {
       h('h2', { id: 'deliveries-h' }, 'Deliveries'),
       event.deliveries.length === 0 ? h('p', {}, 'None.') : event.deliveries.map(deliverySection),
     )
+    fill(conflicts, conflictsSection(event.conflicts))
     // The body never changes: drawn once, so a selection in it survives the polling.
     if (!bodyShown) {
       bodyShown = true
@@ -186,6 +189,34 @@ function bodySection(event) {
         ]
       : [h('h2', { id: 'body-h' }, 'Body'), h('pre', { class: 'body', tabindex: 0 }, prettyJson(event.body))]
   return [...body, ...headersSection(event.headers)]
+}
+
+/**
+ * The copies that came under this key with a different body: answered OK and not forwarded, kept
+ * for the operator. Each body goes in as text, never as markup.
+ */
+function conflictsSection(conflicts) {
+  if (conflicts.length === 0) return null
+  return [
+    h('h2', { id: 'conflicts-h' }, 'Conflicting copies'),
+    h(
+      'p',
+      {},
+      `${plural(conflicts.length, 'copy', 'copies')} came later under this key with a different body: answered OK, not forwarded.`,
+    ),
+    conflicts.map((conflict) =>
+      h(
+        'article',
+        { class: 'conflict' },
+        h('h3', {}, 'Received ', time(conflict.receivedAt)),
+        h(
+          'pre',
+          { class: 'body conflict-body', tabindex: 0 },
+          conflict.bodyEncoding === 'base64' ? conflict.body : prettyJson(conflict.body),
+        ),
+      ),
+    ),
+  ]
 }
 
 /** The headers the webhook request came with (credentials redacted); none for a backfilled event. */
