@@ -1,4 +1,4 @@
-// `npm run bench [-- ingest|pipeline|drivers|admin|stream|destinations|chaos|backlog|all ...]`: runs the named benchmarks (default: ingest,
+// `npm run bench [-- ingest|pipeline|drivers|admin|stream|destinations|chaos|backlog|hostile|all ...]`: runs the named benchmarks (default: ingest,
 // then pipeline) and prints their markdown tables at the end, ready for the README. The settings
 // (environment variables) are listed in README.md beside this file.
 import { spawnSync } from 'node:child_process'
@@ -8,12 +8,23 @@ import { backlog } from './backlog.ts'
 import { chaos } from './chaos.ts'
 import { destinations } from './destinations.ts'
 import { installCleanup, killAllChildren, projectRoot } from './harness/process.ts'
+import { hostile } from './hostile.ts'
 import { ingest } from './ingest.ts'
 import { pipeline } from './pipeline.ts'
 import { sqliteDrivers } from './sqlite-drivers.ts'
 import { stream } from './stream.ts'
 
-const BENCHMARKS = { ingest, pipeline, drivers: sqliteDrivers, admin, stream, destinations, chaos, backlog }
+const BENCHMARKS = {
+  ingest,
+  pipeline,
+  drivers: sqliteDrivers,
+  admin,
+  stream,
+  destinations,
+  chaos,
+  backlog,
+  hostile,
+}
 type Name = keyof typeof BENCHMARKS
 const NAMES = Object.keys(BENCHMARKS) as Name[]
 
