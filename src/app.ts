@@ -25,6 +25,8 @@ export interface BuildAppOptions extends RelayOptions {
   env: Record<string, string | undefined>
   /** A logger of the caller's; by default a pino JSON logger at LOG_LEVEL. */
   logger?: Logger
+  /** The settings file `env` was filled from (config/env-file.ts), for the start-up summary. */
+  envFile?: string | null
 }
 
 export const loggerOptions = {
@@ -51,7 +53,7 @@ const URL_REFUSALS: Record<string, string> = {
   FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than 100 characters',
 }
 
-export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions) {
+export async function buildApp({ env, logger, envFile = null, ...relayOptions }: BuildAppOptions) {
   const log = logger ?? pino(loggerOptions)
   const { config } = await loadConfig(env, (message) => log.warn(message))
   if (!logger) log.level = config.logLevel
@@ -170,7 +172,7 @@ export async function buildApp({ env, logger, ...relayOptions }: BuildAppOptions
     }),
   })
 
-  app.log.info(configSummary(config), 'whatsgate-relay configured')
+  app.log.info({ ...configSummary(config), envFile: envFile ?? 'none' }, 'whatsgate-relay configured')
   return app
 }
 

@@ -9,6 +9,7 @@ import { runAdmin } from './cli/admin-commands.ts'
 import { PROGRAM, parseCommand } from './cli/arguments.ts'
 import type { Output } from './cli/output.ts'
 import { envDefault, envSchema } from './config/env.ts'
+import { loadEnvFile } from './config/env-file.ts'
 import { VERSION } from './version.ts'
 
 const ENV_SHOWN = [
@@ -158,6 +159,13 @@ function oneLine(text: string): string {
 export async function runCli(): Promise<void> {
   // backfill may create DATA_DIR and the outbox: message bodies are for the relay's user only.
   process.umask(0o077)
+  try {
+    loadEnvFile(process.env)
+  } catch (error) {
+    process.stderr.write(`${PROGRAM}: ${(error as Error).message}\n`)
+    process.exitCode = 1
+    return
+  }
   process.exitCode = await main(process.argv.slice(2), process.env, {
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),

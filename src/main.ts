@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/config.ts'
+import { loadEnvFile } from './config/env-file.ts'
 import { ingestTokenPath } from './config/ingest-token.ts'
 
 // What this process creates is readable by the relay's user only: DATA_DIR holds message bodies.
@@ -12,7 +13,8 @@ process.umask(0o077)
 
 let app: Awaited<ReturnType<typeof buildApp>>
 try {
-  app = await buildApp({ env: process.env })
+  const envFile = loadEnvFile(process.env)
+  app = await buildApp({ env: process.env, envFile })
 } catch (error) {
   // One line, no stack: the operator needs the variable (or the store) and the problem.
   const reason = error instanceof ConfigError ? 'invalid configuration' : 'could not start'

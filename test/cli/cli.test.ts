@@ -30,7 +30,8 @@ interface Run {
 
 /** Runs the CLI with only the given relay variables (none inherited from the shell). */
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const base: NodeJS.ProcessEnv = { ...process.env }
+  // A developer's own .env in the project root stays out of the tests.
+  const base: NodeJS.ProcessEnv = { ...process.env, ENV_FILE: '/dev/null' }
   for (const name of Object.keys(envSchema.shape)) delete base[name]
   for (const [name, value] of Object.entries(env)) if (value !== undefined) base[name] = value
   return new Promise((resolve) => {

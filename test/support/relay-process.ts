@@ -74,7 +74,7 @@ process.once('exit', () => {
 })
 
 /** Variables the relay reads: never inherited from the shell running the tests. */
-const RELAY_VARIABLES = Object.keys(envSchema.shape)
+const RELAY_VARIABLES = [...Object.keys(envSchema.shape), 'ENV_FILE']
 
 /** Starts the relay without waiting: for a start that is expected to fail. */
 export function spawnRelay(options: RelayProcessOptions = {}): RelayChild {
@@ -93,6 +93,8 @@ export function spawnRelay(options: RelayProcessOptions = {}): RelayChild {
     WHATSGATE_API_URL: 'http://127.0.0.1:9/api/v1',
     REGISTER_ON_START: 'false',
     BACKFILL_ON_START: 'false',
+    // A developer's own .env in the project root stays out of the tests.
+    ENV_FILE: '/dev/null',
     ...options.env,
     DATA_DIR: dataDir,
   }
