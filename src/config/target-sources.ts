@@ -1,5 +1,7 @@
-// Where the targets come from: exactly one of FORWARD_URL, TARGETS (JSON) or TARGETS_FILE (JSON or
-// YAML). This reads and parses the source; each target is checked by delivery's createTarget.
+// Where the targets come from: TARGETS (JSON) or TARGETS_FILE (JSON or YAML), one of the two, and
+// FORWARD_URL beside either as one more target named `default` (the quick way to a first target,
+// kept when compose's TARGETS_FILE or a list is added later). This reads and parses the sources;
+// each target is checked by delivery's createTarget.
 
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -13,25 +15,32 @@ export interface TargetSources {
   targetsFile?: string | undefined
 }
 
-/** Reads the one configured source into targets; none configured = no targets. */
+/** The name FORWARD_URL's target takes. */
+export const FORWARD_TARGET = 'default'
+
+/** Reads the configured sources into targets; none configured = no targets. */
 export function loadTargets(source: TargetSources, warn: (msg: string) => void): Target[] {
   // An empty variable (`TARGETS=` in a copied .env) means unset, not "an empty source".
   const forwardUrl = source.forwardUrl?.trim() || undefined
   const targets = source.targets?.trim() || undefined
   const targetsFile = source.targetsFile?.trim() || undefined
-  const set = [forwardUrl && 'FORWARD_URL', targets && 'TARGETS', targetsFile && 'TARGETS_FILE'].filter(
-    Boolean,
-  )
-  if (set.length > 1) {
+  if (targets && targetsFile) {
+    throw new TargetConfigError('set only one of TARGETS or TARGETS_FILE (FORWARD_URL may go with either)')
+  }
+  const listed = targets
+    ? fromArray(parseJson(targets, 'TARGETS'), 'TARGETS', warn)
+    : targetsFile
+      ? fromArray(readTargetsFile(targetsFile, warn), 'TARGETS_FILE', warn)
+      : []
+  if (!forwardUrl) return listed
+  const label = targets ? 'TARGETS' : 'TARGETS_FILE'
+  if (listed.some((target) => target.name === FORWARD_TARGET)) {
     throw new TargetConfigError(
-      `set only one of FORWARD_URL, TARGETS or TARGETS_FILE (got ${set.join(', ')})`,
+      `FORWARD_URL makes a target named "${FORWARD_TARGET}", and ${label} has one by that name too: rename it, or move FORWARD_URL into ${label}`,
     )
   }
-  if (forwardUrl)
-    return [createTarget({ name: 'default', url: forwardUrl, events: ['*'] }, 'FORWARD_URL', warn)]
-  if (targets) return fromArray(parseJson(targets, 'TARGETS'), 'TARGETS', warn)
-  if (targetsFile) return fromArray(readTargetsFile(targetsFile, warn), 'TARGETS_FILE', warn)
-  return []
+  const forward = createTarget({ name: FORWARD_TARGET, url: forwardUrl, events: ['*'] }, 'FORWARD_URL', warn)
+  return [forward, ...listed]
 }
 
 function fromArray(raw: unknown, label: string, warn: (msg: string) => void): Target[] {

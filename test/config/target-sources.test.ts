@@ -52,9 +52,27 @@ describe('loadTargets sources', () => {
     expect(loadError({ forwardUrl: 'ftp://x' }).message).toMatch(/^FORWARD_URL\.url: Invalid URL/)
   })
 
-  it('refuses more than one source', () => {
-    expect(loadError({ forwardUrl: 'http://a', targets: '[]' }).message).toBe(
-      'set only one of FORWARD_URL, TARGETS or TARGETS_FILE (got FORWARD_URL, TARGETS)',
+  it('takes FORWARD_URL beside TARGETS or TARGETS_FILE as one more target, named default', () => {
+    const both = loadTargets(
+      { forwardUrl: 'http://a.example/hook', targets: JSON.stringify([crm]) },
+      () => {},
+    )
+    expect(both.map((target) => [target.name, target.type === 'http' ? target.url : null])).toEqual([
+      ['default', 'http://a.example/hook'],
+      ['crm', crm.url],
+    ])
+    const clash = loadError({
+      forwardUrl: 'http://a',
+      targets: JSON.stringify([{ ...crm, name: 'default' }]),
+    })
+    expect(clash.message).toMatch(
+      /^FORWARD_URL makes a target named "default", and TARGETS has one by that name too/,
+    )
+  })
+
+  it('refuses TARGETS and TARGETS_FILE together', () => {
+    expect(loadError({ targets: '[]', targetsFile: 'targets.yaml' }).message).toBe(
+      'set only one of TARGETS or TARGETS_FILE (FORWARD_URL may go with either)',
     )
   })
 
