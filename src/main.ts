@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
 import { ConfigError } from './config/config.ts'
 import { loadEnvFile } from './config/env-file.ts'
-import { ingestTokenPath } from './config/ingest-token.ts'
+import { INGEST_TOKEN, keptSecretPath } from './config/kept-secrets.ts'
 
 // What this process creates is readable by the relay's user only: DATA_DIR holds message bodies.
 // The umask is the only say there is over the SQLite file and its -wal and -shm: SQLite makes them
@@ -51,7 +51,7 @@ try {
 } catch (error) {
   // Nothing was acknowledged yet, so there is nothing to wind down: leave with one line. A token
   // made by this start was never announced: it goes, and the start that listens makes and logs one.
-  if (config.ingestTokenGenerated) rmSync(ingestTokenPath(config.dataDir), { force: true })
+  if (config.ingestTokenGenerated) rmSync(keptSecretPath(config.dataDir, INGEST_TOKEN), { force: true })
   process.stderr.write(
     `whatsgate-relay: could not listen on HOST=${config.host} PORT=${config.port}: ${listenProblem(error)}\n`,
   )

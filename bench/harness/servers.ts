@@ -26,11 +26,13 @@ const START_FLAGS = (
 
 // The relay takes tokens of 16 characters or more.
 const INGEST_TOKEN = 'bench-token-0123456789'
+const BENCH_SIGNING_SECRET = `whsec_${Buffer.alloc(32, 5).toString('base64')}`
 
 /** Settings of the caller's shell that would change what is measured, or send traffic off this machine. */
 const STRIPPED_ENV = [
   'DATABASE_URL',
   'FORWARD_URL',
+  'FORWARD_SECRET',
   'TARGETS',
   'TARGETS_FILE',
   'PUBLIC_URL',
@@ -63,6 +65,8 @@ export async function startRelay(
     DATA_DIR: dataDir,
     INGEST_TOKEN,
     LOG_LEVEL: process.env.BENCH_RELAY_LOG_LEVEL ?? 'warn',
+    // Every HTTP target is signed; replicas on PostgreSQL must share the secret.
+    FORWARD_SECRET: BENCH_SIGNING_SECRET,
     // Should anything still call WhatsGate, it reaches a closed local port, not the internet.
     WHATSGATE_API_URL: 'http://127.0.0.1:9/api/v1',
   })

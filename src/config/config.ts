@@ -4,7 +4,14 @@ import { join } from 'node:path'
 import { redactedUrl } from '../delivery/destinations/broker-link.ts'
 import { type Target, TargetConfigError } from '../delivery/targets.ts'
 import type { Env } from './env.ts'
-import { type IngestToken, IngestTokenError, resolveIngestToken } from './ingest-token.ts'
+import {
+  INGEST_TOKEN,
+  type KeptSecret,
+  KeptSecretError,
+  keptSecretPath,
+  resolveKeptSecret,
+  SIGNING_SECRET,
+} from './kept-secrets.ts'
 import { loadTargets } from './target-sources.ts'
 
 export class ConfigError extends Error {
@@ -19,7 +26,7 @@ export interface Config {
   /** PostgreSQL outbox shared by replicas; null = the SQLite file in DATA_DIR. */
   databaseUrl: string | null
   ingestToken: string
-  /** True when the token was made on this start (kept at ingestTokenPath(dataDir)). */
+  /** True when the token was made on this start (kept in DATA_DIR, kept-secrets.ts). */
   ingestTokenGenerated: boolean
   bodyLimit: number
   /** Slow or vanished clients: see HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS. */
@@ -41,6 +48,8 @@ export interface Config {
      */
     backfillSince: string | null
   }
+  /** Signs every HTTP target that has no secret of its own (FORWARD_SECRET, or kept in DATA_DIR). */
+  signingSecret: { value: string; from: string } | null
   adminToken: string | null
   /** Read-only console and API; null = none. */
   adminViewerToken: string | null
@@ -91,15 +100,18 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
       throw new ConfigError(`${name}: not a valid URL (expected e.g. https://host/path; value not shown)`)
   }
   let targets: Target[]
-  let ingestToken: IngestToken
+  let ingestToken: KeptSecret
+  let signingSecret: Config['signingSecret']
   try {
     targets = loadTargets(
       { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },
       warn,
     )
-    ingestToken = resolveIngestToken(env.DATA_DIR, env.INGEST_TOKEN)
+    ingestToken = resolveKeptSecret(env.DATA_DIR, INGEST_TOKEN, env.INGEST_TOKEN)
+    signingSecret = signingSecretFor(targets, env)
+    if (signingSecret) targets = targets.map((target) => signedWith(target, signingSecret?.value as string))
   } catch (error) {
-    if (error instanceof TargetConfigError || error instanceof IngestTokenError)
+    if (error instanceof TargetConfigError || error instanceof KeptSecretError)
       throw new ConfigError(error.message)
     throw error
   }
@@ -110,8 +122,9 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     dataDir: env.DATA_DIR,
     sqlitePath: join(env.DATA_DIR, 'relay.sqlite'),
     databaseUrl,
-    ingestToken: ingestToken.token,
+    ingestToken: ingestToken.value,
     ingestTokenGenerated: ingestToken.generated,
+    signingSecret,
     bodyLimit: env.BODY_LIMIT,
     headersTimeoutMs: env.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: env.REQUEST_TIMEOUT_MS,
@@ -150,12 +163,39 @@ export function configSummary(config: Config) {
     listen: `${config.host}:${config.port}`,
     store: config.databaseUrl ? redactUrl(config.databaseUrl) : `sqlite:${config.sqlitePath}`,
     targets: config.targets.map((t) => `${t.name}→${destinationOf(t)} [${t.events.join(',')}]`),
+    signingSecret: config.signingSecret?.from ?? 'none',
     publicUrl: config.publicUrl,
     whatsgateApi: config.whatsgate.apiUrl,
     whatsgateKey: config.whatsgate.apiKey ? 'set' : 'unset',
     adminApi: config.adminToken ? (config.adminViewerToken ? 'on, with a viewer token' : 'on') : 'off',
     trustProxy: config.trustProxy,
   }
+}
+
+/**
+ * The secret that signs HTTP targets without one of their own: FORWARD_SECRET, or one made at first
+ * start and kept in DATA_DIR. Replicas on PostgreSQL would each make their own, so there it must
+ * be set, as INGEST_TOKEN must. Null when no target needs it.
+ */
+function signingSecretFor(targets: Target[], env: Env): Config['signingSecret'] {
+  const needed = targets.some((target) => target.type === 'http' && target.secrets.length === 0)
+  if (env.FORWARD_SECRET !== undefined) {
+    const problem = SIGNING_SECRET.problem(env.FORWARD_SECRET)
+    if (problem) throw new ConfigError(`FORWARD_SECRET: ${problem.replace('the secret ', '')}`)
+  }
+  if (!needed) return null
+  if (env.DATABASE_URL !== undefined && env.FORWARD_SECRET === undefined) {
+    throw new ConfigError(
+      'FORWARD_SECRET: required with DATABASE_URL while an HTTP target has no secret of its own, so that every replica signs alike (whatsgate-relay secret prints one to use)',
+    )
+  }
+  const { value } = resolveKeptSecret(env.DATA_DIR, SIGNING_SECRET, env.FORWARD_SECRET)
+  return { value, from: env.FORWARD_SECRET ? 'FORWARD_SECRET' : keptSecretPath(env.DATA_DIR, SIGNING_SECRET) }
+}
+
+function signedWith(target: Target, secret: string): Target {
+  if (target.type !== 'http' || target.secrets.length > 0) return target
+  return Object.freeze({ ...target, secrets: Object.freeze([secret]) })
 }
 
 /**

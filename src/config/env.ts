@@ -54,6 +54,9 @@ export const envSchema = z.object({
     .default(100)
     .describe('How many refused webhook requests the store keeps for the operator (0 = none)'),
   FORWARD_URL: optionalString.describe('One target that receives every event'),
+  FORWARD_SECRET: optionalString.describe(
+    'Standard Webhooks secret (whsec_...) of every HTTP target without its own; made and kept in DATA_DIR when unset',
+  ),
   TARGETS: optionalString.describe('Targets as a JSON array'),
   TARGETS_FILE: optionalString.describe('Targets as a JSON or YAML file'),
   PUBLIC_URL: optionalString.describe('Public base URL of this relay, for set-hook'),

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
 import { freshSchema, postgresSkipReason, type TestSchema } from '../support/postgres.ts'
-import { buildTestApp } from '../support/relay.ts'
+import { buildTestApp, REPLICA_SIGNING_SECRET } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
 const ADMIN_TOKEN = 'admin-token-0123456789'
@@ -25,7 +25,10 @@ const stores: StoreSetup[] = [
     skip: postgresSkipReason,
     async open() {
       const schema: TestSchema = await freshSchema('attempt_history')
-      return { env: { DATABASE_URL: schema.url }, drop: () => schema.drop() }
+      return {
+        env: { DATABASE_URL: schema.url, FORWARD_SECRET: REPLICA_SIGNING_SECRET },
+        drop: () => schema.drop(),
+      }
     },
   },
 ]

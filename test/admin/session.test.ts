@@ -10,7 +10,13 @@ import { buildApp } from '../../src/app.ts'
 import { captureLogger } from '../support/fake-whatsgate.ts'
 import { createManualClock } from '../support/manual-clock.ts'
 import { freshSchema, postgresSkipReason } from '../support/postgres.ts'
-import { buildTestApp, TEST_TOKEN, tempDir, tempDirsOfFile } from '../support/relay.ts'
+import {
+  buildTestApp,
+  REPLICA_SIGNING_SECRET,
+  TEST_TOKEN,
+  tempDir,
+  tempDirsOfFile,
+} from '../support/relay.ts'
 
 const ADMIN_TOKEN = 'admin-token-0123456789'
 const TARGETS = JSON.stringify([{ name: 'crm', url: 'http://127.0.0.1:9/', events: ['*'] }])
@@ -324,7 +330,7 @@ describe.skipIf(postgresSkipReason !== null)(
     it('a session signed in on one replica works on the other, and a sign-out on one ends it on both', async () => {
       const schema = await freshSchema('admin_sessions')
       cleanups.push(() => schema.drop())
-      const env = { DATABASE_URL: schema.url }
+      const env = { DATABASE_URL: schema.url, FORWARD_SECRET: REPLICA_SIGNING_SECRET }
       const a = await relay({}, env)
       const b = await relay({}, env)
       const { cookie } = await signIn(a.app)

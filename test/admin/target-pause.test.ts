@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
 import { freshSchema, postgresSkipReason } from '../support/postgres.ts'
-import { buildTestApp, readLeases, readOutbox, tempDir } from '../support/relay.ts'
+import { buildTestApp, REPLICA_SIGNING_SECRET, readLeases, readOutbox, tempDir } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
 const ADMIN_TOKEN = 'admin-token-0123456789'
@@ -170,6 +170,7 @@ describe.skipIf(postgresSkipReason !== null)(
       const crm = await startTarget()
       const env = {
         DATABASE_URL: schema.url,
+        FORWARD_SECRET: REPLICA_SIGNING_SECRET,
         ...targetsEnv([{ name: 'crm', url: crm.url, events: ['*'], ordering: 'chat' }]),
       }
       const dirA = tempDir()

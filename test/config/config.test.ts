@@ -89,6 +89,21 @@ describe('buildApp with a bad variable', () => {
       { DATABASE_URL: 'postgres://127.0.0.1/x', INGEST_TOKEN: '' },
       /^INGEST_TOKEN\b.*DATABASE_URL/,
     ],
+    [
+      'FORWARD_SECRET not a Standard Webhooks secret',
+      { FORWARD_SECRET: 'secret123' },
+      /^FORWARD_SECRET: must start with "whsec_"/,
+    ],
+    [
+      'DATABASE_URL with an unsigned HTTP target and no FORWARD_SECRET (replicas would each make their own)',
+      { DATABASE_URL: 'postgres://127.0.0.1/x', FORWARD_URL: 'https://a.example/hook' },
+      /^FORWARD_SECRET: required with DATABASE_URL/,
+    ],
+    [
+      'ADMIN_VIEWER_TOKEN without ADMIN_TOKEN',
+      { ADMIN_VIEWER_TOKEN: 'viewer-token-0123456789' },
+      /^ADMIN_VIEWER_TOKEN: needs ADMIN_TOKEN/,
+    ],
   ]
   for (const [name, bad, message] of cases) {
     it(`${name}: rejects with a ConfigError naming it`, async () => {

@@ -1,3 +1,5 @@
+import { readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { Webhook } from 'standardwebhooks'
 import { afterEach, describe, expect, it } from 'vitest'
 import { VERSION } from '../../src/version.ts'
@@ -99,7 +101,25 @@ describe('the forwarded request', () => {
       authorization: 'Bearer abc',
     })
     expect(Number(request?.headers['webhook-timestamp'])).toBeCloseTo(Date.now() / 1000, -1)
-    expect(request?.headers['webhook-signature']).toBeUndefined()
+  })
+
+  it('signs a target without a secret of its own with the secret the relay made in DATA_DIR', async () => {
+    const target = await sink()
+    const relay = await relayWith([{ name: 'bot', url: target.url, events: ['*'] }])
+    const file = join(relay.dataDir, 'signing-secret')
+    const secret = readFileSync(file, 'utf8').trim()
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/)
+    expect(statSync(file).mode & 0o777).toBe(0o600)
+    await relay.post(wgEvent({ id: 8 }))
+    await target.waitFor(1)
+    const request = target.requests[0]
+    if (!request) throw new Error('no request')
+    const headers = {
+      'webhook-id': String(request.headers['webhook-id']),
+      'webhook-timestamp': String(request.headers['webhook-timestamp']),
+      'webhook-signature': String(request.headers['webhook-signature']),
+    }
+    expect(new Webhook(secret).verify(request.body.toString(), headers)).toMatchObject({ id: 8 })
   })
 
   it('signs with Standard Webhooks, one signature per secret during a rotation', async () => {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil, wgEvent } from '../support/events.ts'
 import { freshDatabase, postgresSkipReason, withAdmin } from '../support/postgres.ts'
+import { REPLICA_SIGNING_SECRET } from '../support/relay.ts'
 import { type RelayProcess, startRelayProcess, stopAllRelayProcesses } from '../support/relay-process.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
@@ -24,6 +25,7 @@ async function twoReplicas(target: Record<string, unknown>, respond?: Parameters
   cleanups.push(() => database.drop())
   const env = {
     DATABASE_URL: database.url,
+    FORWARD_SECRET: REPLICA_SIGNING_SECRET,
     TARGETS: JSON.stringify([{ name: 'sink', url: `${sink.url}/hook`, events: ['*'], ...target }]),
     // The dispatcher logs each delivery at debug: which replica sent what.
     LOG_LEVEL: 'debug',

@@ -9,6 +9,11 @@ import { type BuildAppOptions, buildApp } from '../../src/app.ts'
 import type { RelayOptions } from '../../src/relay.ts'
 
 export const TEST_TOKEN = 'test-token-0123456789'
+/**
+ * FORWARD_SECRET for replicas on PostgreSQL, which must share one (a single relay makes its own in
+ * DATA_DIR).
+ */
+export const REPLICA_SIGNING_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
 
 export function tempDir(prefix = 'relay-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix))
