@@ -42,6 +42,9 @@ Commands with the server's configuration (WhatsGate's API, the outbox):
   register      Point WhatsGate's webhook (set-hook) at PUBLIC_URL/webhook/<ingest token>
   unregister    Clear the webhook (set-hook with an empty callback)
   backfill      Fetch events with events-get into the outbox; targets receive the new ones
+  callback-url  Print the callback URL to give WhatsGate, its token whole
+  secret        Print the secret that signs http targets without their own (FORWARD_SECRET,
+                else the one kept in DATA_DIR): what a receiver verifies with
   help          Show this text
 
 Options:
@@ -77,6 +80,7 @@ Commands that ask a running relay (its admin API; nothing else of the server is 
                          a progress bar on a terminal)
   pause <target>         Hold a target's deliveries (kept in the store, for every replica)
   resume <target>        Send what waited, oldest first
+  admin-url              A one-time link that signs a browser in to the dashboard (10 min)
 
 Options of these:
   --url URL              The relay; default RELAY_URL, else http://127.0.0.1:$PORT (3000)
@@ -89,7 +93,8 @@ Options of these:
 
 Environment of these:
   RELAY_URL               The relay's base URL (default http://127.0.0.1:$PORT)
-  ADMIN_TOKEN             The relay's admin token (sent as a bearer token, never printed)
+  ADMIN_TOKEN             The relay's admin token (sent as a bearer token, never printed);
+                          default the one the relay keeps in DATA_DIR on this machine
 
 Did message X reach my bot?
   ${PROGRAM} events --chat 79991112233 --from 2h     find its key
@@ -124,6 +129,7 @@ export async function main(
   }
   if (parsed.kind === 'admin') return runAdmin(parsed.command, parsed.options, env, io, PROGRAM)
   const { command, options } = parsed
+  if (command === 'secret') return printSigningSecret(env, io)
   // Loaded only here: the admin commands need nothing of the server (and start twice as fast).
   const [{ pino }, { COMMANDS }, { ConfigError }, { loadConfig }] = await Promise.all([
     import('pino'),
@@ -147,6 +153,29 @@ export async function main(
           ? error.message
           : String(error)
     io.err(`${PROGRAM} ${command}: ${oneLine(message)}`)
+    return 1
+  }
+}
+
+/**
+ * The secret that signs http targets without their own: FORWARD_SECRET, or the one kept in
+ * DATA_DIR (made now if the relay has not made it yet). Read without the rest of the
+ * configuration, so that replicas that refuse to start without FORWARD_SECRET can be given one.
+ */
+async function printSigningSecret(env: Record<string, string | undefined>, io: Output): Promise<number> {
+  const { SIGNING_SECRET, resolveKeptSecret } = await import('./config/kept-secrets.ts')
+  const configured = env.FORWARD_SECRET?.trim() || undefined
+  const problem = configured === undefined ? null : SIGNING_SECRET.problem(configured)
+  if (problem) {
+    io.err(`${PROGRAM} secret: FORWARD_SECRET: ${problem.replace('the secret ', '')}`)
+    return 1
+  }
+  try {
+    const dataDir = env.DATA_DIR?.trim() || (envDefault('DATA_DIR') as string)
+    io.out(resolveKeptSecret(dataDir, SIGNING_SECRET, configured).value)
+    return 0
+  } catch (error) {
+    io.err(`${PROGRAM} secret: ${oneLine((error as Error).message)}`)
     return 1
   }
 }

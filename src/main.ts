@@ -2,6 +2,7 @@
 import { rmSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { buildApp } from './app.ts'
+import { callbackUrlOf, relayBaseUrl } from './config/addresses.ts'
 import { ConfigError } from './config/config.ts'
 import { loadEnvFile } from './config/env-file.ts'
 import { INGEST_TOKEN, keptSecretPath } from './config/kept-secrets.ts'
@@ -57,11 +58,23 @@ try {
   )
   process.exit(1)
 }
-// Once, when made: the token is the callback's only secret (it stays in DATA_DIR/ingest-token).
+// At every start, what the operator needs: the callback URL for WhatsGate (the token shown whole
+// only by the start that made it: the line that hands it over), and the dashboard's address.
+const port = (app.server.address() as AddressInfo).port
 if (config.ingestTokenGenerated) {
-  const port = (app.server.address() as AddressInfo).port
-  const base = config.publicUrl ?? `http://<this-host>:${port}`
-  app.log.info(`generated an ingest token; WhatsGate callback URL: ${base}/webhook/${config.ingestToken}`)
+  app.log.info(`generated an ingest token; WhatsGate callback URL: ${callbackUrlOf(config, port, true)}`)
+} else {
+  app.log.info(
+    `WhatsGate callback URL: ${callbackUrlOf(config, port, false)} (npx whatsgate-relay callback-url prints it whole)`,
+  )
+}
+if (config.adminToken !== null) {
+  const made = config.adminTokenGenerated
+    ? `generated an admin token (in ${config.dataDir}/admin-token); `
+    : ''
+  app.log.info(
+    `${made}dashboard: ${relayBaseUrl(config, port)}/admin/ (npx whatsgate-relay admin-url prints a one-time sign-in link)`,
+  )
 }
 
 function listenProblem(error: unknown): string {

@@ -50,8 +50,15 @@ export function createAdminSessions({ store, tokens, now, idleMs, lifetimeMs }: 
       return granted
     },
 
-    /** Starts a session; returns the cookie's value (shown to no one else) and the session. */
-    async start(role: AdminRole, client: { address: string; userAgent: string | undefined }) {
+    /**
+     * Starts a session; returns the cookie's value (shown to no one else) and the session. A
+     * sign-in link is a session too, short-lived, that `claim` turns into a real one.
+     */
+    async start(
+      role: AdminRole,
+      client: { address: string; userAgent: string | undefined },
+      lasts = lifetimeMs,
+    ) {
       const id = randomBytes(12).toString('base64url')
       const secret = randomBytes(32).toString('base64url')
       const at = now()
@@ -63,7 +70,7 @@ export function createAdminSessions({ store, tokens, now, idleMs, lifetimeMs }: 
         tokenTag: tag,
         createdAt: at,
         lastSeenAt: at,
-        expiresAt: at + lifetimeMs,
+        expiresAt: at + lasts,
         address: client.address,
         userAgent: client.userAgent?.slice(0, 300) ?? null,
       }
@@ -85,6 +92,16 @@ export function createAdminSessions({ store, tokens, now, idleMs, lifetimeMs }: 
       }
       if (at - row.lastSeenAt >= TOUCH_EVERY_MS) await store.touchAdminSession(id, at)
       return { id, role, expiresAt: row.expiresAt }
+    },
+
+    /**
+     * Uses up a sign-in link: its role when it was live and this call ended it (of two claims at
+     * once, one wins), else null.
+     */
+    async claim(link: string): Promise<AdminRole | null> {
+      const session = await this.resolve(link)
+      if (session === null || !(await store.endAdminSession(session.id))) return null
+      return session.role
     },
 
     end: (id: string) => store.endAdminSession(id),

@@ -12,6 +12,7 @@ export const ADMIN_COMMAND_OPTIONS = {
   replay: ['event', 'target', 'dead'],
   pause: [],
   resume: [],
+  'admin-url': [],
 } as const satisfies Record<string, readonly string[]>
 
 export type AdminCommand = keyof typeof ADMIN_COMMAND_OPTIONS

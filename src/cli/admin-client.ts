@@ -114,7 +114,7 @@ function refusal(status: number, answer: unknown, shownUrl: string): string {
   if (status === 401) return `the relay refused ADMIN_TOKEN (${shownUrl} answered 401)`
   // The app's own answer to a path it has no route for: the admin routes are not registered.
   if (status === 404 && error === 'not found') {
-    return `the relay at ${shownUrl} has no admin API: set ADMIN_TOKEN in the relay's environment too`
+    return `the relay at ${shownUrl} has no admin API: its ADMIN_TOKEN is off (or unset with DATABASE_URL)`
   }
   if (status === 400 && Array.isArray(issues) && issues.length > 0) {
     const fields = issues.map((issue: { path?: unknown; message?: unknown }) => {

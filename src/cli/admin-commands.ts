@@ -23,6 +23,8 @@ export interface AdminContext {
   client: AdminClient
   options: AdminOptions
   io: Output
+  /** PUBLIC_URL, without a trailing slash; null when unset. */
+  publicUrl: string | null
 }
 
 /** A command: it returns when done, and throws an AdminError when it failed. */
@@ -37,6 +39,19 @@ function defaultRelayUrl(env: Record<string, string | undefined>): string {
   const host = env.HOST?.trim()
   const local = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host
   return `http://${local.includes(':') ? `[${local}]` : local}:${port}`
+}
+
+/**
+ * The admin token a relay on this machine made in its DATA_DIR, or null. Loaded only when asked:
+ * these commands otherwise load nothing of the server's configuration.
+ */
+async function keptAdminToken(env: Record<string, string | undefined>): Promise<string | null> {
+  const { ADMIN_TOKEN, readKeptSecret } = await import('../config/kept-secrets.ts')
+  try {
+    return readKeptSecret(env.DATA_DIR?.trim() || './data', ADMIN_TOKEN)
+  } catch {
+    return null
+  }
 }
 
 /** Runs one admin command; returns the exit status (1: the relay could not be asked, or refused). */
@@ -61,12 +76,17 @@ export async function runAdmin(
     }
     return fail(`${source ?? 'PORT'} gives no http:// or https:// URL ("${clean(text)}")`)
   }
-  const token = env.ADMIN_TOKEN?.trim()
-  if (!token) return fail(`ADMIN_TOKEN is not set: give the admin token of the relay at ${url.origin}`)
+  const token = env.ADMIN_TOKEN?.trim() || (await keptAdminToken(env))
+  if (!token) {
+    return fail(
+      `ADMIN_TOKEN is not set, nor kept in DATA_DIR: give the admin token of the relay at ${url.origin}`,
+    )
+  }
 
   const client = createAdminClient({ url, token })
+  const publicUrl = env.PUBLIC_URL?.trim().replace(/\/+$/, '') || null
   try {
-    await ADMIN_COMMANDS[command]({ client, options, io })
+    await ADMIN_COMMANDS[command]({ client, options, io, publicUrl })
     return 0
   } catch (error) {
     if (error instanceof AdminUsageError) {
@@ -180,6 +200,16 @@ function pauseOrResume(action: 'pause' | 'resume'): AdminRun {
   }
 }
 
+// The link opens the relay where a browser reaches it: PUBLIC_URL when set, else the URL asked.
+const adminUrl: AdminRun = async (ctx) => {
+  const link = await ctx.client.post<{ path: string; expiresAt: number }>('/admin/sign-in-links')
+  const base = ctx.publicUrl ?? ctx.client.shownUrl
+  show(ctx, { url: `${base}${link.path}`, expiresAt: link.expiresAt }, () => [
+    `${base}${link.path}`,
+    `(one use, until ${iso(link.expiresAt)}: it signs this browser in to the dashboard)`,
+  ])
+}
+
 const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
   status,
   events,
@@ -189,4 +219,5 @@ const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
   replay,
   pause: pauseOrResume('pause'),
   resume: pauseOrResume('resume'),
+  'admin-url': adminUrl,
 }

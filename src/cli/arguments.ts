@@ -22,6 +22,8 @@ const COMMAND_OPTIONS = {
   register: ['session'],
   unregister: ['session', 'force'],
   backfill: ['session', 'since'],
+  'callback-url': [],
+  secret: [],
 } as const satisfies Record<string, readonly (keyof typeof OPTIONS)[]>
 
 export type Command = keyof typeof COMMAND_OPTIONS
@@ -40,7 +42,7 @@ export type Invocation =
   | { kind: 'admin'; command: AdminCommand; options: AdminOptions }
 
 const COMMAND_LIST =
-  'register, unregister, backfill, status, events, event, deliveries, delivery, replay, pause, resume, help'
+  'register, unregister, backfill, callback-url, secret, status, events, event, deliveries, delivery, replay, pause, resume, admin-url, help'
 
 export function parseCommand(argv: string[]): Invocation {
   const [first, ...rest] = argv

@@ -1,12 +1,13 @@
 // The commands: point WhatsGate at the relay (or away from it) and fetch missed events, with the
 // server's own configuration, WhatsGate client and accept path.
 import type { Logger } from 'pino'
+import { callbackUrlOf } from '../config/addresses.ts'
 import type { Config } from '../config/config.ts'
 import { createRelay } from '../relay.ts'
 import { createWhatsGateClient, type WhatsGateClient } from '../whatsgate/api-client.ts'
 import { isUnauthorized, WhatsGateUnavailableError } from '../whatsgate/api-errors.ts'
 import type { BackfillResult } from '../whatsgate/backfill.ts'
-import { callbackUrl } from '../whatsgate/integration.ts'
+import { callbackUrl as registeredCallbackUrl } from '../whatsgate/integration.ts'
 import type { Options } from './arguments.ts'
 import type { Output } from './output.ts'
 
@@ -104,7 +105,7 @@ async function setHooks(
 
 async function register(config: Config, log: Logger, io: Output, options: Options) {
   requireSettings(config, { apiKey: true, publicUrl: true })
-  const callback = callbackUrl(config) as string
+  const callback = registeredCallbackUrl(config) as string
   // The token is the callback's only secret: shown masked, as the server's logs do.
   io.out(`callback: ${config.publicUrl}/webhook/[ingest token]`)
   await setHooks(
@@ -176,4 +177,9 @@ async function backfill(config: Config, log: Logger, io: Output, options: Option
   }
 }
 
-export const COMMANDS = { register, unregister, backfill }
+/** The callback URL to give WhatsGate, with its token whole (the relay's log shows it cut short). */
+async function callbackUrl(config: Config, _log: Logger, io: Output): Promise<void> {
+  io.out(callbackUrlOf(config, config.port, true))
+}
+
+export const COMMANDS = { register, unregister, backfill, 'callback-url': callbackUrl }

@@ -5,6 +5,7 @@ import { redactedUrl } from '../delivery/destinations/broker-link.ts'
 import { type Target, TargetConfigError } from '../delivery/targets.ts'
 import type { Env } from './env.ts'
 import {
+  ADMIN_TOKEN,
   INGEST_TOKEN,
   type KeptSecret,
   KeptSecretError,
@@ -50,7 +51,12 @@ export interface Config {
   }
   /** Signs every HTTP target that has no secret of its own (FORWARD_SECRET, or kept in DATA_DIR). */
   signingSecret: { value: string; from: string } | null
+  /** The console's token (ADMIN_TOKEN, or kept in DATA_DIR); null = the console is off. */
   adminToken: string | null
+  /** True when the admin token was made on this start. */
+  adminTokenGenerated: boolean
+  /** ADMIN_TOKEN=off: the operator turned the console off. */
+  adminTurnedOff: boolean
   /** Read-only console and API; null = none. */
   adminViewerToken: string | null
   adminSessionIdleMs: number
@@ -82,8 +88,8 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     }
   }
   if (env.ADMIN_VIEWER_TOKEN !== undefined) {
-    if (env.ADMIN_TOKEN === undefined) {
-      throw new ConfigError('ADMIN_VIEWER_TOKEN: needs ADMIN_TOKEN (the console is off without it)')
+    if (env.ADMIN_TOKEN === 'off') {
+      throw new ConfigError('ADMIN_VIEWER_TOKEN: the console is off (ADMIN_TOKEN=off)')
     }
     if (env.ADMIN_VIEWER_TOKEN === env.ADMIN_TOKEN) {
       throw new ConfigError('ADMIN_VIEWER_TOKEN: must differ from ADMIN_TOKEN')
@@ -102,12 +108,14 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
   let targets: Target[]
   let ingestToken: KeptSecret
   let signingSecret: Config['signingSecret']
+  let adminToken: KeptSecret | null
   try {
     targets = loadTargets(
       { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },
       warn,
     )
     ingestToken = resolveKeptSecret(env.DATA_DIR, INGEST_TOKEN, env.INGEST_TOKEN)
+    adminToken = adminTokenFor(env)
     signingSecret = signingSecretFor(targets, env)
     if (signingSecret) targets = targets.map((target) => signedWith(target, signingSecret?.value as string))
   } catch (error) {
@@ -141,7 +149,9 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
       backfillOnStart: env.BACKFILL_ON_START ?? apiKey !== null,
       backfillSince: env.BACKFILL_SINCE ?? null,
     }),
-    adminToken: env.ADMIN_TOKEN ?? null,
+    adminToken: adminToken?.value ?? null,
+    adminTokenGenerated: adminToken?.generated ?? false,
+    adminTurnedOff: env.ADMIN_TOKEN === 'off',
     adminViewerToken: env.ADMIN_VIEWER_TOKEN ?? null,
     adminSessionIdleMs: env.ADMIN_SESSION_IDLE_MINUTES * 60_000,
     adminSessionLifetimeMs: env.ADMIN_SESSION_HOURS * 3_600_000,
@@ -170,6 +180,17 @@ export function configSummary(config: Config) {
     adminApi: config.adminToken ? (config.adminViewerToken ? 'on, with a viewer token' : 'on') : 'off',
     trustProxy: config.trustProxy,
   }
+}
+
+/**
+ * The console's token: ADMIN_TOKEN, or one made at first start and kept in DATA_DIR; none with
+ * ADMIN_TOKEN=off. Replicas on PostgreSQL share sessions, so they need one token set for all: there
+ * the console stays off until ADMIN_TOKEN is set (configWarnings says so).
+ */
+function adminTokenFor(env: Env): KeptSecret | null {
+  if (env.ADMIN_TOKEN === 'off') return null
+  if (env.ADMIN_TOKEN === undefined && env.DATABASE_URL !== undefined) return null
+  return resolveKeptSecret(env.DATA_DIR, ADMIN_TOKEN, env.ADMIN_TOKEN)
 }
 
 /**

@@ -84,9 +84,12 @@ export const envSchema = z.object({
     ),
   ADMIN_TOKEN: z
     .string()
-    .min(16, 'must be at least 16 characters')
+    .min(16, 'must be at least 16 characters, or "off"')
+    .or(z.literal('off'))
     .optional()
-    .describe('Bearer token of the admin API; the API is off without it'),
+    .describe(
+      'Token of the admin API and dashboard (16+ characters); made and kept in DATA_DIR when unset; "off" turns them off',
+    ),
   ADMIN_VIEWER_TOKEN: z
     .string()
     .min(16, 'must be at least 16 characters')

@@ -9,5 +9,10 @@ export function configWarnings(config: Config): string[] {
       'no target configured: events are stored and acknowledged but forwarded nowhere (set FORWARD_URL, TARGETS or TARGETS_FILE)',
     )
   }
+  if (config.adminToken === null && config.databaseUrl !== null && !config.adminTurnedOff) {
+    warnings.push(
+      'the console is off: replicas on PostgreSQL need ADMIN_TOKEN set, the same on each (or ADMIN_TOKEN=off to say so)',
+    )
+  }
   return warnings
 }

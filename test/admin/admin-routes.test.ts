@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil, wgEvent } from '../support/events.ts'
 import { createManualClock } from '../support/manual-clock.ts'
@@ -28,9 +30,15 @@ async function relayWithDeadLetters(count: number) {
 }
 
 describe('admin API', () => {
-  it('is off without ADMIN_TOKEN', async () => {
+  it('is on by default with a token made in DATA_DIR, and off with ADMIN_TOKEN=off', async () => {
     relay = await buildTestApp()
+    const made = readFileSync(join(relay.dataDir, 'admin-token'), 'utf8').trim()
+    const headers = { authorization: `Bearer ${made}` }
+    expect((await relay.app.inject({ url: '/admin/deliveries', headers })).statusCode).toBe(200)
+    await relay.close()
+    relay = await buildTestApp({ ADMIN_TOKEN: 'off' })
     expect((await relay.app.inject({ url: '/admin/deliveries', headers: auth })).statusCode).toBe(404)
+    expect(existsSync(join(relay.dataDir, 'admin-token'))).toBe(false)
   })
 
   it('refuses a missing or wrong token', async () => {

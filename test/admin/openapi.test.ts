@@ -7,8 +7,9 @@ import { registeredRoutes } from '../support/routes.ts'
 const ADMIN_TOKEN = 'admin-token-0123456789'
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
-// The dashboard's page and assets are HTML and files, not API: the document leaves them out.
-const PAGES = new Set(['GET /admin', 'GET /admin/', 'GET /admin/assets/*'])
+// Opened by a browser, not called: the dashboard's page and assets (HTML and files), and a sign-in
+// link (POST /admin/sign-in-links makes it). The document leaves them out.
+const PAGES = new Set(['GET /admin', 'GET /admin/', 'GET /admin/assets/*', 'GET /admin/sign-in/:link'])
 
 describe('GET /admin/openapi.json', () => {
   let relay: Awaited<ReturnType<typeof buildTestApp>>

@@ -83,6 +83,8 @@ const ADMIN_PUBLIC = new Map([
   ['GET /admin/assets/*', 200],
   ['POST /admin/session', 401],
   ['GET /admin/session', 200],
+  // A link that is no link: back to the sign-in form, saying so.
+  ['GET /admin/sign-in/:link', 303],
   ['DELETE /admin/session', 200],
 ])
 
@@ -237,6 +239,29 @@ describe('admin sessions', () => {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     })
     expect(again.statusCode).toBe(404)
+  })
+
+  it('makes a sign-in link that works once, within ten minutes', async () => {
+    const clock = createManualClock()
+    const r = await relay({ clock })
+    const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` }
+    const make = async () =>
+      (await r.app.inject({ method: 'POST', url: '/admin/sign-in-links', headers: bearer })).json()
+    const open = (path: string) => r.app.inject({ url: path })
+
+    const link = await make()
+    expect(link.expiresAt).toBe(clock.now() + 10 * 60_000)
+    const opened = await open(link.path)
+    expect(opened.statusCode).toBe(303)
+    const cookie = String(opened.headers['set-cookie']).split(';')[0] as string
+    expect((await r.app.inject({ url: '/admin/status', headers: withCookie(cookie) })).statusCode).toBe(200)
+    expect((await open(link.path)).headers.location).toBe('/admin/?link=expired')
+
+    const late = await make()
+    clock.advance(10 * 60_000)
+    const tooLate = await open(late.path)
+    expect(tooLate.headers.location).toBe('/admin/?link=expired')
+    expect(tooLate.headers['set-cookie']).toBeUndefined()
   })
 
   it("refuses a signed-in browser's change unless it is sent as JSON, and changes nothing then", async () => {

@@ -82,9 +82,9 @@ describe('viewer', () => {
     expect((await app.inject({ url: '/admin/events', headers: { cookie } })).statusCode).toBe(401)
   })
 
-  it('needs ADMIN_TOKEN and must differ from it', async () => {
-    await expect(buildTestApp({ ADMIN_VIEWER_TOKEN: VIEWER_TOKEN })).rejects.toThrow(
-      /ADMIN_VIEWER_TOKEN: needs ADMIN_TOKEN/,
+  it('needs the console on and must differ from ADMIN_TOKEN', async () => {
+    await expect(buildTestApp({ ADMIN_TOKEN: 'off', ADMIN_VIEWER_TOKEN: VIEWER_TOKEN })).rejects.toThrow(
+      /ADMIN_VIEWER_TOKEN: the console is off/,
     )
     await expect(buildTestApp({ ADMIN_TOKEN, ADMIN_VIEWER_TOKEN: ADMIN_TOKEN })).rejects.toThrow(
       /ADMIN_VIEWER_TOKEN: must differ/,

@@ -100,9 +100,9 @@ describe('buildApp with a bad variable', () => {
       /^FORWARD_SECRET: required with DATABASE_URL/,
     ],
     [
-      'ADMIN_VIEWER_TOKEN without ADMIN_TOKEN',
-      { ADMIN_VIEWER_TOKEN: 'viewer-token-0123456789' },
-      /^ADMIN_VIEWER_TOKEN: needs ADMIN_TOKEN/,
+      'ADMIN_VIEWER_TOKEN with the console off',
+      { ADMIN_TOKEN: 'off', ADMIN_VIEWER_TOKEN: 'viewer-token-0123456789' },
+      /^ADMIN_VIEWER_TOKEN: the console is off/,
     ],
   ]
   for (const [name, bad, message] of cases) {

@@ -103,7 +103,9 @@ describe('a generated token', () => {
     expect(readFileSync(file, 'utf8')).toBe(`${config.ingestToken}\n`)
     expect(config.ingestToken).toMatch(/^[A-Za-z0-9_-]{32}$/)
     expect(statSync(file).mode & 0o777).toBe(0o600)
-    expect(readdirSync(dataDir)).toEqual(['ingest-token'])
+    // Beside it, the admin token the console was given (no target: no signing secret is needed).
+    expect(readdirSync(dataDir).toSorted()).toEqual(['admin-token', 'ingest-token'])
+    expect(statSync(join(dataDir, 'admin-token')).mode & 0o777).toBe(0o600)
   })
 
   it('a start whose token write fails leaves no token file, and the next start makes a whole one', async () => {

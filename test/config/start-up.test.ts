@@ -2,7 +2,7 @@
 // a token it generated, never announced, is not kept: the start that listens makes and logs one.
 // Start-up tells the truth: no target is a warning (log and /readyz), and what the relay writes to
 // DATA_DIR is its user's alone.
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -82,10 +82,24 @@ describe('the callback URL of a generated token', () => {
     expect(second.stderrLines.filter((l) => l.includes(token))).toEqual([])
   })
 
-  it('is not logged when INGEST_TOKEN is set: the operator already has it', async () => {
+  it('is logged at every other start with its token cut short, beside the dashboard address', async () => {
     const relay = await startRelayProcess({ dataDir: freshDir() })
+    const line = await relay.waitForLine((l) => l.includes('WhatsGate callback URL'))
+    expect(JSON.parse(line).msg).toMatch(
+      new RegExp(
+        `:${relay.port}/webhook/${relay.token.slice(0, 4)}… \\(npx whatsgate-relay callback-url prints it whole\\)$`,
+      ),
+    )
+    const dashboard = await relay.waitForLine((l) => l.includes('dashboard:'))
+    expect(JSON.parse(dashboard).msg).toMatch(
+      new RegExp(
+        `^generated an admin token \\(in .*/admin-token\\); dashboard: http://.*:${relay.port}/admin/ `,
+      ),
+    )
     expect(await relay.kill('SIGTERM')).toEqual({ code: 0, signal: null })
-    expect(relay.stdoutLines.filter((l) => l.includes('callback URL') || l.includes(relay.token))).toEqual([])
+    // Neither secret is in the log whole.
+    const adminToken = readFileSync(join(relay.dataDir, 'admin-token'), 'utf8').trim()
+    expect(relay.stdoutLines.filter((l) => l.includes(relay.token) || l.includes(adminToken))).toEqual([])
   })
 })
 
@@ -119,7 +133,13 @@ describe('start-up tells the truth', () => {
     const relay = await startRelayProcess({ dataDir, env: { INGEST_TOKEN: undefined } })
     // The WAL and its index exist while the relay runs: look before it stops.
     const files = readdirSync(dataDir).sort()
-    expect(files).toEqual(['ingest-token', 'relay.sqlite', 'relay.sqlite-shm', 'relay.sqlite-wal'])
+    expect(files).toEqual([
+      'admin-token',
+      'ingest-token',
+      'relay.sqlite',
+      'relay.sqlite-shm',
+      'relay.sqlite-wal',
+    ])
     const modes = Object.fromEntries(
       [parent, dataDir, ...files.map((f) => join(dataDir, f))].map((p) => [p, statSync(p).mode & 0o777]),
     )

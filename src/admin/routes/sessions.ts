@@ -43,6 +43,17 @@ const sessionRow = z
 const sessionsAnswer = z.object({ sessions: z.array(sessionRow) })
 const sessionParams = z.strictObject({ id: z.string().min(1).max(32) })
 const signedOut = { signedIn: false, role: null, expiresAt: null }
+const linkAnswer = z
+  .object({
+    path: z
+      .string()
+      .describe('Open it on the relay (PUBLIC_URL or its address) within the time: /admin/sign-in/<link>'),
+    expiresAt: z.number().int().describe('When the link stops working, ms since the epoch'),
+  })
+  .meta({ id: 'SignInLink' })
+const linkParams = z.strictObject({ link: z.string().min(1).max(128) })
+/** How long a sign-in link works: enough to paste it into a browser. */
+export const SIGN_IN_LINK_MS = 10 * 60_000
 const limited = { 429: errorAnswer.describe('Too many failed sign-ins from this address: see Retry-After') }
 
 export const sessionRoutes: FastifyPluginAsyncZod<SessionRouteOptions> = async (app, opts) => {
@@ -75,6 +86,48 @@ export const sessionRoutes: FastifyPluginAsyncZod<SessionRouteOptions> = async (
       setSessionCookie(reply, started.cookie, opts.lifetimeMs)
       request.log.info({ ip: request.ip, session: started.session.id, role }, 'admin signed in')
       return { signedIn: true, role, expiresAt: started.session.expiresAt }
+    },
+  )
+
+  app.post(
+    '/admin/sign-in-links',
+    {
+      schema: {
+        summary: 'A one-time sign-in link for the dashboard, working for 10 minutes (the CLI: admin-url)',
+        response: { 200: linkAnswer, ...commonAnswers },
+      },
+    },
+    async (request) => {
+      const started = await sessions.start(
+        'admin',
+        { address: request.ip, userAgent: 'one-time sign-in link' },
+        SIGN_IN_LINK_MS,
+      )
+      request.log.info({ ip: request.ip }, 'admin sign-in link made')
+      return { path: `/admin/sign-in/${started.cookie}`, expiresAt: started.session.expiresAt }
+    },
+  )
+
+  // A GET, as a link is opened: it ends the link and starts a session of its own, so the address
+  // (in the browser's history, a proxy's log) signs no one in again.
+  app.get(
+    '/admin/sign-in/:link',
+    { config: { adminPublic: true }, schema: { hide: true, params: linkParams } },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store')
+      if (await failures.refusedAsLocked(request, reply)) return reply
+      const role = await sessions.claim(request.params.link)
+      if (role === null) {
+        await failures.failed(request, 'sign-in')
+        return reply.redirect('/admin/?link=expired', 303)
+      }
+      const started = await sessions.start(role, {
+        address: request.ip,
+        userAgent: request.headers['user-agent'],
+      })
+      setSessionCookie(reply, started.cookie, opts.lifetimeMs)
+      request.log.info({ ip: request.ip, session: started.session.id, role }, 'admin signed in with a link')
+      return reply.redirect('/admin/', 303)
     },
   )
 

@@ -4,6 +4,11 @@ const form = document.getElementById('sign-in')
 const input = document.getElementById('token')
 const error = document.getElementById('sign-in-error')
 
+if (new URLSearchParams(location.search).get('link') === 'expired') {
+  error.textContent =
+    'That sign-in link has expired or was used already: run whatsgate-relay admin-url again, or sign in with the token.'
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault()
   error.textContent = ''
