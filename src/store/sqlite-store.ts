@@ -46,7 +46,7 @@ import { createWriteHealth } from './write-health.ts'
 
 // The dispatcher's bookkeeping (claims and attempt outcomes) does not wait for the disk: WAL order
 // puts it there with the next durable commit. A power cut can only undo the record of a send,
-// which then repeats with its webhook-id (invariant 3); a killed process loses nothing, as the
+// which then repeats with its webhook-id (docs/architecture.md, invariant 3); a killed process loses nothing, as the
 // OS holds the write.
 const BOOKKEEPING = { durable: false }
 
