@@ -1,6 +1,7 @@
 // The accept path shared by the webhook route and backfill: parse once, check the identity,
 // route, store durably. Knows nothing of HTTP. An event is taken on its identity alone; where the
-// rest departs from WhatsGate's documentation it is flagged, never refused (docs/architecture.md, invariant 5).
+// rest departs from WhatsGate's documentation it is flagged, never refused (docs/architecture.md,
+// invariant 5).
 import type { Logger } from 'pino'
 import type { Dispatcher } from '../delivery/dispatcher.ts'
 import { routeEvent } from '../delivery/routing.ts'

@@ -46,8 +46,8 @@ import { createWriteHealth } from './write-health.ts'
 
 // The dispatcher's bookkeeping (claims and attempt outcomes) does not wait for the disk: WAL order
 // puts it there with the next durable commit. A power cut can only undo the record of a send,
-// which then repeats with its webhook-id (docs/architecture.md, invariant 3); a killed process loses nothing, as the
-// OS holds the write.
+// which then repeats with its webhook-id (docs/architecture.md, invariant 3); a killed process
+// loses nothing, as the OS holds the write.
 const BOOKKEEPING = { durable: false }
 
 export interface SqliteStoreOptions {
