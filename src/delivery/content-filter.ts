@@ -1,6 +1,6 @@
 // A target's content filter: a small MongoDB-like query over the parsed event (as Outpost's
 // destination filters), checked and compiled once at start into a predicate, so ingest only runs
-// the predicate. The grammar (README, Targets, "Content filters"):
+// the predicate. The grammar (docs/configuration.md, "Content filters"):
 //
 //   filter    = { <dotted path>: condition | scalar, "$and": [filter, ...], "$or": [filter, ...] }
 //   condition = { "$in" | "$nin": [scalar, ...], "$exists": boolean,
