@@ -137,6 +137,21 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
     })
   }
 
+  function admin(path: string): Promise<unknown> {
+    return fetch(`http://127.0.0.1:${port}${path}`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    }).then((answer) => answer.json())
+  }
+
+  /** The attempts made so far for the pending deliveries (all five are pending until the target is back). */
+  async function pendingAttempts(): Promise<number> {
+    const { deliveries } = (await admin('/admin/deliveries?status=pending')) as {
+      deliveries: { attempts: number }[]
+    }
+    expect(deliveries).toHaveLength(5)
+    return deliveries.reduce((sum, delivery) => sum + delivery.attempts, 0)
+  }
+
   /** Every request the target got is signed with the secret; the events' ids. */
   function verifiedIds(): number[] {
     const webhook = new Webhook(SECRET)
@@ -243,10 +258,7 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
     await startRelay('relay-2')
     // The same token answers, and the event taken by the first container is still in the outbox.
     expect((await postEvent(2)).status).toBe(200)
-    const answer = await fetch(`http://127.0.0.1:${port}/admin/events`, {
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
-    })
-    const { events } = (await answer.json()) as { events: { key: string }[] }
+    const { events } = (await admin('/admin/events')) as { events: { key: string }[] }
     expect(events.map((event) => event.key)).toEqual(['191b80a9238:message:1', '191b80a9238:message:2'])
     await sink.waitFor(2, 15_000)
     expect(verifiedIds()).toEqual([1, 2])
@@ -263,18 +275,33 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
 
   it('stops on SIGTERM within the shutdown timeout, and delivers what it took after a restart', async () => {
     await startRelay('relay-3')
-    // The target is down: what the relay acknowledges stays in its outbox.
-    const targetPort = Number(new URL(sink.url).port)
-    await sink.close()
+    // The target hangs: five sends are in flight when SIGTERM comes, and the relay waits
+    // SHUTDOWN_TIMEOUT_MS for them, then gives them back to the outbox and exits.
+    sink.respondWith(() => ({ stall: true }))
+    const before = sink.requests.length
     for (const id of [3, 4, 5, 6, 7]) expect((await postEvent(id)).status).toBe(200)
+    await sink.waitFor(before + 5, 15_000)
     const stopped = await stop('relay-3')
-    log(`SIGTERM to exit: ${stopped.seconds.toFixed(1)} s, exit code ${stopped.exitCode}`)
+    log(
+      `SIGTERM to exit with 5 sends in flight: ${stopped.seconds.toFixed(1)} s, exit code ${stopped.exitCode}`,
+    )
     expect(stopped.exitCode).toBe(0)
+    expect(stopped.seconds).toBeGreaterThanOrEqual(SHUTDOWN_TIMEOUT_MS / 1000 - 0.5)
     expect(stopped.seconds).toBeLessThan(SHUTDOWN_TIMEOUT_MS / 1000 + 5)
     expect(await logs('relay-3')).toContain('shutting down')
 
-    sink = await startSink({ port: targetPort })
+    // Then the target is down while a new container starts, and comes back where it was.
+    const targetPort = Number(new URL(sink.url).port)
+    await sink.close()
     await startRelay('relay-4')
+    // It tries, and fails: five more attempts against the closed port, all five still pending.
+    const tried = await pendingAttempts()
+    const deadline = Date.now() + 15_000
+    while ((await pendingAttempts()) < tried + 5) {
+      if (Date.now() > deadline) throw new Error('relay-4 made no attempts against the down target')
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    sink = await startSink({ port: targetPort })
     await sink.waitFor(5, 30_000)
     expect(new Set(verifiedIds())).toEqual(new Set([3, 4, 5, 6, 7]))
     await stop('relay-4')
