@@ -247,6 +247,14 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
       '/home/node': 'EROFS',
       '/data': 'written',
     })
+    // SQLite's temporary files too (SQLITE_TMPDIR, the Dockerfile says why): an index build that
+    // outgrows the cache spills to one, and fails with "disk I/O error" where none can be written.
+    const sqlite =
+      "const db=new (require('node:sqlite').DatabaseSync)(':memory:');db.exec('create table t(a text)');" +
+      "const i=db.prepare('insert into t values (?)');db.exec('begin');" +
+      "for(let n=0;n<200000;n++)i.run(String(n).padStart(64,'x'));db.exec('commit');" +
+      "db.exec('create index a on t(a)');console.log('indexed')"
+    expect(await runOk(engine, ['exec', 'relay-1', 'node', '-e', sqlite])).toBe('indexed')
   })
 
   it('keeps the outbox and every file in /data across a new container on the same volume', async () => {
