@@ -37,7 +37,9 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, string]> {
 }
 
 describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
+  // Names of this run only: a run that was killed leaves nothing a later one trips over.
   const volume = `whatsgate-relay-test-${process.pid}-${Date.now()}`
+  const relay = (n: number) => `${volume}-relay-${n}`
   const containers: string[] = []
   let sink: Sink
   let port: number
@@ -211,18 +213,18 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
   })
 
   it('is healthy by its own HEALTHCHECK and forwards an event, signed, to a target on the host', async () => {
-    await startRelay('relay-1')
+    await startRelay(relay(1))
     // The image's command itself, run where the engine runs it: inside the container.
-    const check = await run(engine, ['exec', 'relay-1', ...((await healthcheck()) ?? []).slice(1)])
+    const check = await run(engine, ['exec', relay(1), ...((await healthcheck()) ?? []).slice(1)])
     expect(check, 'the HEALTHCHECK command').toMatchObject({ code: 0 })
     if (engine === 'podman') {
-      const health = await run(engine, ['healthcheck', 'run', 'relay-1'])
+      const health = await run(engine, ['healthcheck', 'run', relay(1)])
       expect(health, 'podman healthcheck run').toMatchObject({ code: 0 })
     }
 
     // The token made on the first start: announced in the log, and kept in /data.
-    const announced = /\/webhook\/([A-Za-z0-9_-]+)/.exec(await logs('relay-1'))?.[1]
-    token = await runOk(engine, ['exec', 'relay-1', 'cat', '/data/ingest-token'])
+    const announced = /\/webhook\/([A-Za-z0-9_-]+)/.exec(await logs(relay(1)))?.[1]
+    token = await runOk(engine, ['exec', relay(1), 'cat', '/data/ingest-token'])
     expect(announced).toBe(token)
 
     expect((await postEvent(1)).status).toBe(200)
@@ -232,12 +234,12 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
   })
 
   it('runs as the unprivileged node user, with nothing but /data writable', async () => {
-    expect(await runOk(engine, ['exec', 'relay-1', 'id', '-u'])).toBe('1000')
+    expect(await runOk(engine, ['exec', relay(1), 'id', '-u'])).toBe('1000')
     const script =
       "const fs=require('fs');const o={};for(const d of ['/','/app','/tmp','/var/tmp','/run','/home/node','/data'])" +
       "{try{fs.writeFileSync(d+'/probe','x');fs.rmSync(d+'/probe');o[d]='written'}catch(e){o[d]=e.code}}" +
       'console.log(JSON.stringify(o))'
-    const probed = JSON.parse(await runOk(engine, ['exec', 'relay-1', 'node', '-e', script]))
+    const probed = JSON.parse(await runOk(engine, ['exec', relay(1), 'node', '-e', script]))
     expect(probed).toEqual({
       '/': 'EROFS',
       '/app': 'EROFS',
@@ -254,23 +256,23 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
       "const i=db.prepare('insert into t values (?)');db.exec('begin');" +
       "for(let n=0;n<200000;n++)i.run(String(n).padStart(64,'x'));db.exec('commit');" +
       "db.exec('create index a on t(a)');console.log('indexed')"
-    expect(await runOk(engine, ['exec', 'relay-1', 'node', '-e', sqlite])).toBe('indexed')
+    expect(await runOk(engine, ['exec', relay(1), 'node', '-e', sqlite])).toBe('indexed')
   })
 
   it('keeps the outbox and every file in /data across a new container on the same volume', async () => {
-    const first = await stop('relay-1')
+    const first = await stop(relay(1))
     const before = await dataFiles()
     log(`/data after the first container: ${Object.keys(before).join(', ')}`)
     expect(Object.keys(before)).toContain('ingest-token')
 
-    await startRelay('relay-2')
+    await startRelay(relay(2))
     // The same token answers, and the event taken by the first container is still in the outbox.
     expect((await postEvent(2)).status).toBe(200)
     const { events } = (await admin('/admin/events')) as { events: { key: string }[] }
     expect(events.map((event) => event.key)).toEqual(['191b80a9238:message:1', '191b80a9238:message:2'])
     await sink.waitFor(2, 15_000)
     expect(verifiedIds()).toEqual([1, 2])
-    await stop('relay-2')
+    await stop(relay(2))
 
     // The same files, and every one but the outbox's unchanged (the outbox took event 2).
     const after = await dataFiles()
@@ -282,36 +284,36 @@ describe.skipIf(skipReason)(`the image, built and run by ${engine}`, () => {
   })
 
   it('stops on SIGTERM within the shutdown timeout, and delivers what it took after a restart', async () => {
-    await startRelay('relay-3')
+    await startRelay(relay(3))
     // The target hangs: five sends are in flight when SIGTERM comes, and the relay waits
     // SHUTDOWN_TIMEOUT_MS for them, then gives them back to the outbox and exits.
     sink.respondWith(() => ({ stall: true }))
     const before = sink.requests.length
     for (const id of [3, 4, 5, 6, 7]) expect((await postEvent(id)).status).toBe(200)
     await sink.waitFor(before + 5, 15_000)
-    const stopped = await stop('relay-3')
+    const stopped = await stop(relay(3))
     log(
       `SIGTERM to exit with 5 sends in flight: ${stopped.seconds.toFixed(1)} s, exit code ${stopped.exitCode}`,
     )
     expect(stopped.exitCode).toBe(0)
     expect(stopped.seconds).toBeGreaterThanOrEqual(SHUTDOWN_TIMEOUT_MS / 1000 - 0.5)
     expect(stopped.seconds).toBeLessThan(SHUTDOWN_TIMEOUT_MS / 1000 + 5)
-    expect(await logs('relay-3')).toContain('shutting down')
+    expect(await logs(relay(3))).toContain('shutting down')
 
     // Then the target is down while a new container starts, and comes back where it was.
     const targetPort = Number(new URL(sink.url).port)
     await sink.close()
-    await startRelay('relay-4')
+    await startRelay(relay(4))
     // It tries, and fails: five more attempts against the closed port, all five still pending.
     const tried = await pendingAttempts()
     const deadline = Date.now() + 15_000
     while ((await pendingAttempts()) < tried + 5) {
-      if (Date.now() > deadline) throw new Error('relay-4 made no attempts against the down target')
+      if (Date.now() > deadline) throw new Error('the new container made no attempts against the down target')
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
     sink = await startSink({ port: targetPort })
     await sink.waitFor(5, 30_000)
     expect(new Set(verifiedIds())).toEqual(new Set([3, 4, 5, 6, 7]))
-    await stop('relay-4')
+    await stop(relay(4))
   })
 })
