@@ -5,12 +5,15 @@
 // says which base it used.
 import { spawnSync } from 'node:child_process'
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -51,7 +54,7 @@ async function describeBase(engine: EngineName): Promise<string> {
   ])
   return label && label !== '<no value>'
     ? `the local stand-in for ${BASE_IMAGE}: ${label}`
-    : `${BASE_IMAGE} as pulled`
+    : `${BASE_IMAGE} (not the stand-in)`
 }
 
 async function buildStandIn(engine: EngineName, log: (line: string) => void): Promise<void> {
@@ -122,15 +125,18 @@ async function buildStandIn(engine: EngineName, log: (line: string) => void): Pr
 /** The binary the `node` dependency installed, checked to be Linux x86-64 and Node 26. */
 function pinnedNode(): { path: string; version: string } {
   const path = join(PROJECT_ROOT, 'node_modules/node/bin/node')
-  const header = readFileSync(path).subarray(0, 20)
+  const header = Buffer.alloc(20)
+  const fd = openSync(path, 'r')
+  readSync(fd, header, 0, header.length, 0)
+  closeSync(fd)
   // ELF magic, 64-bit class, and e_machine 62 (x86-64) at offset 18.
   if (header.toString('latin1', 0, 4) !== '\x7fELF' || header[4] !== 2 || header.readUInt16LE(18) !== 62) {
     throw new Error(`${path} is not a Linux x86-64 binary`)
   }
-  const version = readFileSync(join(PROJECT_ROOT, 'node_modules/node/package.json'), 'utf8')
-  const pinned = `v${JSON.parse(version).version}`
-  if (!pinned.startsWith('v26.')) throw new Error(`the node dependency is ${pinned}, not Node 26`)
-  return { path, version: pinned }
+  // The version the binary itself reports, not the one its package claims.
+  const version = spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout.trim()
+  if (!version.startsWith('v26.')) throw new Error(`${path} is ${version || 'not runnable'}, not Node 26`)
+  return { path, version }
 }
 
 /** npm's tarball from the registry, unpacked where the official image has it; its version. */
