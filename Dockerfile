@@ -24,8 +24,13 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 
 FROM node:26-slim AS runtime
 # NODE_ENV=production: bin/start.js loads dist/, not src/ (which is not here).
+# SQLITE_TMPDIR: SQLite spills a sort or an index build that outgrows its cache to a temporary file
+# there (else in /var/tmp or /tmp); under `--read-only` neither is writable and such a query fails
+# with "disk I/O error" (test/container/image.test.ts). /data is writable, on the outbox's disk,
+# and private to the relay's user, as the spilled rows (message bodies) should be.
 ENV NODE_ENV=production \
     DATA_DIR=/data \
+    SQLITE_TMPDIR=/data \
     HOST=0.0.0.0 \
     PORT=3000
 WORKDIR /app
