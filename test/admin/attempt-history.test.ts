@@ -1,5 +1,5 @@
 // Attempt history through the real app: a real target on a real port, the dispatcher's own
-// attempts, read back through the admin API, on SQLite and (with TEST_DATABASE_URL) PostgreSQL.
+// attempts, read back through the admin API, on SQLite and PostgreSQL (test/support/postgres.ts).
 import { afterEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
 import { freshSchema, postgresSkipReason, type TestSchema } from '../support/postgres.ts'

@@ -1,6 +1,7 @@
 // The dashboard in a real Chromium against the real relay on a real port, delivering to real local
 // targets: an operator signs in, finds a message, sees every attempt, replays what died, pauses and
 // resumes a target, on a phone and with the keyboard, and event data never runs as HTML.
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -12,6 +13,12 @@ import { type Sink, startSink } from '../support/sink.ts'
 const ADMIN_TOKEN = 'admin-token-0123456789'
 const VIEWER_TOKEN = 'viewer-token-0123456789'
 const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url))
+/** How often the page refreshes itself: app.js's REFRESH_MS. */
+const REFRESH_MS = Number(
+  /const REFRESH_MS = (\d+)/.exec(
+    readFileSync(new URL('../../src/admin/dashboard/assets/app.js', import.meta.url), 'utf8'),
+  )?.[1],
+)
 const fastRetry = (maxAttempts: number) => ({ maxAttempts, initialDelayMs: 20, maxDelayMs: 50 })
 
 const idOf = (body: Buffer) => JSON.parse(body.toString()).id as number
@@ -97,8 +104,11 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     viewport?: { width: number; height: number },
     route = '',
     token = ADMIN_TOKEN,
+    /** Give the page a clock the test can run ahead (page.clock.fastForward); it also flows as usual. */
+    controlledClock = false,
   ): Promise<Page> {
     const page = await newPage(viewport)
+    if (controlledClock) await page.clock.install()
     await page.goto(`${base}/admin/${route}`)
     await page.getByLabel('Admin token').fill(token)
     await page.getByRole('button', { name: 'Sign in' }).click()
@@ -243,20 +253,23 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   })
 
   it('pauses a target: events wait, counted as pending; resumed, they arrive in order', async () => {
-    const page = await signedIn()
+    const page = await signedIn(undefined, '', ADMIN_TOKEN, true)
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Targets' }).click()
     await page.getByRole('button', { name: 'Pause audit' }).click()
     await page.getByRole('button', { name: 'Resume audit' }).waitFor()
 
     const ids = [301, 302, 303, 304, 305]
     for (const id of ids) await post(wgEvent({ id, whatsappId: 'pause-session' }))
-    // Shown by the page's own refresh, not a reload.
+    // Shown by the page's own refresh (every 5 s: src/admin/dashboard/assets/app.js), not a reload;
+    // its clock is run ahead to that refresh rather than waited for.
+    await page.clock.fastForward(REFRESH_MS)
     await page.locator('[data-pending="audit"]').filter({ hasText: /^5$/ }).waitFor()
     expect(sinks.audit.requests).toHaveLength(0)
 
     await page.getByRole('button', { name: 'Resume audit' }).click()
     await sinks.audit.waitFor(ids.length)
     expect(sinks.audit.requests.map((r) => idOf(r.body))).toEqual(ids)
+    await page.clock.fastForward(REFRESH_MS)
     await page.locator('[data-pending="audit"]').filter({ hasText: /^0$/ }).waitFor()
     await page.getByRole('button', { name: 'Pause audit' }).waitFor()
   })

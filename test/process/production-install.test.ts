@@ -15,7 +15,7 @@ import { TEST_TOKEN, tempDir } from '../support/relay.ts'
 import { PROJECT_ROOT, startRelayProcess, stopAllRelayProcesses } from '../support/relay-process.ts'
 
 const INSTALL_TIMEOUT_MS = 180_000
-const SHIPPED = ['package.json', 'package-lock.json', 'bin', 'src']
+const SHIPPED = ['package.json', 'package-lock.json', '.npmrc', 'bin', 'src']
 /** What the Dockerfile's build stage copies in; what its deps and runtime stages take from the context. */
 const BUILT_FROM = [
   'package.json',
@@ -104,6 +104,9 @@ describe('production install', () => {
       for (const entry of SHIPPED) cpSync(join(PROJECT_ROOT, entry), join(appDir, entry), { recursive: true })
       const install = await run('npm', ['ci', '--omit=dev'], appDir)
       expect(install.code, install.output).toBe(0)
+      // npm checks engines against the machine's Node.js, which never runs the relay: it says
+      // nothing about it (package.json's devEngines, .npmrc).
+      expect(install.output).not.toContain('EBADENGINE')
       // The dev tools really are absent, so nothing below can lean on them (the lockfile marks
       // what only development needs: @types/node, say, stays when a dependency of ours needs it)...
       const lock = JSON.parse(readFileSync(join(appDir, 'package-lock.json'), 'utf8')) as {
@@ -122,6 +125,8 @@ describe('production install', () => {
 
       const cli = await run('npx', ['whatsgate-relay', '--version'], appDir)
       expect(cli, cli.output).toMatchObject({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/) })
+      // Only the version: no npm warning on stderr.
+      expect(cli.output).toBe(cli.stdout)
 
       const child = spawn('npm', ['start'], {
         cwd: appDir,

@@ -1,24 +1,48 @@
-// The PostgreSQL that tests may use: TEST_DATABASE_URL (.ci/run sets it). Without it the
-// PostgreSQL tests skip and say why; with TEST_DATABASE_REQUIRED set (.ci/run sets it too) a
-// missing URL fails the run instead, so CI can never pass with those tests quietly skipped. A URL
-// that is set but unreachable is never a skip: the tests fail.
+// The PostgreSQL that tests may use: TEST_DATABASE_URL (.ci/run sets it), else the local default
+// DEFAULT_TEST_DATABASE_URL when it answers. When neither can be used the PostgreSQL tests skip
+// and say why; with TEST_DATABASE_REQUIRED set (.ci/run sets it too) they fail the run instead, so
+// CI can never pass with those tests quietly skipped. A TEST_DATABASE_URL that is set but
+// unreachable is never a skip: the tests fail.
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL || null
+/** The database a developer's machine (and .ci/run) has: tried when TEST_DATABASE_URL is unset. */
+export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test'
 
-if (TEST_DATABASE_URL === null && process.env.TEST_DATABASE_REQUIRED) {
-  throw new Error(
-    'TEST_DATABASE_REQUIRED is set but TEST_DATABASE_URL is not: the PostgreSQL tests cannot run',
-  )
+/** Null when the database at `url` answers a query within 2 s, else why not. */
+async function unreachable(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 })
+  // A refused or cut connection also emits 'error' on the client; the rejected connect() says it.
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return null
+  } catch (error) {
+    return (error as Error).message || String(error)
+  } finally {
+    await client.end().catch(() => {})
+  }
 }
 
+const defaultProblem = process.env.TEST_DATABASE_URL ? null : await unreachable(DEFAULT_TEST_DATABASE_URL)
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL || (defaultProblem === null ? DEFAULT_TEST_DATABASE_URL : null)
+
 /** Why the PostgreSQL tests skip (also printed once), or null when they run. */
-export const postgresSkipReason = TEST_DATABASE_URL === null ? 'TEST_DATABASE_URL is not set' : null
+export const postgresSkipReason =
+  TEST_DATABASE_URL === null
+    ? `TEST_DATABASE_URL is not set and ${DEFAULT_TEST_DATABASE_URL} does not answer (${defaultProblem})`
+    : null
+
+if (postgresSkipReason && process.env.TEST_DATABASE_REQUIRED) {
+  throw new Error(`TEST_DATABASE_REQUIRED is set but ${postgresSkipReason}: the PostgreSQL tests cannot run`)
+}
 if (postgresSkipReason) console.warn(`PostgreSQL tests skipped: ${postgresSkipReason}`)
 
 function testUrl(): string {
-  if (TEST_DATABASE_URL === null) throw new Error('TEST_DATABASE_URL is not set')
+  if (TEST_DATABASE_URL === null) throw new Error(`no PostgreSQL to test on: ${postgresSkipReason}`)
   return TEST_DATABASE_URL
 }
 
