@@ -173,6 +173,7 @@ export const SQL = {
     WHERE e.seq > $1 AND ${EVENT_CONDITIONS} AND ($10::bigint IS NULL OR e.seq BETWEEN $10 AND $11)
     ORDER BY e.seq LIMIT $3`,
   // A party's events: its rows of event_parties_party in seq order, each event then by its seq.
+  // PostgreSQL's only: SQLite builds it as one of listEvents' combinations.
   listPartyEvents: `
     SELECT ${EVENT_COLUMNS} FROM event_parties p JOIN events e ON e.seq = p.seq
     WHERE p.party = $12 AND p.seq > $1 AND ${EVENT_CONDITIONS}

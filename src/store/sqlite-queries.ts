@@ -9,7 +9,8 @@
 // indexes of pending and dead deliveries serve it. A received-time range is bounded in seq (id)
 // order when the store has read its bounds (time-range.ts), and its times are then checked row by
 // row (`+`: never read through events_received, which would sort the whole range).
-const EVENT_FILTERS = {
+// `seq` is the column the list pages by: the party's (p.seq) when a party is asked for.
+const eventFilters = (seq: string) => ({
   conforming: 'e.issues IS NULL',
   nonconforming: 'e.issues IS NOT NULL',
   session: 'e.whatsapp_id = :session',
@@ -19,9 +20,9 @@ const EVENT_FILTERS = {
   key: 'e.key = :key',
   from: '+e.received_at >= :from',
   to: '+e.received_at < :to',
-  bounds: 'e.seq BETWEEN :low AND :high',
-}
-export type EventFilter = keyof typeof EVENT_FILTERS
+  bounds: `${seq} BETWEEN :low AND :high`,
+})
+export type EventFilter = keyof ReturnType<typeof eventFilters>
 
 // A party's events are read from its rows in event_parties_party, in seq order, and each event
 // then by its seq: CROSS JOIN keeps SQLite to that order, where it could lead with another
@@ -32,13 +33,11 @@ function eventsList(filters: readonly EventFilter[]): string {
   const from = byParty
     ? 'event_parties p INDEXED BY event_parties_party CROSS JOIN events e ON e.seq = p.seq'
     : 'events e'
-  const conditions = filters.map(
-    (filter) => ` AND ${filter === 'bounds' ? `${seq} BETWEEN :low AND :high` : EVENT_FILTERS[filter]}`,
-  )
+  const conditions = eventFilters(seq)
   return `
     SELECT e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
     FROM ${from}
-    WHERE ${seq} > :after${conditions.join('')}
+    WHERE ${seq} > :after${filters.map((filter) => ` AND ${conditions[filter]}`).join('')}
     ORDER BY ${seq} LIMIT :limit`
 }
 
@@ -71,6 +70,7 @@ export const SQL = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (key) DO NOTHING
     RETURNING seq`,
+  // SQLite's only: PostgreSQL writes the parties in insertEvents' round trip.
   insertParty: 'INSERT INTO event_parties (seq, party) VALUES (?, ?)',
   // A delivery asked for leased (the fresh path) is written leased unless its target is paused or
   // an older one of its lane waits (pausedTargets, lanePending): the claim's own conditions.
