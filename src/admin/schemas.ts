@@ -60,7 +60,9 @@ export const eventsQuery = z.strictObject({
   action: boundedText(64).optional().describe('The event_action, e.g. message'),
   chat: boundedText(128)
     .optional()
-    .describe('A chat jid (79991234567@c.us, a group’s …@g.us) or a phone number (79991234567)'),
+    .describe(
+      'The chat only: its jid (79991234567@c.us, a group’s …@g.us) or a phone number (79991234567); `party` finds a number as sender or recipient too',
+    ),
   party: boundedText(128)
     .refine((value) => partyOf(value) !== null, 'must be a phone number or a jid')
     .optional()
