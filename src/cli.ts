@@ -65,8 +65,11 @@ the relay's first start, unless BACKFILL_SINCE says otherwise (or backfill --sin
 Commands that ask a running relay (its admin API; nothing else of the server is needed):
   status                 Store, targets (state, pending, oldest wait), WhatsGate registration
   events                 Events received, oldest first
-                         [--session ID] [--action NAME] [--chat JID|PHONE] [--nonconforming]
-                         [--from TIME] [--to TIME]
+                         [--session ID] [--action NAME] [--party PHONE|JID] [--chat JID|PHONE]
+                         [--nonconforming] [--from TIME] [--to TIME]
+                         --party: the events a number (any written form: 79991112233,
+                         "+7 999 111-22-33", 79991112233@c.us) or a group jid is the chat,
+                         sender, recipient or group participant of; --chat: the chat only
   event <key>            One event (<whatsapp_id>:<action>:<id>): its body, each delivery and
                          each attempt (status or error, duration, replica, answer)
   deliveries             Deliveries, oldest first
@@ -97,7 +100,7 @@ Environment of these:
                           default the one the relay keeps in DATA_DIR on this machine
 
 Did message X reach my bot?
-  ${PROGRAM} events --chat 79991112233 --from 2h     find its key
+  ${PROGRAM} events --party 79991112233 --from 2h    find its key
   ${PROGRAM} event '<key>'                           each delivery, each attempt, each error
   ${PROGRAM} replay --event '<key>'                  send it again
 

@@ -2,6 +2,7 @@
 // document (GET /admin/openapi.json) is generated from them, so the two cannot drift apart.
 import { z } from 'zod'
 import { TARGET_TYPES, targetNameSchema } from '../delivery/targets.ts'
+import { partyOf } from '../events/parties.ts'
 import type { AdminStore } from '../store/types.ts'
 
 type ReplaySelector = Parameters<AdminStore['replay']>[0]
@@ -59,7 +60,15 @@ export const eventsQuery = z.strictObject({
   action: boundedText(64).optional().describe('The event_action, e.g. message'),
   chat: boundedText(128)
     .optional()
-    .describe('A chat jid (79991234567@c.us, a group’s …@g.us) or a phone number (79991234567)'),
+    .describe(
+      'The chat only: its jid (79991234567@c.us, a group’s …@g.us) or a phone number (79991234567); `party` finds a number as sender or recipient too',
+    ),
+  party: boundedText(128)
+    .refine((value) => partyOf(value) !== null, 'must be a phone number or a jid')
+    .optional()
+    .describe(
+      'A phone number in any written form (79991234567, +7 999 123-45-67) or a jid (79991234567@c.us, a group’s …@g.us): the events it is the chat, sender, recipient or group participant of',
+    ),
   key: eventKey.optional(),
   from: instant.optional().describe('Received at or after'),
   to: instant.optional().describe('Received before'),

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util'
 
 export const ADMIN_COMMAND_OPTIONS = {
   status: [],
-  events: ['session', 'action', 'chat', 'from', 'to', 'nonconforming', 'limit', 'after', 'all'],
+  events: ['session', 'action', 'chat', 'party', 'from', 'to', 'nonconforming', 'limit', 'after', 'all'],
   event: [],
   deliveries: ['status', 'target', 'session', 'from', 'to', 'limit', 'after', 'all'],
   delivery: [],
@@ -26,6 +26,7 @@ const OPTIONS = {
   session: { type: 'string' },
   action: { type: 'string' },
   chat: { type: 'string' },
+  party: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
   nonconforming: { type: 'boolean' },
@@ -86,7 +87,7 @@ export function parseAdminCommand(
   if (values.help) return { help: true }
 
   const filters: Record<string, string> = {}
-  for (const name of ['session', 'action', 'chat', 'status', 'target'] as const) {
+  for (const name of ['session', 'action', 'chat', 'party', 'status', 'target'] as const) {
     const value = values[name]?.trim()
     if (value === '') throw new UsageError(`${command}: --${name} needs a value`)
     if (value !== undefined && command !== 'replay') filters[name] = value

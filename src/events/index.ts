@@ -13,4 +13,5 @@ export {
   parseEvent,
   readJsonBody,
 } from './parse.ts'
+export { partiesOf, partyOf } from './parties.ts'
 export * from './schemas.ts'

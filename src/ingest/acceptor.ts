@@ -13,6 +13,7 @@ import {
   eventKey,
   type IncomingEvent,
   parseEvent,
+  partiesOf,
   readJsonBody,
 } from '../events/index.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
@@ -99,6 +100,7 @@ export function createAcceptor({
           action: event.event_action,
           eventDate: eventDateOf(event.event_date, clock.now()),
           chat,
+          parties: partiesOf(event, chat),
           headers,
           body,
           deliveries,

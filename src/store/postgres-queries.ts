@@ -2,6 +2,14 @@
 // Same names, in the same order, as sqlite-queries.ts; a statement only one store needs says why.
 // Writes here take a batch as arrays (unnest): one round trip however many rows.
 
+// The admin list of events: its columns, and the filters but the seq's (listEvents below).
+const EVENT_COLUMNS =
+  'e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues'
+const EVENT_CONDITIONS = `($2::boolean IS NULL OR (e.issues IS NULL) = $2)
+      AND ($4::text IS NULL OR e.whatsapp_id = $4) AND ($5::text IS NULL OR e.action = $5)
+      AND ($6::bigint IS NULL OR e.received_at >= $6) AND ($7::bigint IS NULL OR e.received_at < $7)
+      AND ($8::text IS NULL OR e.chat = $8) AND ($9::text IS NULL OR e.key = $9)`
+
 export const SQL = {
   // accept. Replicas write at once, so accept locks each (target, ordering key) it writes first
   // (see postgres-store.ts), in hash order so two transactions never wait on each other crosswise.
@@ -9,15 +17,23 @@ export const SQL = {
     SELECT pg_advisory_xact_lock($1, h)
     FROM (SELECT DISTINCT hashtext(lane) AS h FROM unnest($2::text[]) AS lane ORDER BY h) AS lanes`,
   // Rows go in the batch's order (ids follow it); of one key twice in a batch the first stays.
+  // The parties ($11 keys, $12 parties: the first of a key's events only) go with the events
+  // written, in the same round trip.
   insertEvents: `
-    INSERT INTO events (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, received_at)
-    SELECT key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, $10
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
-                $9::text[])
-      WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, n)
-    ORDER BY n
-    ON CONFLICT (key) DO NOTHING
-    RETURNING seq, key`,
+    WITH inserted AS (
+      INSERT INTO events (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, received_at)
+      SELECT key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, $10
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+                  $9::text[])
+        WITH ORDINALITY AS u (key, whatsapp_id, event_id, action, event_date, chat, headers, body, issues, n)
+      ORDER BY n
+      ON CONFLICT (key) DO NOTHING
+      RETURNING seq, key
+    ), parties AS (
+      INSERT INTO event_parties (seq, party)
+      SELECT i.seq, p.party FROM unnest($11::text[], $12::text[]) AS p (key, party) JOIN inserted i USING (key)
+    )
+    SELECT seq, key FROM inserted`,
   // A delivery asked for leased (the fresh path: a lease owner given) is written leased unless its
   // target is paused or an older one of its lane is pending, the claim's own conditions. Only the
   // first of a lane in a batch asks (postgres-store.ts): the statement does not see its own rows.
@@ -153,13 +169,16 @@ export const SQL = {
   // one statement per combination for that, see sqlite-queries.ts). $10 and $11 bound a
   // received-time range in seq order when the store has read them (time-range.ts).
   listEvents: `
-    SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues FROM events
-    WHERE seq > $1 AND ($2::boolean IS NULL OR (issues IS NULL) = $2)
-      AND ($4::text IS NULL OR whatsapp_id = $4) AND ($5::text IS NULL OR action = $5)
-      AND ($6::bigint IS NULL OR received_at >= $6) AND ($7::bigint IS NULL OR received_at < $7)
-      AND ($8::text IS NULL OR chat = $8) AND ($9::text IS NULL OR key = $9)
-      AND ($10::bigint IS NULL OR seq BETWEEN $10 AND $11)
-    ORDER BY seq LIMIT $3`,
+    SELECT ${EVENT_COLUMNS} FROM events e
+    WHERE e.seq > $1 AND ${EVENT_CONDITIONS} AND ($10::bigint IS NULL OR e.seq BETWEEN $10 AND $11)
+    ORDER BY e.seq LIMIT $3`,
+  // A party's events: its rows of event_parties_party in seq order, each event then by its seq.
+  // PostgreSQL's only: SQLite builds it as one of listEvents' combinations.
+  listPartyEvents: `
+    SELECT ${EVENT_COLUMNS} FROM event_parties p JOIN events e ON e.seq = p.seq
+    WHERE p.party = $12 AND p.seq > $1 AND ${EVENT_CONDITIONS}
+      AND ($10::bigint IS NULL OR p.seq BETWEEN $10 AND $11)
+    ORDER BY p.seq LIMIT $3`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > $1 ORDER BY id LIMIT $2`,

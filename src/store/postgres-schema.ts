@@ -169,6 +169,23 @@ export const POSTGRES_MIGRATIONS: string[] = [
   );
   INSERT INTO store_probe (id, probed_at) VALUES (1, 0);
   `,
+  // Who each event is between (events/parties.ts), for the search by phone number or jid: a row
+  // per party, read in seq order per party (event_parties_party), so that a search stops after a
+  // page, as the other filters do. The key (seq, party) serves the delete that follows its event.
+  // Stored events get their chat as a party, written as partyOf writes it (a one-to-one jid as
+  // its digits), from the chat column alone: their bodies are not read again, so their sender
+  // and recipient stay unknown.
+  `
+  CREATE TABLE event_parties (
+    seq   bigint NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    party text NOT NULL,
+    PRIMARY KEY (seq, party)
+  );
+  INSERT INTO event_parties (seq, party)
+  SELECT seq, CASE WHEN chat ~ '^[0-9]{1,64}@c\\.us$' THEN split_part(chat, '@', 1) ELSE chat END
+  FROM events WHERE chat IS NOT NULL;
+  CREATE INDEX event_parties_party ON event_parties (party, seq);
+  `,
 ]
 
 /**

@@ -18,6 +18,7 @@
 //   held for one short SELECT ... UPDATE, never across a send.
 import pg, { type PoolClient, type QueryResultRow } from 'pg'
 import { chatOfFilter } from '../events/parse.ts'
+import { partyOf } from '../events/parties.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
@@ -264,12 +265,24 @@ export async function openPostgresStore({
     },
 
     async listEvents(filter) {
-      const { conforming, whatsappId, action, chat, key, receivedFrom, receivedBefore, afterSeq, limit } =
-        filter
+      const {
+        conforming,
+        whatsappId,
+        action,
+        chat,
+        party,
+        key,
+        receivedFrom,
+        receivedBefore,
+        afterSeq,
+        limit,
+      } = filter
       const after = afterSeq ?? 0
+      const partyKey = party === undefined ? undefined : partyOf(party)
+      if (partyKey === null) return []
       const bounds = await boundsOf(filter, { deliveries: false, after, limit }, boundReads)
       if (bounds === 'empty') return []
-      const { rows } = await query(SQL.listEvents, [
+      const { rows } = await query(partyKey === undefined ? SQL.listEvents : SQL.listPartyEvents, [
         after,
         conforming ?? null,
         limit,
@@ -281,6 +294,7 @@ export async function openPostgresStore({
         key ?? null,
         bounds?.low ?? null,
         bounds?.high ?? null,
+        ...(partyKey === undefined ? [] : [partyKey]),
       ])
       return rows.map(toEventRow)
     },
@@ -445,6 +459,7 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     events.map((e) => e.body),
     events.map((e) => issuesColumn(e.issues)),
     now,
+    ...partyColumns(events),
   ])
   const inserted = new Map(rows.map((row) => [row.key, row.seq]))
   const deliveries = {
@@ -508,4 +523,20 @@ async function insertEvents(client: PoolClient, events: NewEvent[], now: number)
     }
     return { key: event.key, inserted: true, receivedAt: now, leased: leased.get(seq) ?? [] }
   })
+}
+
+/** The parties of each key's first event in a batch, as insertEvents takes them: keys, parties. */
+function partyColumns(events: NewEvent[]): [string[], string[]] {
+  const keys: string[] = []
+  const parties: string[] = []
+  const seen = new Set<string>()
+  for (const { key, parties: ofEvent } of events) {
+    if (seen.has(key)) continue
+    seen.add(key)
+    for (const party of ofEvent) {
+      keys.push(key)
+      parties.push(party)
+    }
+  }
+  return [keys, parties]
 }

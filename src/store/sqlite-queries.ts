@@ -9,18 +9,37 @@
 // indexes of pending and dead deliveries serve it. A received-time range is bounded in seq (id)
 // order when the store has read its bounds (time-range.ts), and its times are then checked row by
 // row (`+`: never read through events_received, which would sort the whole range).
-const EVENT_FILTERS = {
-  conforming: 'issues IS NULL',
-  nonconforming: 'issues IS NOT NULL',
-  session: 'whatsapp_id = :session',
-  action: 'action = :action',
-  chat: 'chat = :chat',
-  key: 'key = :key',
-  from: '+received_at >= :from',
-  to: '+received_at < :to',
-  bounds: 'seq BETWEEN :low AND :high',
+// `seq` is the column the list pages by: the party's (p.seq) when a party is asked for.
+const eventFilters = (seq: string) => ({
+  conforming: 'e.issues IS NULL',
+  nonconforming: 'e.issues IS NOT NULL',
+  session: 'e.whatsapp_id = :session',
+  action: 'e.action = :action',
+  chat: 'e.chat = :chat',
+  party: 'p.party = :party',
+  key: 'e.key = :key',
+  from: '+e.received_at >= :from',
+  to: '+e.received_at < :to',
+  bounds: `${seq} BETWEEN :low AND :high`,
+})
+export type EventFilter = keyof ReturnType<typeof eventFilters>
+
+// A party's events are read from its rows in event_parties_party, in seq order, and each event
+// then by its seq: CROSS JOIN keeps SQLite to that order, where it could lead with another
+// filter's index and sort all of that filter's rows.
+function eventsList(filters: readonly EventFilter[]): string {
+  const byParty = filters.includes('party')
+  const seq = byParty ? 'p.seq' : 'e.seq'
+  const from = byParty
+    ? 'event_parties p INDEXED BY event_parties_party CROSS JOIN events e ON e.seq = p.seq'
+    : 'events e'
+  const conditions = eventFilters(seq)
+  return `
+    SELECT e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
+    FROM ${from}
+    WHERE ${seq} > :after${filters.map((filter) => ` AND ${conditions[filter]}`).join('')}
+    ORDER BY ${seq} LIMIT :limit`
 }
-export type EventFilter = keyof typeof EVENT_FILTERS
 
 const DELIVERY_FILTERS = {
   pending: "d.status = 'pending'",
@@ -51,6 +70,8 @@ export const SQL = {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (key) DO NOTHING
     RETURNING seq`,
+  // SQLite's only: PostgreSQL writes the parties in insertEvents' round trip.
+  insertParty: 'INSERT INTO event_parties (seq, party) VALUES (?, ?)',
   // A delivery asked for leased (the fresh path) is written leased unless its target is paused or
   // an older one of its lane waits (pausedTargets, lanePending): the claim's own conditions.
   insertDeliveries: `
@@ -145,10 +166,7 @@ export const SQL = {
       LIMIT ?)`,
 
   // admin
-  listEvents: (filters: readonly EventFilter[]) => `
-    SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues FROM events
-    WHERE seq > :after${filters.map((filter) => ` AND ${EVENT_FILTERS[filter]}`).join('')}
-    ORDER BY seq LIMIT :limit`,
+  listEvents: eventsList,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > ? ORDER BY id LIMIT ?`,

@@ -145,4 +145,24 @@ export const SQLITE_MIGRATIONS: string[] = [
     pad       BLOB NOT NULL
   ) STRICT;
   `,
+  // Who each event is between (events/parties.ts), for the search by phone number or jid: a row
+  // per party, kept in seq order per party (event_parties_party), so that a search reads one
+  // party's rows in order and stops after a page, as the other filters do. The key (seq, party)
+  // serves the delete that follows its event. Stored events get their chat as a party, written
+  // as partyOf writes it (a one-to-one jid as its digits), from the chat column alone: their
+  // bodies are not read again, so their sender and recipient stay unknown.
+  `
+  CREATE TABLE event_parties (
+    seq   INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    party TEXT NOT NULL,
+    PRIMARY KEY (seq, party)
+  ) STRICT, WITHOUT ROWID;
+  INSERT INTO event_parties (seq, party)
+  SELECT seq, CASE
+      WHEN chat GLOB '?*@c.us' AND substr(chat, 1, length(chat) - 5) NOT GLOB '*[^0-9]*'
+        AND length(chat) <= 69
+      THEN substr(chat, 1, length(chat) - 5) ELSE chat END
+  FROM events WHERE chat IS NOT NULL;
+  CREATE INDEX event_parties_party ON event_parties (party, seq);
+  `,
 ]

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { chatOfFilter } from '../events/parse.ts'
+import { partyOf } from '../events/parties.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
 import { conflictOf, toConflictRow } from './conflicts.ts'
@@ -159,6 +160,7 @@ export function openSqliteStore({
             now,
           )
           if (row === undefined) return keepConflict(event, now)
+          for (const party of event.parties) sql.insertParty.run(row.seq as number, party)
           const leased: { target: string; id: number }[] = []
           for (const delivery of event.deliveries) {
             const lease = delivery.lease && leasable(delivery) ? delivery.lease : null
@@ -255,9 +257,21 @@ export function openSqliteStore({
     },
 
     async listEvents(query) {
-      const { conforming, whatsappId, action, chat, key, receivedFrom, receivedBefore, afterSeq, limit } =
-        query
+      const {
+        conforming,
+        whatsappId,
+        action,
+        chat,
+        party,
+        key,
+        receivedFrom,
+        receivedBefore,
+        afterSeq,
+        limit,
+      } = query
       const page = { after: afterSeq ?? 0, limit }
+      const partyKey = party === undefined ? undefined : partyOf(party)
+      if (partyKey === null) return []
       const bounds = await boundsOf(query, { deliveries: false, ...page }, boundReads)
       if (bounds === 'empty') return []
       const given = {
@@ -266,6 +280,7 @@ export function openSqliteStore({
         session: whatsappId !== undefined,
         action: action !== undefined,
         chat: chat !== undefined,
+        party: partyKey !== undefined,
         key: key !== undefined,
         from: receivedFrom !== undefined,
         to: receivedBefore !== undefined,
@@ -275,6 +290,7 @@ export function openSqliteStore({
         ...(whatsappId !== undefined && { session: whatsappId }),
         ...(action !== undefined && { action }),
         ...(chat !== undefined && { chat: chatOfFilter(chat) }),
+        ...(partyKey !== undefined && { party: partyKey }),
         ...(key !== undefined && { key }),
         ...(receivedFrom !== undefined && { from: receivedFrom }),
         ...(receivedBefore !== undefined && { to: receivedBefore }),

@@ -12,6 +12,11 @@ export interface NewEvent {
   eventDate: string
   /** The chat jid of a message event (events/parse.ts `chatOf`); null for session events. */
   chat: string | null
+  /**
+   * Who the event is between, each once (events/parties.ts `partiesOf`): what a search by phone
+   * number or jid finds it by. None for session events.
+   */
+  parties: readonly string[]
   /** The headers the webhook request came with (credentials redacted); null for a backfill. */
   headers: Readonly<Record<string, string>> | null
   /** The body exactly as received. */
@@ -268,6 +273,12 @@ export interface EventQuery {
    * a leading `+` allowed) for its one-to-one chat.
    */
   chat?: string
+  /**
+   * The events a phone number (in any written form) or a jid is a party of: their chat, sender,
+   * recipient or group participant (events/parties.ts). Events stored before parties were kept
+   * are found by their chat only.
+   */
+  party?: string
   /** The event with this key only. */
   key?: string
   /** Received at or after this time (ms since the epoch). */

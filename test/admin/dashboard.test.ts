@@ -185,7 +185,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     for (const o of opened) o.problems.splice(0)
   })
 
-  it('finds an event by session and by phone, and shows its body and every attempt', async () => {
+  it('finds an event by session and by phone as people write it, and shows its body and every attempt', async () => {
     await post(
       wgEvent({ id: 101, whatsappId: 'main-session', chat: '79990001111@c.us', text: 'where is my order?' }),
     )
@@ -197,7 +197,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await page.getByRole('link', { name: 'Open event main-session:message:101' }).waitFor()
 
     await page.getByLabel('Session (whatsapp_id)').fill('')
-    await page.getByLabel('Chat or phone').fill('79990001111')
+    await page.getByLabel('Phone or jid').fill('+7 999 000-11-11')
     await page.getByRole('button', { name: 'Search' }).click()
     await page.getByRole('link', { name: 'Open event main-session:message:101' }).click()
 

@@ -1,5 +1,5 @@
 // The admin lists' filters, one suite on both stores (store-harness.ts): events by chat (a jid or a
-// phone number) and by key, deliveries by session and received time, and received-time ranges
+// phone number), by party (each party, each written form of a number) and by key, deliveries by session and received time, and received-time ranges
 // read exactly whichever way the store reads them (time-range.ts), also after the clock went back.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { worthBounding } from '../../src/store/time-range.ts'
@@ -71,6 +71,57 @@ for (const factory of [sqlite, postgres]) {
       expect(await eventKeys({ chat: '79991234567', afterSeq: listed[0]?.seq as number })).toEqual([
         key(3, 'other'),
       ])
+    })
+
+    it('finds an event by each of its parties, a number in any written form, a group by its jid', async () => {
+      // As partiesOf reads them (events/parties.ts): the chat, the sender, the recipient, a
+      // group participant, each a number or a group jid.
+      await store.accept([
+        event(1, { jid: '79999999999@c.us', parties: ['79999999999', '79991112233'] }),
+        event(2, { jid: GROUP, parties: [GROUP, '79994445566', '79999999999'] }),
+        event(3, { jid: '79991112233@c.us', parties: ['79991112233', '79999999999'], session: 'other' }),
+        event(4, { jid: '79990000000@c.us', parties: ['79990000000'] }),
+        { ...event(5), key: `${SESSION}:ready:5`, action: 'ready' },
+      ])
+      const sender = [key(1), key(3, 'other')]
+      for (const written of ['79991112233', '+79991112233', '+7 999 111-22-33', '7 (999) 111.22.33']) {
+        expect(await eventKeys({ party: written }), written).toEqual(sender)
+      }
+      expect(await eventKeys({ party: '79991112233@c.us' })).toEqual(sender)
+      // The chat as a party; the recipient; a group by its jid, and its participant by number.
+      expect(await eventKeys({ party: '79990000000@c.us' })).toEqual([key(4)])
+      expect(await eventKeys({ party: '+7 999 999 99 99' })).toEqual([key(1), key(2), key(3, 'other')])
+      expect(await eventKeys({ party: GROUP })).toEqual([key(2)])
+      expect(await eventKeys({ party: '+7 999 444 55 66' })).toEqual([key(2)])
+      // A party is whole: neither a part of a number nor a group's number without its domain.
+      expect(await eventKeys({ party: '7999111223' })).toEqual([])
+      expect(await eventKeys({ party: '120363025246125888' })).toEqual([])
+      expect(await eventKeys({ party: 'not a number' })).toEqual([])
+      // With the other filters, and paged by seq.
+      expect(await eventKeys({ party: '79991112233', whatsappId: 'other' })).toEqual([key(3, 'other')])
+      expect(await eventKeys({ party: '79991112233', chat: '79999999999' })).toEqual([key(1)])
+      const [first, second] = await store.listEvents({ party: '79999999999', limit: 2 })
+      expect([first?.key, second?.key]).toEqual([key(1), key(2)])
+      expect(await eventKeys({ party: '79999999999', afterSeq: second?.seq })).toEqual([key(3, 'other')])
+      expect(await eventKeys({ party: '79999999999', afterSeq: first?.seq }, 1)).toEqual([key(2)])
+      // The chat filter keeps its meaning: the chat only.
+      expect(await eventKeys({ chat: '79991112233' })).toEqual([key(3, 'other')])
+    })
+
+    it('finds a party within a received-time range', async () => {
+      const t0 = 1_700_000_000_000
+      for (let i = 1; i <= 30; i++) {
+        clock.at = t0 + i * 1000
+        await store.accept([event(i, { parties: i % 3 === 0 ? ['79991112233'] : ['79990000000'] })])
+      }
+      expect(
+        await eventKeys({
+          party: '+7 999 111 22 33',
+          receivedFrom: t0 + 10_000,
+          receivedBefore: t0 + 22_000,
+        }),
+      ).toEqual([key(12), key(15), key(18), key(21)])
+      expect(await eventKeys({ party: '79991112233', receivedFrom: t0 + 28_000 })).toEqual([key(30)])
     })
 
     it('finds one event by its key, with the other filters still applied', async () => {

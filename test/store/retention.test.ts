@@ -20,6 +20,8 @@ function event(id: number, targets: string[]): NewEvent {
     action: 'message',
     eventDate: '2022-09-07 18:29:37',
     chat: null,
+    // A party row goes with its event when retention deletes it.
+    parties: ['79990000001'],
     headers: null,
     body: Buffer.from(`{"id":${id}}`),
     deliveries: targets.map((target) => ({ target, orderingKey: null })),

@@ -10,6 +10,7 @@ export function outboxEvent(
     targets = ['a'],
     chat = null,
     jid = null,
+    parties = [],
     body,
     session = SESSION,
     date = '2022-09-07 18:29:37',
@@ -22,6 +23,7 @@ export function outboxEvent(
     action: 'message',
     eventDate: date,
     chat: jid,
+    parties,
     headers: null,
     body: body ?? Buffer.from(`{"id":${id}}`),
     deliveries: targets.map((target) => ({ target, orderingKey: chat })),
@@ -35,6 +37,8 @@ export interface EventOptions {
   chat?: string | null
   /** The event's chat jid, as the acceptor reads it (chatOf). */
   jid?: string | null
+  /** Who the event is between, as the acceptor reads them (partiesOf). */
+  parties?: string[]
   body?: Buffer
   session?: string
   date?: string

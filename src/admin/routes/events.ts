@@ -1,4 +1,4 @@
-// Events: found by session, action, chat, time or conformance, and one with everything that
+// Events: found by session, action, chat, party, time or conformance, and one with everything that
 // became of it (its body, its deliveries, every attempt).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
@@ -25,12 +25,13 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
       },
     },
     async (request) => {
-      const { conforming, session, action, chat, key, from, to, after, limit } = request.query
+      const { conforming, session, action, chat, party, key, from, to, after, limit } = request.query
       const events = await opts.store.listEvents({
         conforming,
         whatsappId: session,
         action,
         chat,
+        party,
         key,
         receivedFrom: from,
         receivedBefore: to,

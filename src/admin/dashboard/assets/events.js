@@ -1,4 +1,4 @@
-// Finding events: by session, action, chat or phone, time received, conformance or key, oldest
+// Finding events: by session, action, phone or jid (any party), time received, conformance or key, oldest
 // first, a page at a time. The form is drawn once per search and never redrawn under the user's
 // fingers: polling redraws only the results.
 import { api, query } from './api.js'
@@ -6,7 +6,7 @@ import { fill, fromLocalInput, h, link, table, time, toLocalInput } from './dom.
 import { redrawNow, unlessSame } from './ui.js'
 
 const PAGE_SIZE = 50
-const FIELDS = ['session', 'action', 'chat', 'from', 'to', 'conforming', 'key']
+const FIELDS = ['session', 'action', 'party', 'from', 'to', 'conforming', 'key']
 
 export function eventsPage(main, { query: params }) {
   const results = h('section', { 'aria-label': 'Events found' })
@@ -65,9 +65,10 @@ function searchForm(params) {
     { class: 'search', role: 'search', 'aria-label': 'Search events' },
     field('session', 'Session (whatsapp_id)', { value: params.get('session') ?? '' }),
     field('action', 'Action', { value: params.get('action') ?? '', placeholder: 'message' }),
-    field('chat', 'Chat or phone', {
-      value: params.get('chat') ?? '',
-      placeholder: '79991234567',
+    // The party, not the chat: a number finds the events it sent, received or was the chat of.
+    field('party', 'Phone or jid', {
+      value: params.get('party') ?? '',
+      placeholder: '+7 999 123-45-67',
       inputmode: 'text',
     }),
     field('from', 'Received from', { type: 'datetime-local', value: toLocalInput(params.get('from')) }),
