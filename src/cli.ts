@@ -45,6 +45,8 @@ Commands with the server's configuration (WhatsGate's API, the outbox):
   callback-url  Print the callback URL to give WhatsGate, its token whole
   secret        Print the secret that signs http targets without their own (FORWARD_SECRET,
                 else the one kept in DATA_DIR): what a receiver verifies with
+  backup FILE   Copy the SQLite outbox into FILE, consistent, while the relay runs
+  restore FILE  Check FILE and stage it: the relay's next start puts it in place of the outbox
   help          Show this text
 
 Options:

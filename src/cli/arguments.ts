@@ -24,6 +24,8 @@ const COMMAND_OPTIONS = {
   backfill: ['session', 'since'],
   'callback-url': [],
   secret: [],
+  backup: [],
+  restore: [],
 } as const satisfies Record<string, readonly (keyof typeof OPTIONS)[]>
 
 export type Command = keyof typeof COMMAND_OPTIONS
@@ -32,7 +34,12 @@ export interface Options {
   sessions: string[]
   since?: string
   force: boolean
+  /** backup and restore: the backup's file. */
+  file?: string
 }
+
+/** The commands that take a file as their one argument. */
+const FILE_COMMANDS = new Set(['backup', 'restore'])
 
 /** What to do: a command with the server's configuration, one that asks a running relay, or neither. */
 export type Invocation =
@@ -42,7 +49,7 @@ export type Invocation =
   | { kind: 'admin'; command: AdminCommand; options: AdminOptions }
 
 const COMMAND_LIST =
-  'register, unregister, backfill, callback-url, secret, status, events, event, deliveries, delivery, replay, pause, resume, admin-url, help'
+  'register, unregister, backfill, callback-url, secret, backup, restore, status, events, event, deliveries, delivery, replay, pause, resume, admin-url, help'
 
 export function parseCommand(argv: string[]): Invocation {
   const [first, ...rest] = argv
@@ -58,8 +65,14 @@ export function parseCommand(argv: string[]): Invocation {
   }
   const command = first as Command
   let values: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS }>>['values']
+  let positionals: string[]
   try {
-    ;({ values } = parseArgs({ args: rest, options: OPTIONS, strict: true, allowPositionals: false }))
+    ;({ values, positionals } = parseArgs({
+      args: rest,
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: FILE_COMMANDS.has(command),
+    }))
   } catch (error) {
     throw new UsageError(`${command}: ${(error as Error).message}`)
   }
@@ -76,9 +89,21 @@ export function parseCommand(argv: string[]): Invocation {
   if (since !== undefined && !isWallClock(since)) {
     throw new UsageError(`${command}: --since must be a date "YYYY-MM-DD HH:MM:SS", got "${since}"`)
   }
+  let file: string | undefined
+  if (FILE_COMMANDS.has(command)) {
+    if (positionals.length !== 1 || positionals[0] === '') {
+      throw new UsageError(`${command}: give one file, e.g. ${PROGRAM} ${command} relay-backup.sqlite`)
+    }
+    file = positionals[0]
+  }
   return {
     kind: 'server',
     command,
-    options: { sessions: [...new Set(sessions)], force: values.force === true, ...(since ? { since } : {}) },
+    options: {
+      sessions: [...new Set(sessions)],
+      force: values.force === true,
+      ...(since ? { since } : {}),
+      ...(file ? { file } : {}),
+    },
   }
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { callbackUrlOf } from '../config/addresses.ts'
 import type { Config } from '../config/config.ts'
 import { createRelay } from '../relay.ts'
+import { BackupError, backupSqlite, stageRestore } from '../store/sqlite-backup.ts'
 import { createWhatsGateClient, type WhatsGateClient } from '../whatsgate/api-client.ts'
 import { isUnauthorized, WhatsGateUnavailableError } from '../whatsgate/api-errors.ts'
 import type { BackfillResult } from '../whatsgate/backfill.ts'
@@ -182,4 +183,31 @@ async function callbackUrl(config: Config, _log: Logger, io: Output): Promise<vo
   io.out(callbackUrlOf(config, config.port, true))
 }
 
-export const COMMANDS = { register, unregister, backfill, 'callback-url': callbackUrl }
+/** A consistent copy of the SQLite outbox, taken while the relay runs. */
+async function backup(config: Config, _log: Logger, io: Output, options: Options): Promise<void> {
+  if (config.databaseUrl)
+    throw new CommandError('the outbox is PostgreSQL: back it up with pg_dump (docs/operations.md)')
+  const { events } = runBackup(() => backupSqlite(config.sqlitePath, options.file as string))
+  io.out(`backed up ${events} events to ${options.file}`)
+}
+
+/** Checks a backup and stages it: the relay's next start puts it in place of the outbox. */
+async function restore(config: Config, _log: Logger, io: Output, options: Options): Promise<void> {
+  if (config.databaseUrl)
+    throw new CommandError('the outbox is PostgreSQL: restore it with pg_restore (docs/operations.md)')
+  const { events } = runBackup(() => stageRestore(config.sqlitePath, options.file as string))
+  io.out(
+    `${options.file} holds ${events} events; the relay's next start puts it in place of ${config.sqlitePath} (keeping that one beside it)`,
+  )
+}
+
+function runBackup<T>(work: () => T): T {
+  try {
+    return work()
+  } catch (error) {
+    if (error instanceof BackupError) throw new CommandError(error.message)
+    throw error
+  }
+}
+
+export const COMMANDS = { register, unregister, backfill, 'callback-url': callbackUrl, backup, restore }

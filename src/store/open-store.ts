@@ -2,6 +2,7 @@
 // it), else the SQLite file in DATA_DIR. The PostgreSQL driver loads only when it is used.
 import type { Logger } from 'pino'
 import type { Clock } from '../shared/clock.ts'
+import { applyStagedRestore } from './sqlite-backup.ts'
 import { openSqliteStore } from './sqlite-store.ts'
 import type { OutboxStore } from './types.ts'
 
@@ -20,7 +21,11 @@ export async function openStore({
   log,
   clock,
 }: OpenStoreOptions): Promise<OutboxStore> {
-  if (databaseUrl === null) return openSqliteStore({ path: sqlitePath, clock })
+  if (databaseUrl === null) {
+    const restored = applyStagedRestore(sqlitePath)
+    if (restored) log.warn(restored, 'outbox restored from a backup; the one it replaced is kept')
+    return openSqliteStore({ path: sqlitePath, clock })
+  }
   const { openPostgresStore } = await import('./postgres-store.ts')
   return openPostgresStore({
     url: databaseUrl,
