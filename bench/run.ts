@@ -1,10 +1,12 @@
-// `npm run bench [-- ingest|pipeline|drivers|admin|stream|destinations|chaos|backlog|hostile|all ...]`: runs the named benchmarks (default: ingest,
-// then pipeline) and prints their markdown tables at the end, ready for the README. The settings
-// (environment variables) are listed in README.md beside this file.
+// `npm run bench [-- ingest|pipeline|drivers|admin|stream|destinations|chaos|backlog|hostile|backup|
+// all ...]`: runs the named benchmarks (default: ingest, then pipeline) and prints their markdown
+// tables at the end, ready for the docs. The settings (environment variables) are listed in
+// README.md beside this file.
 import { spawnSync } from 'node:child_process'
 import { cpus } from 'node:os'
 import { admin } from './admin.ts'
 import { backlog } from './backlog.ts'
+import { backup } from './backup.ts'
 import { chaos } from './chaos.ts'
 import { destinations } from './destinations.ts'
 import { installCleanup, killAllChildren, projectRoot } from './harness/process.ts'
@@ -24,6 +26,7 @@ const BENCHMARKS = {
   chaos,
   backlog,
   hostile,
+  backup,
 }
 type Name = keyof typeof BENCHMARKS
 const NAMES = Object.keys(BENCHMARKS) as Name[]

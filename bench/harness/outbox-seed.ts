@@ -262,6 +262,8 @@ export async function seedSqliteOutbox(
         event.action,
         event.eventDate,
         event.chat,
+        // No headers: as a backfilled event has none.
+        null,
         body,
         event.conforming ? null : NONCONFORMING_ISSUES,
         event.receivedAt,
