@@ -35,9 +35,9 @@ export async function backup(): Promise<string> {
       env: { PATH: process.env.PATH, DATA_DIR: dataDir, ENV_FILE: '/dev/null' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => void (output += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => void (output += chunk.toString()))
+    const chunks: Buffer[] = []
+    for (const stream of [child.stdout, child.stderr])
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk))
     const exited = once(child, 'exit')
     // Load in one-second slices until the backup is done: ingest is measured while it runs.
     const during = { ok: 0, sent: 0, p50: [] as number[], p99: [] as number[], errors: 0, non2xx: 0 }
@@ -56,6 +56,7 @@ export async function backup(): Promise<string> {
     }
     const [code] = (await exited) as [number | null]
     const took = (nowMs() - started) / 1000
+    const output = Buffer.concat(chunks).toString()
     if (code !== 0) throw new Error(`backup failed (exit ${code}): ${output.trim()}`)
     const outboxBytes = statSync(outbox).size
     const backupBytes = statSync(file).size
