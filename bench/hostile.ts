@@ -41,6 +41,14 @@ function clientFrom(origin: string, localAddress: string, connections = 1) {
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` }
 const json = { 'content-type': 'application/json' }
 
+/** `POST /admin/session` with `token`, as the dashboard's sign-in form sends it. */
+const signInWith = (token: string, headers: Record<string, string> = {}): Request => ({
+  method: 'POST',
+  path: '/admin/session',
+  headers: { ...json, ...headers },
+  body: JSON.stringify({ token }),
+})
+
 /** `connections` requests in a closed loop for `seconds`; how many got each status, and per second. */
 async function flood(origin: string, localAddress: string, seconds: number, request: Request) {
   const connections = 10
@@ -125,14 +133,7 @@ export async function hostile(): Promise<string> {
 }
 
 async function signInAttacks(relay: Relay, origin: string, seconds: number): Promise<Row[]> {
-  const signIn = await logDuring(relay, () =>
-    flood(origin, '127.0.0.2', seconds, {
-      method: 'POST',
-      path: '/admin/session',
-      headers: json,
-      body: JSON.stringify({ token: WRONG_ADMIN }),
-    }),
-  )
+  const signIn = await logDuring(relay, () => flood(origin, '127.0.0.2', seconds, signInWith(WRONG_ADMIN)))
   const wrongBearer = await logDuring(relay, () =>
     flood(origin, '127.0.0.3', seconds, {
       method: 'GET',
@@ -141,12 +142,7 @@ async function signInAttacks(relay: Relay, origin: string, seconds: number): Pro
     }),
   )
   const { pool, send } = clientFrom(origin, '127.0.0.4')
-  const rightElsewhere = await send({
-    method: 'POST',
-    path: '/admin/session',
-    headers: json,
-    body: JSON.stringify({ token: ADMIN_TOKEN }),
-  })
+  const rightElsewhere = await send(signInWith(ADMIN_TOKEN))
   await pool.close()
   const guessed = (counts: Map<number, number>) => counts.get(401) ?? 0
   const describe = (run: typeof signIn) =>
@@ -176,12 +172,7 @@ async function signInAttacks(relay: Relay, origin: string, seconds: number): Pro
 
 async function copiedCookie(origin: string): Promise<Row> {
   const { pool, send } = clientFrom(origin, '127.0.0.5')
-  const signIn = await send({
-    method: 'POST',
-    path: '/admin/session',
-    headers: json,
-    body: JSON.stringify({ token: ADMIN_TOKEN }),
-  })
+  const signIn = await send(signInWith(ADMIN_TOKEN))
   const cookie = String(signIn.headers['set-cookie']).split(';')[0] as string
   await send({ method: 'DELETE', path: '/admin/session', headers: { cookie } })
   const copy = await send({ method: 'GET', path: '/admin/status', headers: { cookie } })
@@ -414,12 +405,9 @@ async function behindProxy(): Promise<Row> {
   const relay = await startRelay({ env: { ADMIN_TOKEN, TRUST_PROXY: '127.0.0.1' } })
   try {
     const { pool, send } = clientFrom(new URL(relay.url).origin, '127.0.0.1')
-    const signIn = await send({
-      method: 'POST',
-      path: '/admin/session',
-      headers: { ...json, 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' },
-      body: JSON.stringify({ token: ADMIN_TOKEN }),
-    })
+    const signIn = await send(
+      signInWith(ADMIN_TOKEN, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' }),
+    )
     await pool.close()
     const attributes = String(signIn.headers['set-cookie']).split('; ')
     return {

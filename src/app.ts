@@ -45,9 +45,6 @@ export const loggerOptions = {
   redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
 } satisfies LoggerOptions
 
-/** What strangers provoke is logged at most once a minute per address and reason. */
-const STRANGER_LOG_INTERVAL_MS = 60_000
-
 const URL_REFUSALS: Record<string, string> = {
   FST_ERR_BAD_URL: 'not valid percent-encoding (e.g. %ff)',
   FST_ERR_MAX_PARAM_LENGTH: 'a path segment is longer than 100 characters',
@@ -139,16 +136,9 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
     const { streamRoutes } = await import('./stream/stream-routes.ts')
     await app.register(streamRoutes, { streams: relay.streams })
   }
-  const refusedStrangers = createAggregateLog({
-    log,
-    intervalMs: STRANGER_LOG_INTERVAL_MS,
-    message: 'webhook requests refused',
-  })
-  const cutsLog = createAggregateLog({
-    log,
-    intervalMs: STRANGER_LOG_INTERVAL_MS,
-    message: 'connections cut',
-  })
+  // What strangers provoke is logged at most once a minute per address and reason.
+  const refusedStrangers = createAggregateLog({ log, message: 'webhook requests refused' })
+  const cutsLog = createAggregateLog({ log, message: 'connections cut' })
   const connectionCuts = watchConnectionCuts(app.server, {
     log: cutsLog,
     onCut: relay.metrics?.connectionCut,

@@ -172,7 +172,7 @@ async function printSigningSecret(env: Record<string, string | undefined>, io: O
   const configured = env.FORWARD_SECRET?.trim() || undefined
   const problem = configured === undefined ? null : SIGNING_SECRET.problem(configured)
   if (problem) {
-    io.err(`${PROGRAM} secret: FORWARD_SECRET: ${problem.replace('the secret ', '')}`)
+    io.err(`${PROGRAM} secret: FORWARD_SECRET: ${problem}`)
     return 1
   }
   try {

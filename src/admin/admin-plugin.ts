@@ -132,14 +132,9 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
     lifetimeMs: opts.sessionLifetimeMs,
   })
   // A guesser must not be able to fill the log: one line per address and minute, with a count.
-  const failureLog = createAggregateLog({
-    log: app.log,
-    intervalMs: 60_000,
-    message: 'admin authentication failed',
-  })
+  const failureLog = createAggregateLog({ log: app.log, message: 'admin authentication failed' })
   const lockedLog = createAggregateLog({
     log: app.log,
-    intervalMs: 60_000,
     message: 'admin authentication refused: too many failures (429)',
   })
   const failures = createAuthFailures({

@@ -202,7 +202,7 @@ function signingSecretFor(targets: Target[], env: Env): Config['signingSecret'] 
   const needed = targets.some((target) => target.type === 'http' && target.secrets.length === 0)
   if (env.FORWARD_SECRET !== undefined) {
     const problem = SIGNING_SECRET.problem(env.FORWARD_SECRET)
-    if (problem) throw new ConfigError(`FORWARD_SECRET: ${problem.replace('the secret ', '')}`)
+    if (problem) throw new ConfigError(`FORWARD_SECRET: ${problem}`)
   }
   if (!needed) return null
   if (env.DATABASE_URL !== undefined && env.FORWARD_SECRET === undefined) {

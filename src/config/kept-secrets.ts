@@ -29,7 +29,7 @@ export interface KeptSecretKind {
   /** What it is, for messages. */
   what: string
   make: () => string
-  /** Why a kept value is not valid; null when it is. */
+  /** Why a value is not valid, said of it (`must be …`); null when it is valid. */
   problem: (value: string) => string | null
 }
 
@@ -40,7 +40,7 @@ export const INGEST_TOKEN: KeptSecretKind = {
   make: () => randomBytes(24).toString('base64url'),
   problem: (value) => {
     const checked = ingestTokenSchema.safeParse(value)
-    return checked.success ? null : `the token ${checked.error.issues[0]?.message}`
+    return checked.success ? null : (checked.error.issues[0]?.message ?? 'is not valid')
   },
 }
 
@@ -49,7 +49,7 @@ export const ADMIN_TOKEN: KeptSecretKind = {
   variable: 'ADMIN_TOKEN',
   what: 'admin token',
   make: () => randomBytes(24).toString('base64url'),
-  problem: (value) => (value.length >= 16 ? null : 'the token is shorter than 16 characters'),
+  problem: (value) => (value.length >= 16 ? null : 'must be at least 16 characters'),
 }
 
 export const SIGNING_SECRET: KeptSecretKind = {
@@ -63,7 +63,7 @@ export const SIGNING_SECRET: KeptSecretKind = {
       decodeWebhookSecret(value)
       return null
     } catch (error) {
-      return `the secret ${(error as Error).message}`
+      return (error as Error).message
     }
   },
 }
@@ -111,10 +111,10 @@ export function readKeptSecret(dataDir: string, kind: KeptSecretKind): string | 
   const value = text.trim()
   // Refused, not replaced: an empty ingest token would match `POST /webhook/` (anyone could post),
   // and a new value would silently break what was handed out. The content is never echoed.
-  const problem = value === '' ? 'it is empty' : kind.problem(value)
+  const problem = value === '' ? 'is empty' : kind.problem(value)
   if (problem === null) return value
   throw new KeptSecretError(
-    `${file} holds no valid ${kind.what} (${problem}); delete the file to have a new one made, or set ${kind.variable}`,
+    `${file} holds no valid ${kind.what} (it ${problem}); delete the file to have a new one made, or set ${kind.variable}`,
   )
 }
 

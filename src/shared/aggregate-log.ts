@@ -7,7 +7,8 @@ import type { Clock } from './clock.ts'
 
 export interface AggregateLogOptions {
   log: { warn(fields: object, message: string): void }
-  intervalMs: number
+  /** One line per key at most this often; a minute by default, as every caller logs. */
+  intervalMs?: number
   message: string
   /** How many keys are told apart at once; occurrences of further keys are summed in one line. */
   maxKeys?: number
@@ -44,7 +45,7 @@ const BEYOND_CAP = Symbol('keys beyond the cap')
 
 export function createAggregateLog({
   log,
-  intervalMs,
+  intervalMs = 60_000,
   message,
   maxKeys = 10_000,
   clock = unrefClock,

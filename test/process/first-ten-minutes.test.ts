@@ -69,12 +69,7 @@ describe('the first ten minutes', () => {
     if (!request) throw new Error('nothing arrived')
     expect(request.body.equals(event)).toBe(true)
     const secret = await cli(folder, ['secret'])
-    const headers = Object.fromEntries(
-      ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => [
-        name,
-        String(request.headers[name]),
-      ]),
-    )
+    const headers = request.headers as Record<string, string>
     expect(new Webhook(secret).verify(request.body.toString(), headers)).toMatchObject({ id: 18 })
 
     // The dashboard, by the one-time link, and the example found by its sender's phone.
