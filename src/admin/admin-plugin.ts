@@ -1,6 +1,7 @@
 // The operator's console: the admin API (events, deliveries and their attempts, replay, targets,
 // refused requests, sessions, status, /metrics), its OpenAPI document and the web dashboard.
 // Registered only when ADMIN_TOKEN is set; auth.ts guards every route.
+
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import {
   hasZodFastifySchemaValidationErrors,
@@ -8,6 +9,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
+import type { ReplicaStatus } from '../delivery/replica-heartbeat.ts'
 import type { TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
 import type { AdminSessionStore, AdminStore } from '../store/types.ts'
@@ -52,6 +54,8 @@ export interface AdminOptions {
   pingStore: () => Promise<void>
   /** WhatsGate registration per session; null without an API key or registration. */
   registration: () => RegistrationStatus | null
+  /** The replicas dispatching from the store, as their heartbeats show them (this one on SQLite). */
+  replicas: () => Promise<ReplicaStatus[]>
   /** The relay's clock: replays, pauses, sessions and the status's ages are stamped with it. */
   now: () => number
 }
