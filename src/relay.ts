@@ -164,6 +164,19 @@ export async function createRelay(
   // The heartbeat first: it beats before the dispatcher takes a lease, and stops (its row removed)
   // after the dispatcher has released them.
   const loops: BackgroundLoop[] = [heartbeat, dispatcher, retention]
+  // Loaded only when set, as the streams are; the configuration refuses it with PostgreSQL.
+  if (config.backups && !config.databaseUrl) {
+    const { createBackupSchedule } = await import('./store/backup-schedule.ts')
+    loops.push(
+      createBackupSchedule({
+        sqlitePath: config.sqlitePath,
+        ...config.backups,
+        log: log.child({ name: 'backups' }),
+        clock,
+        onBackup: metrics?.backupTaken,
+      }),
+    )
+  }
   if (streams) loops.push(streams)
   if (whatsgate) loops.push(whatsgate)
   const supervisor = createSupervisor(loops, log)
