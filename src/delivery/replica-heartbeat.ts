@@ -35,8 +35,11 @@ export interface ReplicaStatus {
   current: boolean
 }
 
-/** Five beats within the limit: one or two lost to a slow moment do not make a replica dead. */
-export const beatIntervalMs = (deadAfterMs: number) => Math.max(200, Math.min(5000, deadAfterMs / 5))
+/**
+ * Ten beats within the limit (1.5 s at the default 15 s): a few lost to a slow moment do not make
+ * a replica dead, and one that died is found within a tenth of the limit past it.
+ */
+export const beatIntervalMs = (deadAfterMs: number) => Math.max(100, Math.min(5000, deadAfterMs / 10))
 
 export function createReplicaHeartbeat(deps: ReplicaHeartbeatDeps) {
   const { store, id, deadAfterMs, forgetAfterMs, log } = deps

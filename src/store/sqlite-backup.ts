@@ -2,16 +2,7 @@
 // snapshot of the file, and in WAL mode the relay's writes go on meanwhile), checked before it is
 // trusted, and put back by the relay's next start, never under a running one.
 import { randomBytes } from 'node:crypto'
-import {
-  chmodSync,
-  closeSync,
-  copyFileSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  renameSync,
-  rmSync,
-} from 'node:fs'
+import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs'
 import { dirname, extname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { fileURLToPath } from 'node:url'
@@ -37,8 +28,6 @@ export function backupSqlite(sqlitePath: string, file: string): { events: number
     db.close()
   }
   try {
-    // The outbox holds message text: a backup is as private as the outbox (DATA_DIR is 0700).
-    chmodSync(temporary, 0o600)
     syncFile(temporary)
     const checked = checkBackup(temporary)
     renameSync(temporary, file)
