@@ -108,6 +108,7 @@ export async function createRelay(
     log: log.child({ name: 'replicas' }),
     clock,
     onLeasesFreed: () => dispatcher.notify(),
+    shared: config.databaseUrl !== null,
   })
   metrics?.observeConcurrency(() => dispatcher.concurrency())
 

@@ -3,7 +3,7 @@
 // SIGKILL: the other finds its heartbeat silent, takes its leases back and sends its deliveries
 // within 20 s, where their leases would run out only after 50 s. Nothing acknowledged is lost;
 // an event is sent twice only when the killed replica's send of it was cut by the kill. The
-// status shows the killed replica dead, then no longer.
+// status shows the killed replica dead, then no longer; a clean stop removes its own heartbeat.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
@@ -197,6 +197,14 @@ describe.skipIf(postgresSkipReason !== null)(
         'the victim forgotten',
         40_000,
       )
+
+      // A clean stop removes the survivor's own heartbeat: no row is left to be found dead.
+      expect(await survivor.kill('SIGTERM')).toEqual({ code: 0, signal: null })
+      const left = await withAdmin(
+        (client) => client.query('SELECT replica FROM replica_heartbeats').then((result) => result.rows),
+        database.url,
+      )
+      expect(left).toEqual([])
     }, 180_000)
   },
 )
