@@ -59,7 +59,13 @@ export function createReplicaHeartbeat(deps: ReplicaHeartbeatDeps) {
 
   async function beatAndReap(): Promise<void> {
     try {
-      await store.beat({ id, startedAt, now: clock.now() })
+      const { wasDead } = await store.beat({ id, startedAt, now: clock.now() })
+      if (wasDead) {
+        log.warn(
+          { replica: id },
+          'this replica was found dead (silent past REPLICA_DEAD_AFTER_SECONDS): its leases were freed, and what it still sends may be sent twice',
+        )
+      }
       const now = clock.now()
       const { dead, freed } = await store.reapReplicas({
         self: id,

@@ -10,10 +10,13 @@ type Transaction = <T>(work: (client: { query: Query }) => Promise<T>) => Promis
 const SQL = {
   // Beating again after being found dead (a stall, not a death) makes a replica alive again; its
   // freed leases stay freed, and its outcomes for them are not recorded (record checks the owner).
+  // `before` reads the row as it was before the statement: whether it had been found dead.
   beat: `
+    WITH before AS (SELECT dead_at FROM replica_heartbeats WHERE replica = $1)
     INSERT INTO replica_heartbeats (replica, started_at, beat_at) VALUES ($1, $2, $3)
     ON CONFLICT (replica) DO UPDATE SET beat_at = greatest(replica_heartbeats.beat_at, excluded.beat_at),
-      dead_at = NULL`,
+      dead_at = NULL
+    RETURNING (SELECT dead_at IS NOT NULL FROM before) AS was_dead`,
   // Leased rows are pending (a record frees the lease): deliveries_pending finds them.
   reap: `
     WITH dead AS (
@@ -36,7 +39,8 @@ const SQL = {
 export function postgresHeartbeats(query: Query, transaction: Transaction): ReplicaStore {
   return {
     async beat({ id, startedAt, now }) {
-      await query(SQL.beat, [id, startedAt, now])
+      const { rows } = await query<{ was_dead: boolean | null }>(SQL.beat, [id, startedAt, now])
+      return { wasDead: rows[0]?.was_dead === true }
     },
 
     reapReplicas({ self, now, silentSince, forgetBefore }) {

@@ -20,6 +20,7 @@ export function sqliteHeartbeats(db: DatabaseSync, writes: GroupCommit): Replica
         lastBeatAt: Math.max(known?.lastBeatAt ?? now, now),
         deadAt: null,
       })
+      return { wasDead: known !== undefined && known.deadAt !== null }
     },
 
     async reapReplicas({ self, now, silentSince, forgetBefore }) {

@@ -422,8 +422,12 @@ export interface ReplicaReap {
  * that died gives its leases back without waiting for them to run out.
  */
 export interface ReplicaStore {
-  /** Records `id` alive at `now` (a row made or written again, alive even if found dead before). */
-  beat(replica: { id: string; startedAt: number; now: number }): Promise<void>
+  /**
+   * Records `id` alive at `now` (a row made or written again, alive even if found dead before).
+   * Returns whether another replica had found it dead (it stalled past the limit): its leases
+   * were freed, and what it still sends may be sent by another too.
+   */
+  beat(replica: { id: string; startedAt: number; now: number }): Promise<{ wasDead: boolean }>
   /**
    * Marks dead each other replica silent since before `silentSince` not yet marked, and frees
    * its leases in the same transaction (the deliveries are claimable at once); then forgets the

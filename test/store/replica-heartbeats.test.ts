@@ -73,10 +73,19 @@ for (const factory of [sqlite, postgres]) {
       await store.beat({ id: 'slow', startedAt: T0, now: T0 })
       await store.beat({ id: 'b', startedAt: T0, now: T0 + 20 * SECOND })
       expect((await reap('b', T0 + 20 * SECOND)).dead).toEqual(['slow'])
-      await store.beat({ id: 'slow', startedAt: T0, now: T0 + 21 * SECOND })
+      expect(await store.beat({ id: 'slow', startedAt: T0, now: T0 + 21 * SECOND })).toEqual({
+        wasDead: true,
+      })
+      expect(await store.beat({ id: 'slow', startedAt: T0, now: T0 + 22 * SECOND })).toEqual({
+        wasDead: false,
+      })
+      expect(await store.beat({ id: 'new', startedAt: T0, now: T0 + 22 * SECOND })).toEqual({
+        wasDead: false,
+      })
+      await store.removeReplica('new')
       expect(await store.listReplicas()).toEqual([
         { id: 'b', startedAt: T0, lastBeatAt: T0 + 20 * SECOND, deadAt: null },
-        { id: 'slow', startedAt: T0, lastBeatAt: T0 + 21 * SECOND, deadAt: null },
+        { id: 'slow', startedAt: T0, lastBeatAt: T0 + 22 * SECOND, deadAt: null },
       ])
     })
   })
