@@ -1,7 +1,6 @@
 // The operator's console: the admin API (events, deliveries and their attempts, replay, targets,
 // refused requests, sessions, status, /metrics), its OpenAPI document and the web dashboard.
 // Registered only when ADMIN_TOKEN is set; auth.ts guards every route.
-
 import type { FastifyError, FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import {
   hasZodFastifySchemaValidationErrors,

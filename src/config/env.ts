@@ -13,15 +13,13 @@ const boolean = () => z.stringbool({ error: 'must be true or false (or 1/0, yes/
  * A duration as the CLI's `--from` takes one: a whole number and a unit, s, m, h or d (`90s`,
  * `30m`, `6h`, `1d`), read as milliseconds.
  */
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const duration = () =>
   z
     .string()
     .trim()
     .regex(/^\d+\s*[smhd]$/, 'must be a whole number and a unit, s, m, h or d (e.g. 30m, 6h, 1d)')
-    .transform(
-      (text) =>
-        Number.parseInt(text, 10) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[text.at(-1) as 's'],
-    )
+    .transform((text) => Number.parseInt(text, 10) * UNIT_MS[text.at(-1) as keyof typeof UNIT_MS])
     .refine((ms) => ms > 0, 'must be more than zero')
 
 /**
