@@ -129,6 +129,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       storeKind: config.databaseUrl ? 'postgres' : 'sqlite',
       pingStore: () => relay.store.ping(),
       registration: () => relay.whatsgate?.registrar?.status() ?? null,
+      replicas: () => relay.heartbeat.replicas(),
       now: () => relay.clock.now(),
     })
   }

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino'
 import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
+import { createReplicaHeartbeat } from './delivery/replica-heartbeat.ts'
 import { createSender } from './delivery/sender.ts'
 import { isPushed, type TargetOf } from './delivery/targets.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
@@ -98,6 +99,17 @@ export async function createRelay(
     prepareBody,
     onAttempt: metrics?.deliveryAttempt,
   })
+  // Its leases are the dispatcher's: it beats under the dispatcher's owner id.
+  const heartbeat = createReplicaHeartbeat({
+    store,
+    id: dispatcher.owner,
+    deadAfterMs: config.replicaDeadAfterMs,
+    forgetAfterMs: config.replicaForgetAfterMs,
+    log: log.child({ name: 'replicas' }),
+    clock,
+    onLeasesFreed: () => dispatcher.notify(),
+    shared: config.databaseUrl !== null,
+  })
   metrics?.observeConcurrency(() => dispatcher.concurrency())
 
   // Loaded only when a stream target exists, as the brokers' clients are.
@@ -150,7 +162,22 @@ export async function createRelay(
     now: () => clock.now(),
   })
 
-  const loops: BackgroundLoop[] = [dispatcher, retention]
+  // The heartbeat first: it beats before the dispatcher takes a lease, and stops (its row removed)
+  // after the dispatcher has released them.
+  const loops: BackgroundLoop[] = [heartbeat, dispatcher, retention]
+  // Loaded only when set, as the streams are; the configuration refuses it with PostgreSQL.
+  if (config.backups && !config.databaseUrl) {
+    const { createBackupSchedule } = await import('./store/backup-schedule.ts')
+    loops.push(
+      createBackupSchedule({
+        sqlitePath: config.sqlitePath,
+        ...config.backups,
+        log: log.child({ name: 'backups' }),
+        clock,
+        onBackup: metrics?.backupTaken,
+      }),
+    )
+  }
   if (streams) loops.push(streams)
   if (whatsgate) loops.push(whatsgate)
   const supervisor = createSupervisor(loops, log)
@@ -160,6 +187,7 @@ export async function createRelay(
     store,
     acceptor,
     dispatcher,
+    heartbeat,
     /** The stream targets' consumers; null without a stream target. */
     streams,
     /** Null without the admin API, which alone serves them. */

@@ -8,6 +8,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
+import type { ReplicaStatus } from '../delivery/replica-heartbeat.ts'
 import type { TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
 import type { AdminSessionStore, AdminStore } from '../store/types.ts'
@@ -52,6 +53,8 @@ export interface AdminOptions {
   pingStore: () => Promise<void>
   /** WhatsGate registration per session; null without an API key or registration. */
   registration: () => RegistrationStatus | null
+  /** The replicas dispatching from the store, as their heartbeats show them (this one on SQLite). */
+  replicas: () => Promise<ReplicaStatus[]>
   /** The relay's clock: replays, pauses, sessions and the status's ages are stamped with it. */
   now: () => number
 }

@@ -66,6 +66,12 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     labelNames: ['reason'] as const,
     registers: [registry],
   })
+  const backups = new Counter({
+    name: 'whatsgate_relay_backups_total',
+    help: 'Rolling backups of the SQLite outbox (BACKUP_DIR), by outcome (ok, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  })
   const attempts = new Counter({
     name: 'whatsgate_relay_delivery_attempts_total',
     help: 'Delivery attempts, by target and what followed',
@@ -201,6 +207,9 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     },
     connectionCut(reason: string) {
       cut.inc({ reason })
+    },
+    backupTaken(outcome: 'ok' | 'failed') {
+      backups.inc({ outcome })
     },
     deliveryAttempt(target: string, outcome: AttemptOutcome, durationMs: number) {
       attempts.inc({ target, outcome })

@@ -311,6 +311,17 @@ export const statusAnswer = z.object({
     .nullable()
     .describe('WhatsGate registration per session; null without an API key or PUBLIC_URL'),
   eventsReceived: z.object({ lastMinute: z.number().int(), lastHour: z.number().int() }),
+  replicas: z
+    .array(
+      z.object({
+        id: z.string().describe("Its dispatcher's lease owner id, as attempts name it"),
+        startedAt: z.number().int().describe('ms since the epoch'),
+        lastBeatAt: z.number().int().describe('ms since the epoch'),
+        alive: z.boolean().describe('Beat within REPLICA_DEAD_AFTER_SECONDS and not found dead since'),
+        current: z.boolean().describe('The replica answering'),
+      }),
+    )
+    .describe('The replicas dispatching from the store, by their heartbeats (on SQLite: this process)'),
 })
 
 /** A body as text when it is UTF-8 (as JSON is), else as base64, so any bytes show. */

@@ -73,6 +73,8 @@ export interface Status {
     sessions: { whatsappId: string; outcome: string; attempts: number; error?: string }[]
   } | null
   eventsReceived: { lastMinute: number; lastHour: number }
+  /** Absent from a relay older than replica heartbeats. */
+  replicas?: { id: string; startedAt: number; lastBeatAt: number; alive: boolean; current: boolean }[]
 }
 
 /** Characters of a body shown; the rest is one --json away. */
@@ -174,7 +176,7 @@ export function statusView(status: Status, shownUrl: string): string[] {
     ])
     lines.push(...table(['TARGET', 'TYPE', 'STATE', 'PENDING', 'OLDEST WAITING'], rows))
   }
-  lines.push('')
+  lines.push('', ...replicaLines(status.replicas ?? []))
   const registration = status.registration
   if (registration === null) {
     lines.push(
@@ -197,6 +199,18 @@ export function statusView(status: Status, shownUrl: string): string[] {
     lines.push(...table(['SESSION', 'OUTCOME', 'ATTEMPTS', 'ERROR'], rows).map((line) => `  ${line}`))
   }
   return lines
+}
+
+/** The replicas by their heartbeats, ids shortened as the attempts show them. */
+function replicaLines(replicas: NonNullable<Status['replicas']>): string[] {
+  if (replicas.length === 0) return []
+  const rows = replicas.map((r) => [
+    `${clean(r.id.slice(0, 8))}${r.current ? ' (this one)' : ''}`,
+    r.alive ? 'alive' : 'DEAD',
+    iso(r.startedAt),
+    iso(r.lastBeatAt),
+  ])
+  return [...table(['REPLICA', 'STATE', 'STARTED', 'LAST BEAT'], rows), '']
 }
 
 /** The last result of a delivery: its HTTP status, else the first line of its error. */

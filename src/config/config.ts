@@ -72,6 +72,11 @@ export interface Config {
   deadRetentionDays: number
   shutdownTimeoutMs: number
   targets: Target[]
+  /** Replica heartbeats (delivery/replica-heartbeat.ts): silent this long is dead, then forgotten. */
+  replicaDeadAfterMs: number
+  replicaForgetAfterMs: number
+  /** Rolling backups of the SQLite outbox (store/backup-schedule.ts); null = none. */
+  backups: { dir: string; everyMs: number; keep: number } | null
 }
 
 export function createConfig(env: Env, warn: (message: string) => void): Config {
@@ -99,6 +104,10 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
   if (env.HEADERS_TIMEOUT_MS > env.REQUEST_TIMEOUT_MS) {
     throw new ConfigError('HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS')
   }
+  if (env.REPLICA_FORGET_AFTER_SECONDS < env.REPLICA_DEAD_AFTER_SECONDS) {
+    throw new ConfigError('REPLICA_FORGET_AFTER_SECONDS: must be at least REPLICA_DEAD_AFTER_SECONDS')
+  }
+  const backups = backupsFor(env)
   for (const name of ['PUBLIC_URL', 'WHATSGATE_API_URL', 'FORWARD_URL'] as const) {
     const value = env[name]
     // The value is not echoed: it may carry a password (https://user:password@host).
@@ -164,7 +173,25 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     deadRetentionDays: env.DEAD_RETENTION_DAYS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     targets: Object.freeze(targets) as Target[],
+    replicaDeadAfterMs: env.REPLICA_DEAD_AFTER_SECONDS * 1000,
+    replicaForgetAfterMs: env.REPLICA_FORGET_AFTER_SECONDS * 1000,
+    backups,
   })
+}
+
+/** Rolling backups: SQLite only (PostgreSQL has pg_dump and point-in-time recovery). */
+function backupsFor(env: Env): Config['backups'] {
+  if (env.BACKUP_DIR === undefined) {
+    if (env.BACKUP_EVERY !== undefined)
+      throw new ConfigError('BACKUP_EVERY: needs BACKUP_DIR, where backups go')
+    return null
+  }
+  if (env.DATABASE_URL !== undefined) {
+    throw new ConfigError(
+      'BACKUP_DIR: backs up the SQLite outbox only; with DATABASE_URL back up PostgreSQL with pg_dump or point-in-time recovery (docs/operations.md)',
+    )
+  }
+  return { dir: env.BACKUP_DIR, everyMs: env.BACKUP_EVERY ?? 86_400_000, keep: env.BACKUP_KEEP }
 }
 
 /** One line for the start-up log: what runs, with every secret left out. */

@@ -10,6 +10,19 @@ const integer = () => z.coerce.number({ error: 'must be an integer' }).int('must
 const boolean = () => z.stringbool({ error: 'must be true or false (or 1/0, yes/no, on/off)' })
 
 /**
+ * A duration as the CLI's `--from` takes one: a whole number and a unit, s, m, h or d (`90s`,
+ * `30m`, `6h`, `1d`), read as milliseconds.
+ */
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+const duration = () =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+\s*[smhd]$/, 'must be a whole number and a unit, s, m, h or d (e.g. 30m, 6h, 1d)')
+    .transform((text) => Number.parseInt(text, 10) * UNIT_MS[text.at(-1) as keyof typeof UNIT_MS])
+    .refine((ms) => ms > 0, 'must be more than zero')
+
+/**
  * The secret path part of the callback URL, whether set in INGEST_TOKEN or kept in DATA_DIR.
  * At most 100 characters: Fastify refuses longer route parameters (maxParamLength) with 414, so a
  * longer token would fail every webhook instead of failing at start.
@@ -127,6 +140,29 @@ export const envSchema = z.object({
   RETENTION_DAYS: number().min(0).default(7).describe('Keep delivered events this long'),
   DEAD_RETENTION_DAYS: number().min(0).default(30).describe('Keep dead deliveries this long'),
   SHUTDOWN_TIMEOUT_MS: integer().min(0).default(10000).describe('Wait this long for in-flight sends'),
+  REPLICA_DEAD_AFTER_SECONDS: integer()
+    .min(1)
+    .max(3600)
+    .default(15)
+    .describe(
+      'PostgreSQL: a replica whose heartbeat is this old is dead and another takes its leases back; keep it above the longest stall',
+    ),
+  REPLICA_FORGET_AFTER_SECONDS: integer()
+    .min(1)
+    .default(600)
+    .describe(
+      'A dead replica is no longer listed once its heartbeat is this old (at least REPLICA_DEAD_AFTER_SECONDS)',
+    ),
+  BACKUP_DIR: optionalString.describe(
+    'SQLite: folder of rolling backups, taken every BACKUP_EVERY (unset = none; PostgreSQL: pg_dump)',
+  ),
+  BACKUP_EVERY: duration()
+    .optional()
+    .describe('How often a rolling backup is taken into BACKUP_DIR: e.g. 30m, 6h, 1d (default 1d)'),
+  BACKUP_KEEP: integer()
+    .min(1)
+    .default(7)
+    .describe('How many rolling backups BACKUP_DIR keeps; older ones are deleted'),
 })
 
 export type Env = z.output<typeof envSchema>

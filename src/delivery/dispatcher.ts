@@ -41,6 +41,8 @@ export interface DispatcherDeps {
 
 export interface Dispatcher {
   readonly name: 'dispatcher'
+  /** Whose leases this dispatcher takes (the replica's id in its heartbeats). */
+  readonly owner: string
   start(): void
   /** Wakes the targets that may have new work. */
   notify(targetNames?: Iterable<string>): void
@@ -292,6 +294,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
 
   return {
     name: 'dispatcher',
+    owner,
     start() {
       running = true
       store

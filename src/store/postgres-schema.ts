@@ -186,6 +186,16 @@ export const POSTGRES_MIGRATIONS: string[] = [
   FROM events WHERE chat IS NOT NULL;
   CREATE INDEX event_parties_party ON event_parties (party, seq);
   `,
+  // One row per replica, written every few seconds (delivery/replica-heartbeat.ts): a replica
+  // silent for too long is dead, and another one frees its leases (postgres-heartbeats.ts).
+  `
+  CREATE TABLE replica_heartbeats (
+    replica    text PRIMARY KEY,
+    started_at bigint NOT NULL,
+    beat_at    bigint NOT NULL,
+    dead_at    bigint
+  );
+  `,
 ]
 
 /**

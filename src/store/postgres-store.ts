@@ -26,6 +26,7 @@ import { toConflictRow } from './conflicts.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { postgresAdminSessions } from './postgres-admin-sessions.ts'
 import { keepConflicts } from './postgres-conflicts.ts'
+import { postgresHeartbeats } from './postgres-heartbeats.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
 import {
@@ -201,6 +202,7 @@ export async function openPostgresStore({
 
   return {
     ...postgresAdminSessions(query),
+    ...postgresHeartbeats(query, transaction),
 
     accept: (events) => health.watch(accepts.submit(events)),
 
@@ -231,7 +233,8 @@ export async function openPostgresStore({
     },
 
     // Other replicas may be alive and sending what they leased, so a start frees nothing: the
-    // leases of a replica that died run out on their own and the rows are claimable again then.
+    // leases of a replica that died are freed once its heartbeat falls silent
+    // (postgres-heartbeats.ts), or run out on their own.
     recoverLeases: async () => 0,
 
     async release(ids, owner) {

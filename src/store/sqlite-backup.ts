@@ -3,8 +3,10 @@
 // trusted, and put back by the relay's next start, never under a running one.
 import { randomBytes } from 'node:crypto'
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, extname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 
 export class BackupError extends Error {
@@ -35,6 +37,23 @@ export function backupSqlite(sqlitePath: string, file: string): { events: number
     rmSync(temporary, { force: true })
     throw error
   }
+}
+
+/**
+ * backupSqlite on a worker thread, for the running relay (store/backup-schedule.ts): its event
+ * loop goes on meanwhile. The worker is this module's neighbour, .ts or .js as this one is (dist/).
+ */
+export function backupSqliteOffThread(sqlitePath: string, file: string): Promise<{ events: number }> {
+  const worker = new URL(`./backup-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
+  return new Promise((resolve, reject) => {
+    const thread = new Worker(worker, { workerData: { sqlitePath, file } })
+    thread.once('message', (message: { events?: number; error?: string }) => {
+      if (message.error !== undefined) reject(new BackupError(message.error))
+      else resolve({ events: message.events ?? 0 })
+    })
+    thread.once('error', reject)
+    thread.once('exit', (code) => reject(new BackupError(`the backup thread stopped (exit code ${code})`)))
+  })
 }
 
 /** Throws BackupError unless `file` is a whole outbox this relay can open; returns its event count. */

@@ -397,7 +397,57 @@ export interface AdminSessionStore {
   pruneAdminSessions(prune: { now: number; idleSince: number; tokenTags: string[] }): Promise<number>
 }
 
-export interface OutboxStore extends IngestStore, DeliveryStore, AdminStore, StreamStore, AdminSessionStore {
+/** A relay process dispatching from the store, as its heartbeats show it. */
+export interface ReplicaRow {
+  /** Its dispatcher's lease owner id. */
+  id: string
+  startedAt: number
+  lastBeatAt: number
+  /** When another replica found it silent and took its leases back; null while it beats. */
+  deadAt: number | null
+}
+
+export interface ReplicaReap {
+  /** The replica reaping: never found dead by itself. */
+  self: string
+  now: number
+  /** A replica whose last beat is before this is dead. */
+  silentSince: number
+  /** A replica whose last beat is before this is forgotten (its row goes). */
+  forgetBefore: number
+}
+
+/**
+ * Heartbeats of the replicas sharing the store (delivery/replica-heartbeat.ts), so that a replica
+ * that died gives its leases back without waiting for them to run out.
+ */
+export interface ReplicaStore {
+  /**
+   * Records `id` alive at `now` (a row made or written again, alive even if found dead before).
+   * Returns whether another replica had found it dead (it stalled past the limit): its leases
+   * were freed, and what it still sends may be sent by another too.
+   */
+  beat(replica: { id: string; startedAt: number; now: number }): Promise<{ wasDead: boolean }>
+  /**
+   * Marks dead each other replica silent since before `silentSince` not yet marked, and frees
+   * its leases in the same transaction (the deliveries are claimable at once); then forgets the
+   * replicas silent since before `forgetBefore`. Returns the replicas found dead now and how
+   * many leases they held.
+   */
+  reapReplicas(reap: ReplicaReap): Promise<{ dead: string[]; freed: number }>
+  /** Every replica known, oldest start first. */
+  listReplicas(): Promise<ReplicaRow[]>
+  /** A clean shutdown: the replica's row goes (its leases were released already). */
+  removeReplica(id: string): Promise<void>
+}
+
+export interface OutboxStore
+  extends IngestStore,
+    DeliveryStore,
+    AdminStore,
+    StreamStore,
+    AdminSessionStore,
+    ReplicaStore {
   /**
    * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
    * events, so retention purging a quiet session's events does not send its backfill to the start.

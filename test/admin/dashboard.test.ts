@@ -161,6 +161,11 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     // HttpOnly: no script of the page can read the session.
     expect(await page.evaluate(() => document.cookie)).toBe('')
     await page.getByRole('table', { name: 'Targets' }).getByRole('row', { name: /crm/ }).waitFor()
+    // On SQLite the one replica is this process, its id as text (replicas.js).
+    await page
+      .getByRole('table', { name: 'Replicas' })
+      .getByRole('row', { name: /this one.*alive/ })
+      .waitFor()
   })
 
   it('has no inline script or style, and the CSP stops one added at run time', async () => {

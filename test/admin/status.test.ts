@@ -28,6 +28,7 @@ describe('GET /admin/status', () => {
       () => down.close(),
     )
     const clock = createManualClock()
+    const startedAt = clock.now()
     // Retries wait at least a tenth of initialDelayMs: 12 minutes here, well past the 90 s this test moves on.
     const slowRetry = { maxAttempts: 10, initialDelayMs: 7_200_000, maxDelayMs: 7_200_000 }
     const relay = await buildTestApp(
@@ -64,6 +65,8 @@ describe('GET /admin/status', () => {
       ],
       registration: null,
       eventsReceived: { lastMinute: 0, lastHour: 3 },
+      // On SQLite, this process alone.
+      replicas: [{ id: expect.any(String), startedAt, lastBeatAt: clock.now(), alive: true, current: true }],
     })
 
     const metrics = (await relay.app.inject({ url: '/metrics', headers: auth })).body

@@ -45,6 +45,11 @@ describe('whatsgate-relay over the admin API', () => {
     expect(targets[0]).toMatch(/^TARGET\s+TYPE\s+STATE\s+PENDING\s+OLDEST WAITING$/)
     expect(targets[1]).toMatch(/^bot\s+http\s+ok\s+0\s+-$/)
     expect(targets[2]).toMatch(/^crm\s+http\s+ok\s+2\s+\d+s$/)
+    // On SQLite the one replica is this process.
+    const replicas = run.out.slice(run.out.findIndex((line) => line.startsWith('REPLICA')))
+    expect(replicas[0]).toMatch(/^REPLICA\s+STATE\s+STARTED\s+LAST BEAT$/)
+    expect(replicas[1]).toMatch(/^[0-9a-f]{8} \(this one\)\s+alive\s+\S+Z\s+\S+Z$/)
+    expect(replicas[2]).toBe('')
     expect(run.stdout).toContain('WhatsGate registration: not run by this relay')
 
     const document = json(await relay.cli(['status', '--json']))
@@ -56,6 +61,7 @@ describe('whatsgate-relay over the admin API', () => {
       ],
       registration: null,
       eventsReceived: { lastMinute: 2, lastHour: 2 },
+      replicas: [{ id: expect.stringMatching(/^[0-9a-f-]{36}$/), alive: true, current: true }],
     })
   })
 

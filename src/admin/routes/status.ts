@@ -11,7 +11,7 @@ export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
     { schema: { summary: 'The relay at a glance', response: { 200: statusAnswer, ...commonAnswers } } },
     async () => {
       const now = opts.now()
-      const [healthy, paused, backlog, lastMinute, lastHour] = await Promise.all([
+      const [healthy, paused, backlog, lastMinute, lastHour, replicas] = await Promise.all([
         opts.pingStore().then(
           () => true,
           () => false,
@@ -20,6 +20,7 @@ export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
         opts.store.backlog(),
         opts.store.countReceivedSince(now - 60_000),
         opts.store.countReceivedSince(now - 3_600_000),
+        opts.replicas().catch(() => []),
       ])
       const failing = opts.failingTargets()
       return {
@@ -40,6 +41,7 @@ export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
         }),
         registration: opts.registration(),
         eventsReceived: { lastMinute, lastHour },
+        replicas,
       }
     },
   )

@@ -1,6 +1,7 @@
 // The relay at a glance: is it well, what waits where, is WhatsGate pointed here.
 import { api } from './api.js'
 import { age, badge, facts, fill, h, link, plural, table } from './dom.js'
+import { drawReplicas } from './replicas.js'
 import { unlessSame } from './ui.js'
 
 export function overviewPage(main) {
@@ -8,6 +9,7 @@ export function overviewPage(main) {
   const targets = h('section', { 'aria-labelledby': 'targets-h' })
   const registration = h('section', { 'aria-labelledby': 'registration-h' })
   main.append(h('h1', {}, 'Overview'), relay, targets, registration)
+  const replicas = main.appendChild(h('section', { 'aria-labelledby': 'replicas-h' }))
 
   const draw = unlessSame((status) => {
     fill(
@@ -50,6 +52,7 @@ export function overviewPage(main) {
       h('h2', { id: 'registration-h' }, 'WhatsGate registration'),
       registrationOf(status.registration),
     )
+    drawReplicas(replicas, status.replicas)
   })
 
   return { title: 'Overview', refresh: async () => draw(await api('status')) }
