@@ -1,5 +1,5 @@
 // `npm run bench [-- ingest|pipeline|drivers|admin|stream|destinations|chaos|backlog|hostile|backup|
-// all ...]`: runs the named benchmarks (default: ingest, then pipeline) and prints their markdown
+// power-loss|all ...]`: runs the named benchmarks (default: ingest, then pipeline) and prints their markdown
 // tables at the end, ready for the docs. The settings (environment variables) are listed in
 // README.md beside this file.
 import { spawnSync } from 'node:child_process'
@@ -13,6 +13,7 @@ import { installCleanup, killAllChildren, projectRoot } from './harness/process.
 import { hostile } from './hostile.ts'
 import { ingest } from './ingest.ts'
 import { pipeline } from './pipeline.ts'
+import { powerLoss } from './power-loss.ts'
 import { sqliteDrivers } from './sqlite-drivers.ts'
 import { stream } from './stream.ts'
 
@@ -27,6 +28,7 @@ const BENCHMARKS = {
   backlog,
   hostile,
   backup,
+  'power-loss': powerLoss,
 }
 type Name = keyof typeof BENCHMARKS
 const NAMES = Object.keys(BENCHMARKS) as Name[]
