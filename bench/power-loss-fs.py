@@ -18,6 +18,8 @@ Commands, one a line on stdin, each answered with one line on stdout:
                  answers every call with EIO until it is unmounted (the caller unmounts)
     cut torn     the same, but the latest unsynced write first reaches BACKING in part (a prefix of
                  random length), as a write the power cut in the middle
+    cut partial  the same, but each unsynced page of a file whose name is durable first reaches
+                 BACKING or not, at random, as a disk writing back its cache in any order
 The process ends when MOUNTPOINT is unmounted. "ready" is printed once mounted.
 """
 
@@ -190,7 +192,7 @@ class PowerLossFs(Operations):
             if words == ['stats']:
                 return self.stats()
             if words and words[0] == 'cut':
-                return self.cut('torn' in words[1:])
+                return self.cut('torn' in words[1:], 'partial' in words[1:])
         return 'error: unknown command %r' % line
 
     def stats(self):
@@ -200,8 +202,22 @@ class PowerLossFs(Operations):
     def sync_counts(self):
         return 'syncs ' + ','.join('%s=%d' % item for item in sorted(self.syncs.items()))
 
-    def cut(self, torn):
+    def cut(self, torn, partial=False):
         said = []
+        if partial:
+            landed = 0
+            for inode in set(self.names.values()) | set(self.open_files.values()):
+                if inode.durable is None or not inode.dirty:
+                    continue
+                with open(inode.durable, 'r+b') as f:
+                    for page, data in sorted(inode.dirty.items()):
+                        start = page * PAGE
+                        if start >= inode.size or random.random() < 0.5:
+                            continue
+                        f.seek(start)
+                        f.write(data[: min(PAGE, inode.size - start)])
+                        landed += 1
+            said.append('partial: %d unsynced pages landed' % landed)
         if torn:
             for inode, offset, data, number in reversed(self.recent):
                 if number <= inode.synced_writes or len(data) < 2:

@@ -2,7 +2,7 @@
 // mounted over a backing folder that holds only what was synced, cut (unsynced writes dropped, the
 // last one torn when asked), unmounted and mounted again as a machine that comes back up.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { accessSync, constants, mkdirSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -41,10 +41,12 @@ export function powerLossFsUnavailable(): string | null {
     return 'no usable /dev/fuse (FUSE absent, or not allowed here)'
   }
   if (python === null) return 'no Python with fusepy (apt-get install python3-fusepy)'
-  if (process.getuid?.() !== 0 && !onPath('fusermount'))
+  if (process.getuid?.() !== 0 && !onPath('fusermount') && !existsSync('/bin/fusermount'))
     return 'not root, and no fusermount to mount as a user (apt-get install fuse)'
   return null
 }
+
+export type CutKind = 'drop' | 'torn' | 'partial'
 
 export interface PowerLossMount {
   /** The mounted folder: the relay's DATA_DIR. */
@@ -53,8 +55,12 @@ export interface PowerLossMount {
   readonly backing: string
   /** How many cuts so far. */
   readonly cuts: number
-  /** The power fails: every unsynced write is lost; returns what the file system said of it. */
-  cut(options?: { torn?: boolean }): Promise<string>
+  /**
+   * The power fails: every unsynced write is lost, but with `torn` the latest lands in part first,
+   * and with `partial` each unsynced page of a durable file lands or not; returns what the file
+   * system said of it.
+   */
+  cut(how?: CutKind): Promise<string>
   /** After a cut: unmounts and mounts again on what survived. */
   remount(): Promise<void>
   /** Unmounts (after a cut or not). */
@@ -165,9 +171,9 @@ export async function mountPowerLossFs(root: string): Promise<PowerLossMount> {
     get cuts() {
       return cuts
     },
-    async cut({ torn = false } = {}) {
+    async cut(how = 'drop') {
       if (!daemon) throw new Error('power-loss-fs: not mounted')
-      daemon.child.stdin?.write(torn ? 'cut torn\n' : 'cut\n')
+      daemon.child.stdin?.write(how === 'drop' ? 'cut\n' : `cut ${how}\n`)
       const said = await daemon.nextLine(15_000)
       if (!said.startsWith('cut:')) throw new Error(`power-loss-fs: unexpected answer "${said}"`)
       cuts++

@@ -1,6 +1,8 @@
 // One power-loss run (bench/power-loss.ts, and test/store/power-loss.test.ts in short): the relay on
 // SQLite with DATA_DIR on power-loss-fs.py, WhatsGate's load, and again and again: the power cut
-// (unsynced writes dropped, every other cut tearing the last one), the relay killed with SIGKILL,
+// (unsynced writes dropped; in turn, all of them, all but a torn prefix of the latest, or all but a
+// random half of the pages of durable files, as a disk writing back its cache in any order), the
+// relay killed with SIGKILL,
 // the file system mounted again, the store inspected as the machine left it (it opens,
 // `PRAGMA integrity_check` is ok, every event answered 200 so far is in it), the relay restarted on
 // it. At the end, every acknowledged event must reach the target.
@@ -13,7 +15,7 @@ import { type ChaosSink, startChaosSink } from './harness/chaos-sink.ts'
 import { eventKey, idFromKey } from './harness/event.ts'
 import { nowMs, sleep } from './harness/process.ts'
 import { type Relay, startRelay } from './harness/servers.ts'
-import { mountPowerLossFs } from './power-loss-mount.ts'
+import { type CutKind, mountPowerLossFs } from './power-loss-mount.ts'
 
 export interface PowerLossSettings {
   /** A folder of its own for the file system (backing and mount point). */
@@ -36,7 +38,9 @@ export interface PowerLossSettings {
 
 export interface PowerLossOutcome {
   cuts: number
+  /** Cuts that tore the latest write, and cuts that let a random half of the unsynced pages land. */
   torn: number
+  partial: number
   /** Syncs of relay.sqlite seen by the file system: SQLite syncs it at each checkpoint. */
   checkpoints: number
   sent: number
@@ -118,8 +122,10 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
   const random = seededRandom(settings.seed)
   const started = nowMs()
   const notes: string[] = []
-  const outcome = { torn: 0, checkpoints: 0, corrupt: 0, failedStarts: 0, cuts: 0 }
+  const outcome = { torn: 0, partial: 0, checkpoints: 0, corrupt: 0, failedStarts: 0, cuts: 0 }
   const missing = new Set<number>()
+  /** From each cut until the relay answers again. */
+  const downMs: number[] = []
   const sink: ChaosSink = await startChaosSink({ latencyMs: 10, random })
   const mount = await mountPowerLossFs(settings.root).catch(async (error) => {
     await sink.close()
@@ -137,8 +143,8 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
       rate: settings.rate,
       ids: { next: 1 },
       url: () => url,
-      // A restart takes a second or two, and WhatsGate retries too (20 s apart there).
-      retries: 5,
+      // A restart takes seconds on a busy machine; WhatsGate retries too (20 s apart there).
+      retries: 10,
       retryDelayMs: 1000,
       timeoutMs: 5000,
     })
@@ -147,12 +153,14 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
       const before = load.tally.acked.size
       await sleep(low + random() * (high - low))
       await newAck(load, before, 20_000)
-      const torn = i % 2 === 1
-      const said = await mount.cut({ torn })
+      const how = (['drop', 'torn', 'partial'] as const)[i % 3] as CutKind
+      const cutAt = nowMs()
+      const said = await mount.cut(how)
       await kill9(relay)
       const acked = [...load.tally.acked]
       outcome.cuts++
       if (said.includes('torn:')) outcome.torn++
+      if (how === 'partial') outcome.partial++
       outcome.checkpoints += Number(/[ ,]relay\.sqlite=(\d+)/.exec(said)?.[1] ?? 0)
       await mount.remount()
       const found = inspectStore(mount.mountpoint)
@@ -163,11 +171,12 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
       const lostNow = acked.filter((id) => !found.ids.has(id) && !missing.has(id))
       for (const id of lostNow) missing.add(id)
       say(
-        `cut ${i + 1}/${settings.cuts}${torn ? ' (torn)' : ''}: ${acked.length} acknowledged so far, store ${found.state}, ${lostNow.length} newly missing; ${said}`,
+        `cut ${i + 1}/${settings.cuts} (${how}): ${acked.length} acknowledged so far, store ${found.state}, ${lostNow.length} newly missing; ${said}`,
       )
       try {
         relay = await start()
         url = relay.url
+        downMs.push(nowMs() - cutAt)
       } catch (error) {
         outcome.failedStarts++
         notes.push(`cut ${i + 1}: the relay did not start again: ${(error as Error).message.slice(0, 400)}`)
@@ -195,7 +204,10 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
     for (const arrival of sink.arrivals.values()) duplicated += arrival.count - 1
     if (drain >= 0) notes.push(`drained in ${drain.toFixed(1)} s`)
     else notes.push(`not drained within ${settings.drainSeconds} s`)
-    if (tally.gaveUp > 0) notes.push(`${tally.gaveUp} events unacknowledged after 5 retries`)
+    const meanDown = downMs.reduce((a, b) => a + b, 0) / Math.max(1, downMs.length) / 1000
+    notes.push(`down ${meanDown.toFixed(1)} s a cut on average (cut, kill, remount, check, restart)`)
+    notes.push(`requests answered 503: ${tally.unavailable}, not answered (relay down): ${tally.noAnswer}`)
+    if (tally.gaveUp > 0) notes.push(`${tally.gaveUp} events unacknowledged after 10 retries`)
     if (missing.size > 0) notes.push(`first missing ids: ${[...missing].slice(0, 5).join(', ')}`)
     return {
       ...outcome,

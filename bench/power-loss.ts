@@ -12,7 +12,7 @@ import { type PowerLossOutcome, runPowerLoss } from './power-loss-run.ts'
 
 const HEADERS = [
   'store',
-  'cuts (torn)',
+  'cuts (torn, partial)',
   'checkpoints',
   'sent',
   'acknowledged (200)',
@@ -30,7 +30,7 @@ export async function powerLoss(): Promise<string> {
   const cuts = envNumber('BENCH_POWER_CUTS', 50)
   const unsafeCuts = envNumber('BENCH_POWER_UNSAFE_CUTS', 10)
   const rate = envNumber('BENCH_POWER_RATE', 100)
-  const walAutocheckpoint = envNumber('BENCH_POWER_WAL_PAGES', 16)
+  const walAutocheckpoint = envNumber('BENCH_POWER_WAL_PAGES', 64)
   const seed = envNumber('BENCH_POWER_SEED', Math.floor(seededRandom(Date.now())() * 2 ** 31) + 1)
   const runs: [string, boolean, number][] = [
     ['SQLite as shipped (synchronous=NORMAL + WAL fdatasync)', false, cuts],
@@ -54,7 +54,7 @@ export async function powerLoss(): Promise<string> {
     outcomes.push(outcome)
     rows.push([
       name,
-      `${outcome.cuts} (${outcome.torn})`,
+      `${outcome.cuts} (${outcome.torn}, ${outcome.partial})`,
       fmt.int(outcome.checkpoints),
       fmt.int(outcome.sent),
       fmt.int(outcome.acknowledged),
@@ -78,13 +78,14 @@ export async function powerLoss(): Promise<string> {
       : 'FAIL: the unsafe setting lost nothing, so the bench cannot see a loss',
   ].join('; ')
   return [
-    `### Power loss (${rate}/s of WhatsGate events, each retried up to 5 times 1 s apart until answered 200; ` +
+    `### Power loss (${rate}/s of WhatsGate events, each retried up to 10 times 1 s apart until answered 200; ` +
       `SQLITE_WAL_AUTOCHECKPOINT=${walAutocheckpoint}; seed ${seed})`,
     '',
     markdownTable(HEADERS, rows),
     '',
-    `${verdict}. Each cut: the power fails (every write not yet synced is dropped; every other cut, the ` +
-      'latest one first reaches the disk in part), the relay is killed with SIGKILL, the file system is ' +
+    `${verdict}. Each cut: the power fails (every write not yet synced is dropped; in turn, the latest ` +
+      'first reaches the disk in part (torn), or a random half of the unsynced pages of files whose ' +
+      'names are durable do (partial)), the relay is killed with SIGKILL, the file system is ' +
       'mounted again, and the store is checked as left: it opens, `PRAGMA integrity_check` is ok, and ' +
       'every event answered 200 so far is in it; then the relay restarts on it. Lost: acknowledged, then ' +
       'missing from the store after a cut or never delivered. Checkpoints: syncs of relay.sqlite, which ' +
