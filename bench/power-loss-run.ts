@@ -206,7 +206,8 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
     else notes.push(`not drained within ${settings.drainSeconds} s`)
     const meanDown = downMs.reduce((a, b) => a + b, 0) / Math.max(1, downMs.length) / 1000
     notes.push(`down ${meanDown.toFixed(1)} s a cut on average (cut, kill, remount, check, restart)`)
-    notes.push(`requests answered 503: ${tally.unavailable}, not answered (relay down): ${tally.noAnswer}`)
+    const why = [...tally.noAnswerBy].map(([code, n]) => `${code} ${n}`).join(', ')
+    notes.push(`requests answered 503: ${tally.unavailable}, not answered: ${tally.noAnswer} (${why})`)
     if (tally.gaveUp > 0) notes.push(`${tally.gaveUp} events unacknowledged after 10 retries`)
     if (missing.size > 0) notes.push(`first missing ids: ${[...missing].slice(0, 5).join(', ')}`)
     return {

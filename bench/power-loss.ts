@@ -44,7 +44,7 @@ export async function powerLoss(): Promise<string> {
       root: makeTempDir('power-loss'),
       cuts: count,
       rate,
-      gapMs: [300, 2000],
+      gapMs: [1000, 3000],
       walAutocheckpoint,
       unsafe,
       seed,

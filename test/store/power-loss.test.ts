@@ -73,7 +73,7 @@ describe.skipIf(unavailable !== null)('power loss', () => {
       walAutocheckpoint: 64,
       unsafe: false,
       seed: 22,
-      drainSeconds: 30,
+      drainSeconds: 60,
     })
     expect(outcome.cuts).toBe(5)
     expect(outcome.failedStarts).toBe(0)
