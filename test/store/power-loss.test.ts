@@ -11,6 +11,9 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mountPowerLossFs, powerLossFsUnavailable } from '../../bench/power-loss-mount.ts'
 import { runPowerLoss } from '../../bench/power-loss-run.ts'
+import { ConfigError } from '../../src/config/config.ts'
+import { loadConfig } from '../../src/config/load.ts'
+import { TEST_TOKEN } from '../support/relay.ts'
 
 const unavailable = powerLossFsUnavailable()
 if (unavailable !== null && process.env.TEST_FUSE_REQUIRED) {
@@ -41,6 +44,22 @@ async function syncFolder(path: string): Promise<void> {
   await folder.close()
 }
 
+describe('the bench knobs', () => {
+  it('UNSAFE_NO_SYNC_FOR_BENCH takes only a value that says what it does: true is refused', async () => {
+    const env = { DATA_DIR: freshRoot(), INGEST_TOKEN: TEST_TOKEN }
+    const refused = loadConfig({ ...env, UNSAFE_NO_SYNC_FOR_BENCH: 'true' }, () => {})
+    await expect(refused).rejects.toThrow(ConfigError)
+    await expect(refused).rejects.toThrow(/UNSAFE_NO_SYNC_FOR_BENCH/)
+    const { config } = await loadConfig(
+      { ...env, UNSAFE_NO_SYNC_FOR_BENCH: 'lose-acknowledged-events', SQLITE_WAL_AUTOCHECKPOINT: '64' },
+      () => {},
+    )
+    expect(config.sqliteBench).toEqual({ walAutocheckpoint: 64, unsafeNoSync: true })
+    const defaults = await loadConfig(env, () => {})
+    expect(defaults.config.sqliteBench).toEqual({ walAutocheckpoint: null, unsafeNoSync: false })
+  })
+})
+
 describe.skipIf(unavailable !== null)('power loss', () => {
   it('the file system keeps what was synced and drops the rest: data at fsync, names at the folder’s fsync', async () => {
     const fs = await mountPowerLossFs(freshRoot())
@@ -56,6 +75,33 @@ describe.skipIf(unavailable !== null)('power loss', () => {
       await fs.remount()
       expect(await readdir(fs.mountpoint)).toEqual(['kept'])
       expect(await readFile(kept, 'utf8')).toBe('synced;')
+    } finally {
+      await fs.close()
+    }
+  })
+
+  it('a torn cut lands a prefix of the latest unsynced write, a partial one some of its pages', async () => {
+    const fs = await mountPowerLossFs(freshRoot())
+    try {
+      const file = join(fs.mountpoint, 'file')
+      await writeFile(file, 'a'.repeat(3 * 4096), true)
+      await syncFolder(fs.mountpoint)
+      const rewrite = async () => {
+        const handle = await open(file, 'r+')
+        await handle.write('b'.repeat(3 * 4096), 0)
+        await handle.close()
+      }
+      await rewrite()
+      // The kernel hands the write over a page at a time: the latest is the last page.
+      expect(await fs.cut('torn')).toMatch(/torn: \d+ of 4096 bytes of file at 8192/)
+      await fs.remount()
+      expect(await readFile(file, 'utf8')).toMatch(/^a{8192}b{1,4095}a+$/)
+      await rewrite()
+      expect(await fs.cut('partial')).toMatch(/partial: [0-3] unsynced pages landed/)
+      await fs.remount()
+      const pages = (await readFile(file, 'utf8')).match(/.{4096}/g) ?? []
+      expect(pages).toHaveLength(3)
+      for (const page of pages) expect(['a'.repeat(4096), 'b'.repeat(4096)]).toContain(page)
     } finally {
       await fs.close()
     }
