@@ -124,6 +124,20 @@ function startDaemon(backing: string, mountpoint: string): Daemon {
   }
 }
 
+/** Mounts still up: a run that dies half-way must not leave one behind (nor its daemon). */
+const live = new Map<string, ChildProcess>()
+process.once('exit', () => {
+  for (const [mountpoint, child] of live) {
+    child.kill('SIGKILL')
+    for (const [command, args] of [
+      ['fusermount', ['-uz', mountpoint]],
+      ['umount', ['-l', mountpoint]],
+    ] as const) {
+      if (spawnSync(command, args, { stdio: 'ignore' }).status === 0) break
+    }
+  }
+})
+
 function unmount(mountpoint: string): void {
   const tries: [string, string[]][] = [
     ['fusermount', ['-u', mountpoint]],
@@ -150,6 +164,7 @@ export async function mountPowerLossFs(root: string): Promise<PowerLossMount> {
   async function mount(): Promise<void> {
     const started = startDaemon(backing, mountpoint)
     daemon = started
+    live.set(mountpoint, started.child)
     const line = await started.nextLine(15_000)
     if (line !== 'ready') throw new Error(`power-loss-fs: expected "ready", got "${line}"`)
   }
@@ -159,6 +174,7 @@ export async function mountPowerLossFs(root: string): Promise<PowerLossMount> {
     if (!running) return
     daemon = null
     unmount(mountpoint)
+    live.delete(mountpoint)
     const timer = setTimeout(() => running.child.kill('SIGKILL'), 10_000)
     await running.exited
     clearTimeout(timer)
