@@ -6,7 +6,7 @@
 // the file system mounted again, the store inspected as the machine left it (it opens,
 // `PRAGMA integrity_check` is ok, every event answered 200 so far is in it), the relay restarted on
 // it. At the end, every acknowledged event must reach the target.
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { startWhatsGateLoad, type WhatsGateLoad } from './harness/chaos-load.ts'
@@ -55,6 +55,11 @@ export interface PowerLossOutcome {
   corrupt: number
   /** Restarts that failed (the run stops at the first). */
   failedStarts: number
+  /**
+   * Cuts after which the admin token the relay made at its first start (kept in DATA_DIR, written
+   * and synced with its folder) was gone or another: what was handed out must survive too.
+   */
+  secretsChanged: number
   seconds: number
   notes: string[]
 }
@@ -122,7 +127,15 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
   const random = seededRandom(settings.seed)
   const started = nowMs()
   const notes: string[] = []
-  const outcome = { torn: 0, partial: 0, checkpoints: 0, corrupt: 0, failedStarts: 0, cuts: 0 }
+  const outcome = {
+    torn: 0,
+    partial: 0,
+    checkpoints: 0,
+    corrupt: 0,
+    failedStarts: 0,
+    secretsChanged: 0,
+    cuts: 0,
+  }
   const missing = new Set<number>()
   /** From each cut until the relay answers again. */
   const downMs: number[] = []
@@ -139,6 +152,7 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
   try {
     relay = await start()
     let url = relay.url
+    const adminToken = readFileSync(join(mount.mountpoint, 'admin-token'), 'utf8')
     load = startWhatsGateLoad({
       rate: settings.rate,
       ids: { next: 1 },
@@ -164,6 +178,13 @@ export async function runPowerLoss(settings: PowerLossSettings): Promise<PowerLo
       outcome.checkpoints += Number(/[ ,]relay\.sqlite=(\d+)/.exec(said)?.[1] ?? 0)
       await mount.remount()
       const found = inspectStore(mount.mountpoint)
+      const token = existsSync(join(mount.mountpoint, 'admin-token'))
+        ? readFileSync(join(mount.mountpoint, 'admin-token'), 'utf8')
+        : null
+      if (token !== adminToken) {
+        outcome.secretsChanged++
+        notes.push(`cut ${i + 1}: the admin token kept in DATA_DIR is ${token === null ? 'gone' : 'another'}`)
+      }
       if (found.state === 'corrupt') {
         outcome.corrupt++
         notes.push(`cut ${i + 1}: store corrupt (${found.detail})`)

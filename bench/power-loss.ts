@@ -68,11 +68,16 @@ export async function powerLoss(): Promise<string> {
     ])
   }
   const [safe, unsafe] = outcomes as [PowerLossOutcome, PowerLossOutcome]
-  const safeOk = safe.lost === 0 && safe.corrupt === 0 && safe.failedStarts === 0 && safe.cuts === cuts
+  const safeOk =
+    safe.lost === 0 &&
+    safe.corrupt === 0 &&
+    safe.failedStarts === 0 &&
+    safe.secretsChanged === 0 &&
+    safe.cuts === cuts
   const verdict = [
     safeOk
       ? 'PASS: as shipped, 0 acknowledged events lost and 0 corrupt stores'
-      : `FAIL: as shipped, ${safe.lost} acknowledged events lost, ${safe.corrupt} corrupt stores, ${safe.failedStarts} failed restarts`,
+      : `FAIL: as shipped, ${safe.lost} acknowledged events lost, ${safe.corrupt} corrupt stores, ${safe.failedStarts} failed restarts, ${safe.secretsChanged} cuts that changed the kept admin token`,
     unsafe.lost > 0
       ? `the unsafe setting lost ${unsafe.lost} of ${unsafe.acknowledged}: the bench sees a loss`
       : 'FAIL: the unsafe setting lost nothing, so the bench cannot see a loss',
