@@ -76,7 +76,7 @@ export async function powerLoss(): Promise<string> {
     safe.cuts === cuts
   const verdict = [
     safeOk
-      ? 'PASS: as shipped, 0 acknowledged events lost and 0 corrupt stores'
+      ? 'PASS: as shipped, 0 acknowledged events lost, 0 corrupt stores, the kept admin token unchanged'
       : `FAIL: as shipped, ${safe.lost} acknowledged events lost, ${safe.corrupt} corrupt stores, ${safe.failedStarts} failed restarts, ${safe.secretsChanged} cuts that changed the kept admin token`,
     unsafe.lost > 0
       ? `the unsafe setting lost ${unsafe.lost} of ${unsafe.acknowledged}: the bench sees a loss`
@@ -92,7 +92,7 @@ export async function powerLoss(): Promise<string> {
       'first reaches the disk in part (torn), or a random half of the unsynced pages of files whose ' +
       'names are durable do (partial)), the relay is killed with SIGKILL, the file system is ' +
       'mounted again, and the store is checked as left: it opens, `PRAGMA integrity_check` is ok, and ' +
-      'every event answered 200 so far is in it; then the relay restarts on it. Lost: acknowledged, then ' +
+      'every event answered 200 so far is in it, and the admin token made at the first start is unchanged; then the relay restarts on it. Lost: acknowledged, then ' +
       'missing from the store after a cut or never delivered. Checkpoints: syncs of relay.sqlite, which ' +
       'SQLite makes at each one. A duplicate is a send whose recorded outcome the cut undid (at-least-once).',
   ].join('\n')
