@@ -50,6 +50,7 @@ export async function createRelay(
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     sqlitePath: config.sqlitePath,
+    sqliteBench: config.sqliteBench,
     log,
     clock,
   })

@@ -26,6 +26,8 @@ export interface Config {
   sqlitePath: string
   /** PostgreSQL outbox shared by replicas; null = the SQLite file in DATA_DIR. */
   databaseUrl: string | null
+  /** Bench and test knobs of the SQLite store (SQLITE_WAL_AUTOCHECKPOINT, UNSAFE_NO_SYNC_FOR_BENCH). */
+  sqliteBench: { walAutocheckpoint: number | null; unsafeNoSync: boolean }
   ingestToken: string
   /** True when the token was made on this start (kept in DATA_DIR, kept-secrets.ts). */
   ingestTokenGenerated: boolean
@@ -139,6 +141,10 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     dataDir: env.DATA_DIR,
     sqlitePath: join(env.DATA_DIR, 'relay.sqlite'),
     databaseUrl,
+    sqliteBench: Object.freeze({
+      walAutocheckpoint: env.SQLITE_WAL_AUTOCHECKPOINT ?? null,
+      unsafeNoSync: env.UNSAFE_NO_SYNC_FOR_BENCH !== undefined,
+    }),
     ingestToken: ingestToken.value,
     ingestTokenGenerated: ingestToken.generated,
     signingSecret,

@@ -163,6 +163,19 @@ export const envSchema = z.object({
     .min(1)
     .default(7)
     .describe('How many rolling backups BACKUP_DIR keeps; older ones are deleted'),
+  // Bench and test knobs (docs/configuration.md): never needed in production.
+  SQLITE_WAL_AUTOCHECKPOINT: integer()
+    .min(1)
+    .optional()
+    .describe("Bench/test knob: WAL pages before SQLite checkpoints (unset = SQLite's 1000)"),
+  UNSAFE_NO_SYNC_FOR_BENCH: z
+    .literal('lose-acknowledged-events', {
+      error: 'bench only: unset, or lose-acknowledged-events to run SQLite without syncing',
+    })
+    .optional()
+    .describe(
+      'Bench only: SQLite at synchronous=OFF without the WAL sync, so a power cut loses acked events',
+    ),
 })
 
 export type Env = z.output<typeof envSchema>

@@ -10,6 +10,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL outbox shared by replicas; null = the SQLite file at sqlitePath. */
   databaseUrl: string | null
   sqlitePath: string
+  /** SQLITE_WAL_AUTOCHECKPOINT and UNSAFE_NO_SYNC_FOR_BENCH: for benches and tests only. */
+  sqliteBench?: { walAutocheckpoint: number | null; unsafeNoSync: boolean }
   log: Logger
   /** Stamps each accepted event's received time (tests hold it still). */
   clock?: Clock
@@ -18,13 +20,21 @@ export interface OpenStoreOptions {
 export async function openStore({
   databaseUrl,
   sqlitePath,
+  sqliteBench,
   log,
   clock,
 }: OpenStoreOptions): Promise<OutboxStore> {
   if (databaseUrl === null) {
     const restored = applyStagedRestore(sqlitePath)
     if (restored) log.warn(restored, 'outbox restored from a backup; the one it replaced is kept')
-    return openSqliteStore({ path: sqlitePath, clock })
+    if (sqliteBench?.unsafeNoSync)
+      log.warn('UNSAFE_NO_SYNC_FOR_BENCH is set: SQLite does not sync, a power cut loses acknowledged events')
+    return openSqliteStore({
+      path: sqlitePath,
+      clock,
+      walAutocheckpoint: sqliteBench?.walAutocheckpoint ?? undefined,
+      unsafeNoSync: sqliteBench?.unsafeNoSync,
+    })
   }
   const { openPostgresStore } = await import('./postgres-store.ts')
   return openPostgresStore({

@@ -58,12 +58,21 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number
   /** Stamps each accepted event's received time; real time by default. */
   clock?: Pick<Clock, 'now'>
+  /** WAL pages before SQLite checkpoints (SQLite's 1000 when unset): benches make checkpoints frequent. */
+  walAutocheckpoint?: number
+  /**
+   * synchronous=OFF and no WAL sync: acknowledged events are lost when the power fails. Only for
+   * the power-loss bench (bench/power-loss.ts), to show it can see a loss.
+   */
+  unsafeNoSync?: boolean
 }
 
 export function openSqliteStore({
   path,
   busyTimeoutMs = 1000,
   clock = systemClock,
+  walAutocheckpoint,
+  unsafeNoSync = false,
 }: SqliteStoreOptions): OutboxStore {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
   const db = new DatabaseSync(path, { timeout: busyTimeoutMs })
@@ -76,7 +85,8 @@ export function openSqliteStore({
       `SQLite cannot use WAL mode for ${path} (journal mode stays ${mode}): put DATA_DIR on a local disk`,
     )
   }
-  db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON')
+  db.exec(`PRAGMA synchronous = ${unsafeNoSync ? 'OFF' : 'NORMAL'}; PRAGMA foreign_keys = ON`)
+  if (walAutocheckpoint !== undefined) db.exec(`PRAGMA wal_autocheckpoint = ${Math.trunc(walAutocheckpoint)}`)
   migrate(db)
 
   const sql = prepare(db)
@@ -99,7 +109,7 @@ export function openSqliteStore({
     seqs: async (from, to) => sql.seqBounds.get({ from, to }) as unknown as BoundsRow,
     ids: async (low, high) => sql.idBounds.get({ low, high }) as unknown as BoundsRow,
   }
-  const wal = path === ':memory:' ? null : createWalSync(`${path}-wal`)
+  const wal = path === ':memory:' || unsafeNoSync ? null : createWalSync(`${path}-wal`)
   const writes = createGroupCommit(
     (run) => {
       try {
