@@ -13,8 +13,8 @@ import { installCleanup, killAllChildren, projectRoot } from './harness/process.
 import { hostile } from './hostile.ts'
 import { ingest } from './ingest.ts'
 import { pipeline } from './pipeline.ts'
-import { replicaKill } from './replica-kill.ts'
 import { powerLoss } from './power-loss.ts'
+import { replicaKill } from './replica-kill.ts'
 import { sqliteDrivers } from './sqlite-drivers.ts'
 import { stream } from './stream.ts'
 
