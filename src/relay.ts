@@ -5,8 +5,10 @@
 // backfill, which feed the acceptor. The
 // background loops start in that order and stop in reverse; the store closes last.
 import type { Logger } from 'pino'
+import { createAlerts } from './alerts/alerts.ts'
 import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
+import { createHttpSender } from './delivery/http-sender.ts'
 import { createSender } from './delivery/sender.ts'
 import { isPushed, type TargetOf } from './delivery/targets.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
@@ -34,6 +36,8 @@ export interface RelayDelays {
   pollIntervalMs?: number
   /** Between the WhatsGate client's tries of one call that met an outage (0.5 s, 1 s, 2 s). */
   whatsgateBackoff?: (attempt: number) => number
+  /** Between checks of the alerts loop (5 s). */
+  alertCheckMs?: number
   /** Between rounds of registration and of the start-up backfill (1 s doubling to 5 min, ±20 %). */
   whatsgateRetry?: (attempt: number) => number
   /** Before registration tries again after WhatsGate rejected the API key (15 min). */
@@ -150,7 +154,18 @@ export async function createRelay(
     now: () => clock.now(),
   })
 
-  const loops: BackgroundLoop[] = [dispatcher, retention]
+  // Alerts watch the store and the dispatcher, and queue their messages in the store (alerts/).
+  const alerts = createAlerts({
+    store,
+    settings: config.alerts,
+    clock,
+    log: log.child({ name: 'alerts' }),
+    http: createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` }),
+    failingTargets: () => dispatcher.failing(),
+    checkIntervalMs: delays.alertCheckMs,
+  })
+
+  const loops: BackgroundLoop[] = [dispatcher, retention, alerts]
   if (streams) loops.push(streams)
   if (whatsgate) loops.push(whatsgate)
   const supervisor = createSupervisor(loops, log)
@@ -165,6 +180,7 @@ export async function createRelay(
     /** Null without the admin API, which alone serves them. */
     metrics,
     whatsgate,
+    alerts,
     /** Resolves before ingest opens (see WhatsGateIntegration.start). */
     start: () => supervisor.start(),
     /** No new work, sends in flight finish (or are released) by the deadline, then the store closes. */

@@ -1,6 +1,8 @@
 // The relay's typed, frozen configuration, built from the validated environment.
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import type { AlertSettings } from '../alerts/alerts.ts'
+import { ChannelConfigError, loadChannels } from '../alerts/channels.ts'
 import { redactedUrl } from '../delivery/destinations/broker-link.ts'
 import { type Target, TargetConfigError } from '../delivery/targets.ts'
 import type { Env } from './env.ts'
@@ -72,6 +74,8 @@ export interface Config {
   deadRetentionDays: number
   shutdownTimeoutMs: number
   targets: Target[]
+  /** Alert channels and their rules (alerts/); no channels = conditions kept, no one told. */
+  alerts: AlertSettings
 }
 
 export function createConfig(env: Env, warn: (message: string) => void): Config {
@@ -109,6 +113,7 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
   let ingestToken: KeptSecret
   let signingSecret: Config['signingSecret']
   let adminToken: KeptSecret | null
+  let alerts: AlertSettings
   try {
     targets = loadTargets(
       { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },
@@ -118,8 +123,13 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     adminToken = adminTokenFor(env)
     signingSecret = signingSecretFor(targets, env)
     if (signingSecret) targets = targets.map((target) => signedWith(target, signingSecret?.value as string))
+    alerts = alertSettingsFor(env, signingSecret)
   } catch (error) {
-    if (error instanceof TargetConfigError || error instanceof KeptSecretError)
+    if (
+      error instanceof TargetConfigError ||
+      error instanceof KeptSecretError ||
+      error instanceof ChannelConfigError
+    )
       throw new ConfigError(error.message)
     throw error
   }
@@ -164,6 +174,35 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     deadRetentionDays: env.DEAD_RETENTION_DAYS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     targets: Object.freeze(targets) as Target[],
+    alerts,
+  })
+}
+
+/** ALERT_WEBHOOK_URL and ALERTS; json channels without a secret are signed as http targets are. */
+function alertSettingsFor(env: Env, signingSecret: Config['signingSecret']): AlertSettings {
+  for (const name of ['ALERT_WEBHOOK_URL'] as const) {
+    const value = env[name]
+    if (value !== undefined && !URL.canParse(value))
+      throw new ConfigError(`${name}: not a valid URL (expected e.g. https://host/path; value not shown)`)
+  }
+  const channels = loadChannels({
+    webhookUrl: env.ALERT_WEBHOOK_URL,
+    alerts: env.ALERTS,
+    signingSecret: () => {
+      if (signingSecret) return signingSecret.value
+      if (env.DATABASE_URL !== undefined && env.FORWARD_SECRET === undefined) {
+        throw new ConfigError(
+          'FORWARD_SECRET: required with DATABASE_URL while a json alert channel has no secret of its own, so that every replica signs alike',
+        )
+      }
+      return resolveKeptSecret(env.DATA_DIR, SIGNING_SECRET, env.FORWARD_SECRET).value
+    },
+  })
+  return Object.freeze({
+    channels: Object.freeze(channels),
+    targetFailingMs: env.ALERT_TARGET_FAILING_MINUTES * 60_000,
+    reminderMs: env.ALERT_REMINDER_MINUTES * 60_000,
+    groupWindowMs: env.ALERT_GROUP_SECONDS * 1000,
   })
 }
 

@@ -127,6 +127,19 @@ export const envSchema = z.object({
   RETENTION_DAYS: number().min(0).default(7).describe('Keep delivered events this long'),
   DEAD_RETENTION_DAYS: number().min(0).default(30).describe('Keep dead deliveries this long'),
   SHUTDOWN_TIMEOUT_MS: integer().min(0).default(10000).describe('Wait this long for in-flight sends'),
+  ALERT_WEBHOOK_URL: optionalString.describe('One alert channel: signed JSON to this URL (docs/alerts.md)'),
+  ALERTS: optionalString.describe(
+    'Alert channels as a JSON or YAML list (json, slack, discord, telegram, email; docs/alerts.md)',
+  ),
+  ALERT_TARGET_FAILING_MINUTES: number()
+    .positive()
+    .default(10)
+    .describe('A target failing this long opens target.failing'),
+  ALERT_REMINDER_MINUTES: number().positive().default(60).describe('An open alert is told again this often'),
+  ALERT_GROUP_SECONDS: number()
+    .min(0)
+    .default(10)
+    .describe('Alerts opening within this long of the first go in one message'),
 })
 
 export type Env = z.output<typeof envSchema>

@@ -26,6 +26,7 @@ import {
   withAttempts,
 } from './rows.ts'
 import { sqliteAdminSessions } from './sqlite-admin-sessions.ts'
+import { sqliteAlerts } from './sqlite-alerts.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
@@ -135,6 +136,7 @@ export function openSqliteStore({
 
   return {
     ...sqliteAdminSessions(db, writes),
+    ...sqliteAlerts(db, writes),
 
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
