@@ -33,8 +33,8 @@ export interface AlertsDeps {
 
 /** A channel's failed attempts before the others are told it fails. */
 export const CHANNEL_FAILING_AFTER = 3
-/** How long a claimed message is held by the replica sending it. */
-const LEASE_MS = 60_000
+/** How long a claimed message is held by the replica sending it: past a send's timeout. */
+const LEASE_MS = 30_000
 
 /** Between attempts of a message: 5 s doubling to 5 minutes. */
 export function retryDelay(attempts: number): number {
@@ -126,6 +126,7 @@ export function createAlerts(deps: AlertsDeps) {
             await tell()
             await Promise.all(channels.map((channel) => deliverChannel(channel)))
           }
+          log.debug('alerts round done')
         } catch (error) {
           // The store refusing writes is a condition of its own (evaluator.ts); the next round tries again.
           log.warn({ err: error }, 'alerts round failed')
@@ -154,7 +155,11 @@ export function createAlerts(deps: AlertsDeps) {
       void tick()
       return channels.length
     },
-    start() {
+    async start() {
+      // What a process killed mid-send held is due again at once (SQLite; PostgreSQL's leases run out).
+      await store
+        .recoverAlertLeases()
+        .catch((error: unknown) => log.warn({ err: error }, 'alert leases not recovered'))
       stopped = false
       schedule()
     },

@@ -101,15 +101,21 @@ export function postgresAlerts(query: Query, transaction: Transaction): AlertSto
       return transaction((client) => queue(client, messages, now))
     },
     async claimAlertMessage(channel, now, leaseMs) {
-      // The head only, and only when no replica holds it: a channel's messages go in order.
+      // The head only, and only when no replica holds it: a channel's messages go in order. The
+      // status is checked again on the row itself: one that another replica was finishing is
+      // re-read here once that commits (delivered, its lease freed) and must not be taken.
       const { rows } = await query(
         `UPDATE alert_messages SET lease_expires_at = $3
          WHERE id = (SELECT id FROM alert_messages WHERE channel = $1 AND status = 'pending' ORDER BY id LIMIT 1)
-           AND next_attempt_at <= $2 AND lease_expires_at <= $2
+           AND status = 'pending' AND next_attempt_at <= $2 AND lease_expires_at <= $2
          RETURNING ${MESSAGE_COLUMNS}`,
         [channel, now, now + leaseMs],
       )
       return rows[0] === undefined ? null : toMessageRow(rows[0])
+    },
+    // Another replica may hold a lease: each runs out on its own.
+    async recoverAlertLeases() {
+      return 0
     },
     async finishAlertMessage(id, outcome, now) {
       if ('delivered' in outcome) {

@@ -50,6 +50,9 @@ export function sqliteAlerts(db: DatabaseSync, writes: GroupCommit): AlertStore 
        WHERE channel = ? AND status = 'pending' ORDER BY id LIMIT 1`,
     ),
     lease: db.prepare('UPDATE alert_messages SET lease_expires_at = ? WHERE id = ?'),
+    releaseAll: db.prepare(
+      "UPDATE alert_messages SET lease_expires_at = 0 WHERE status = 'pending' AND lease_expires_at > 0",
+    ),
     delivered: db.prepare(
       `UPDATE alert_messages SET status = 'delivered', attempts = attempts + 1, delivered_at = ?,
        last_error = NULL, lease_expires_at = 0 WHERE id = ? AND status = 'pending'`,
@@ -125,6 +128,9 @@ export function sqliteAlerts(db: DatabaseSync, writes: GroupCommit): AlertStore 
         },
         { durable: false },
       )
+    },
+    recoverAlertLeases() {
+      return writes.submit(() => Number(sql.releaseAll.run().changes))
     },
     finishAlertMessage(id, outcome, now) {
       return writes.submit(() => {

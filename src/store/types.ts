@@ -512,6 +512,11 @@ export interface AlertStore {
    * one holds it: a channel's messages go one at a time, in order. Null otherwise.
    */
   claimAlertMessage(channel: string, now: number, leaseMs: number): Promise<AlertMessageRow | null>
+  /**
+   * Frees the message leases of a process that died, when the store can know it did (SQLite: one
+   * process has the file); on PostgreSQL a lease runs out instead. Returns how many.
+   */
+  recoverAlertLeases(): Promise<number>
   /** Records an attempt: delivered, or due again at `retryAt` with the error. */
   finishAlertMessage(
     id: number,
