@@ -1,4 +1,5 @@
 // The relay at a glance: is it well, what waits where, is WhatsGate pointed here.
+import { withAlerts } from './alerts.js'
 import { api } from './api.js'
 import { age, badge, facts, fill, h, link, plural, table } from './dom.js'
 import { unlessSame } from './ui.js'
@@ -8,6 +9,7 @@ export function overviewPage(main) {
   const targets = h('section', { 'aria-labelledby': 'targets-h' })
   const registration = h('section', { 'aria-labelledby': 'registration-h' })
   main.append(h('h1', {}, 'Overview'), relay, targets, registration)
+  const alerts = main.appendChild(h('section', { 'aria-labelledby': 'alerts-h' }))
 
   const draw = unlessSame((status) => {
     fill(
@@ -52,7 +54,7 @@ export function overviewPage(main) {
     )
   })
 
-  return { title: 'Overview', refresh: async () => draw(await api('status')) }
+  return { title: 'Overview', refresh: withAlerts(alerts, async () => draw(await api('status'))) }
 }
 
 function registrationOf(registration) {
