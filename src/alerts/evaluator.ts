@@ -45,7 +45,7 @@ export function createEvaluator({ store, settings, clock, log, failingTargets, s
   const startedAt = clock.now()
   let lastDeadCheck = Number.NEGATIVE_INFINITY
   /** The store refusing writes: since when, and whether the channels were told. */
-  let storeDown: { since: number; told: boolean; detail: string } | null = null
+  let storeDown: { since: number; toldAt: number | null; detail: string } | null = null
 
   async function sessions(): Promise<void> {
     const kept = await store.alertState(CURSOR)
@@ -161,8 +161,8 @@ export function createEvaluator({ store, settings, clock, log, failingTargets, s
       await store.ping()
     } catch (error) {
       const detail = error instanceof Error ? error.message.slice(0, MAX_DETAIL) : 'refused'
-      storeDown ??= { since: now, told: false, detail }
-      if (!storeDown.told) {
+      storeDown ??= { since: now, toldAt: null, detail }
+      if (storeDown.toldAt === null) {
         const item = {
           condition: 'relay.store',
           subject: '',
@@ -171,25 +171,22 @@ export function createEvaluator({ store, settings, clock, log, failingTargets, s
           openedAt: storeDown.since,
           resolvedAt: null,
         }
-        storeDown.told = await sendDirect({
-          kind: 'alert',
-          at: now,
-          opened: [item],
-          resolved: [],
-          reminded: [],
-        })
+        const told = await sendDirect({ kind: 'alert', at: now, opened: [item], resolved: [], reminded: [] })
+        if (told) storeDown.toldAt = now
       }
       throw error
     }
     if (storeDown) {
       const down = storeDown
-      // Written opened (already told, if it was) and resolved: the resolution is told as any other.
+      // Written opened (and told, when a channel took it) and resolved: the resolution is told as
+      // any other.
       await store.openAlert({
         condition: 'relay.store',
         subject: '',
         session: null,
         detail: down.detail,
         at: down.since,
+        toldAt: down.toldAt,
       })
       await store.resolveAlert('relay.store', '', now)
       log.info({ since: new Date(down.since).toISOString() }, 'the store takes writes again')

@@ -22,12 +22,12 @@ export function postgresAlerts(query: Query, transaction: Transaction): AlertSto
   return {
     async openAlert(alert) {
       const result = await query(
-        `INSERT INTO alert_conditions (condition, subject, session, detail, opened_at)
-         SELECT $1, $2, $3, $4, $5
+        `INSERT INTO alert_conditions (condition, subject, session, detail, opened_at, open_notified_at, last_notified_at)
+         SELECT $1, $2, $3, $4, $5, $6::bigint, $6::bigint
          WHERE NOT EXISTS (SELECT 1 FROM alert_conditions
                            WHERE condition = $1 AND subject = $2 AND resolved_at > $5)
          ON CONFLICT DO NOTHING`,
-        [alert.condition, alert.subject, alert.session, alert.detail, alert.at],
+        [alert.condition, alert.subject, alert.session, alert.detail, alert.at, alert.toldAt ?? null],
       )
       return (result.rowCount ?? 0) > 0
     },

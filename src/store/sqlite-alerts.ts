@@ -8,8 +8,8 @@ import type { AlertStore, NewAlertMessage } from './types.ts'
 export function sqliteAlerts(db: DatabaseSync, writes: GroupCommit): AlertStore {
   const sql = {
     open: db.prepare(
-      `INSERT INTO alert_conditions (condition, subject, session, detail, opened_at)
-       SELECT :condition, :subject, :session, :detail, :at
+      `INSERT INTO alert_conditions (condition, subject, session, detail, opened_at, open_notified_at, last_notified_at)
+       SELECT :condition, :subject, :session, :detail, :at, :told, :told
        WHERE NOT EXISTS (SELECT 1 FROM alert_conditions
                          WHERE condition = :condition AND subject = :subject AND resolved_at > :at)
        ON CONFLICT DO NOTHING`,
@@ -83,6 +83,7 @@ export function sqliteAlerts(db: DatabaseSync, writes: GroupCommit): AlertStore 
               session: alert.session,
               detail: alert.detail,
               at: alert.at,
+              told: alert.toldAt ?? null,
             }).changes,
           ) > 0,
       )

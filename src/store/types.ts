@@ -447,6 +447,8 @@ export interface NewAlert {
   session: string | null
   detail: string
   at: number
+  /** When it was already told (outside the store: relay.store); its opening is then not told again. */
+  toldAt?: number | null
 }
 
 /** What one round of telling has to say: conditions opened, resolved, still open (reminders). */

@@ -105,6 +105,21 @@ for (const factory of [sqlite, postgres]) {
       })
     })
 
+    it('an opening told already (from memory) is not told again; its resolution is', async () => {
+      await store.openAlert({
+        condition: 'relay.store',
+        subject: '',
+        session: null,
+        detail: 'full',
+        at: T0,
+        toldAt: T0 + 1,
+      })
+      expect(await tell(T0 + 60_000)).toBeNull()
+      await store.resolveAlert('relay.store', '', T0 + 60_001)
+      const told = await tell(T0 + 60_002)
+      expect([told?.opened, told?.resolved.map((row) => row.condition)]).toEqual([[], ['relay.store']])
+    })
+
     it('keeps the evaluator state', async () => {
       expect(await store.alertState('events.seq')).toBeNull()
       await store.setAlertState('events.seq', '12')

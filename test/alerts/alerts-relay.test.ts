@@ -2,6 +2,8 @@
 // endpoint, a Slack-shaped local HTTP sink and a local SMTP server as channels. Each round of the
 // alerts loop is awaited (its next timer is set only once a round has finished), so "no second
 // message" is checked after rounds that would have sent one, not after a sleep.
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
 import { createManualClock, type ManualClock } from '../support/manual-clock.ts'
@@ -225,6 +227,83 @@ describe('alerts in a relay', () => {
         .map(mailText)
         .some((m) => m.includes('RESOLVED') && m.includes('alert.channel_failing team')),
     ).toBe(true)
+  })
+
+  it('reminds while a condition stays open, at the interval and no more, and counts it in the metrics', async () => {
+    await start({ ALERT_REMINDER_MINUTES: '1' })
+    await post(disconnect(1, 'shop-r'))
+    await round()
+    await round()
+    expect(slack.requests).toHaveLength(1)
+    const metrics = await relay.app.inject({ method: 'GET', url: '/metrics', headers: auth })
+    expect(metrics.body).toContain('whatsgate_relay_alerts_open{condition="session.disconnected"} 1')
+    expect(metrics.body).toContain('whatsgate_relay_alerts_open{condition="target.failing"} 0')
+    // 16 rounds of 7.8 s after it was told: a reminder after 8 rounds (past a minute), another after 16.
+    for (let i = 0; i < 16; i++) await round()
+    const texts = slack.requests.map((_, i) => slackText(slack, i))
+    expect(texts.filter((t) => t.includes('STILL OPEN (1)'))).toHaveLength(2)
+    expect(texts).toHaveLength(3)
+    expect(smtp.mails).toHaveLength(3)
+  })
+
+  it('new dead letters open target.dead_letters; replayed and delivered, it resolves', async () => {
+    const target = await startSink({ respondWith: () => ({ status: 410 }) })
+    try {
+      await start({ TARGETS: JSON.stringify([{ name: 'bot', url: `${target.url}/hook`, events: ['*'] }]) })
+      // The first check counts the dead letters there are: none are new.
+      await round()
+      await post(wgEvent({ id: 1 }))
+      await target.waitFor(1)
+      for (let i = 0; i < 6; i++) await round()
+      const opened = slack.requests.map((_, i) => slackText(slack, i))
+      expect(opened).toHaveLength(1)
+      expect(opened[0]).toContain('target.dead_letters bot')
+      expect(opened[0]).toContain('1 new dead letter, 1 in all')
+
+      target.respondWith(() => ({ status: 200 }))
+      const replay = await relay.app.inject({
+        method: 'POST',
+        url: '/admin/replay',
+        headers: auth,
+        payload: { target: 'bot', status: 'dead' },
+      })
+      expect(replay.statusCode).toBe(200)
+      await target.waitFor(2)
+      for (let i = 0; i < 6; i++) await round()
+      const texts = slack.requests.map((_, i) => slackText(slack, i))
+      expect(texts).toHaveLength(2)
+      expect(texts[1]).toContain('RESOLVED (1)')
+      expect(texts[1]).toContain('target.dead_letters bot')
+    } finally {
+      await target.close()
+    }
+  })
+
+  it('the store refusing writes is told at once from memory, and its resolution once it takes writes again', async () => {
+    await start()
+    await round()
+    // Another connection holds the write lock: every write of the relay times out.
+    const other = new DatabaseSync(join(relay.dataDir, 'relay.sqlite'))
+    other.exec('BEGIN EXCLUSIVE')
+    try {
+      await round()
+      expect(slack.requests).toHaveLength(1)
+      expect(slackText(slack, 0)).toContain('OPENED (1)')
+      expect(slackText(slack, 0)).toContain('relay.store (store refusing writes)')
+      expect(smtp.mails).toHaveLength(1)
+      await round()
+      await round()
+      expect(slack.requests).toHaveLength(1)
+    } finally {
+      other.exec('COMMIT')
+      other.close()
+    }
+    await round()
+    await round()
+    expect(slack.requests).toHaveLength(2)
+    expect(slackText(slack, 1)).toContain('RESOLVED (1)')
+    expect(slackText(slack, 1)).not.toContain('OPENED')
+    expect(smtp.mails).toHaveLength(2)
   })
 
   it('POST /admin/alerts/test sends a test message to every channel', async () => {
