@@ -158,7 +158,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
     recordRefusal: createRefusals({
       store: relay.store,
       keep: config.refusedRequestsKept,
-      onRefused: relay.metrics?.webhookRefused,
+      onRefused: relay.onRefused,
       strangers: refusedStrangers,
     }),
   })

@@ -12,6 +12,7 @@ import { createHttpSender } from './delivery/http-sender.ts'
 import { createSender } from './delivery/sender.ts'
 import { isPushed, type TargetOf } from './delivery/targets.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
+import type { RefusalReason } from './ingest/refusals.ts'
 import { type Clock, systemClock } from './shared/clock.ts'
 import { openStore } from './store/open-store.ts'
 import { createRetention } from './store/retention.ts'
@@ -162,6 +163,9 @@ export async function createRelay(
     log: log.child({ name: 'alerts' }),
     http: createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` }),
     failingTargets: () => dispatcher.failing(),
+    targets: targets.map(({ name, type }) => ({ name, type })),
+    streamConsumers: () => streams?.consumers() ?? null,
+    registration: () => whatsgate?.registrar?.status() ?? null,
     checkIntervalMs: delays.alertCheckMs,
   })
 
@@ -181,6 +185,11 @@ export async function createRelay(
     metrics,
     whatsgate,
     alerts,
+    /** A webhook request refused: counted in the metrics and for relay.refusals. */
+    onRefused(reason: RefusalReason) {
+      metrics?.webhookRefused(reason)
+      alerts.refused(reason)
+    },
     /** Resolves before ingest opens (see WhatsGateIntegration.start). */
     start: () => supervisor.start(),
     /** No new work, sends in flight finish (or are released) by the deadline, then the store closes. */

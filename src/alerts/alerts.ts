@@ -8,7 +8,7 @@ import type { Clock } from '../shared/clock.ts'
 import type { OutboxStore } from '../store/types.ts'
 import { type ChannelSender, createChannelSender } from './channel-send.ts'
 import type { AlertChannel } from './channels.ts'
-import { createEvaluator, type EvaluatorSettings } from './evaluator.ts'
+import { createEvaluator, type EvaluatorDeps, type EvaluatorSettings } from './evaluator.ts'
 import { type AlertMessage, composeMessages, testMessages } from './messages.ts'
 
 export interface AlertSettings extends EvaluatorSettings {
@@ -27,6 +27,9 @@ export interface AlertsDeps {
   http: HttpSender
   /** The targets this replica's dispatcher sees failing. */
   failingTargets: () => readonly string[]
+  targets: EvaluatorDeps['targets']
+  streamConsumers: EvaluatorDeps['streamConsumers']
+  registration: EvaluatorDeps['registration']
   /** Between checks (5 s). */
   checkIntervalMs?: number
 }
@@ -53,6 +56,9 @@ export function createAlerts(deps: AlertsDeps) {
     log,
     failingTargets: deps.failingTargets,
     sendDirect: (message) => sendDirect(message),
+    targets: deps.targets,
+    streamConsumers: deps.streamConsumers,
+    registration: deps.registration,
   })
   let running: Promise<void> | null = null
   let again = false
@@ -149,6 +155,8 @@ export function createAlerts(deps: AlertsDeps) {
     name: 'alerts',
     channels,
     tick,
+    /** A webhook request refused (ingest/refusals.ts), for relay.refusals. */
+    refused: (reason: string) => evaluator.refused(reason),
     /** A test message to every channel, queued as any other; resolves once queued. */
     async test(): Promise<number> {
       await store.queueAlertMessages(testMessages(channels, clock.now()), clock.now())

@@ -13,8 +13,10 @@ import type { Logger } from 'pino'
 import type { Clock } from '../shared/clock.ts'
 import type { OutboxStore } from '../store/types.ts'
 import type { AlertMessage } from './messages.ts'
+import { createRelayWatch, type RelayWatchDeps, type RelayWatchSettings } from './relay-watch.ts'
+import { createSessionWatch, type SessionWatchSettings } from './session-watch.ts'
 
-export interface EvaluatorSettings {
+export interface EvaluatorSettings extends SessionWatchSettings, RelayWatchSettings {
   /** A target failing this long opens target.failing. */
   targetFailingMs: number
 }
@@ -27,6 +29,9 @@ export interface EvaluatorDeps {
   failingTargets: () => readonly string[]
   /** Tells the channels without the store; true when one of them took it. */
   sendDirect: (message: AlertMessage) => Promise<boolean>
+  targets: RelayWatchDeps['targets']
+  streamConsumers: RelayWatchDeps['streamConsumers']
+  registration: RelayWatchDeps['registration']
 }
 
 const EVENTS_PAGE = 500
@@ -38,7 +43,11 @@ const DEAD_CHECK_MS = 30_000
 /** A reason longer than this is cut (it comes from an event). */
 const MAX_DETAIL = 200
 
-export function createEvaluator({ store, settings, clock, log, failingTargets, sendDirect }: EvaluatorDeps) {
+export function createEvaluator(deps: EvaluatorDeps) {
+  const { store, settings, clock, log, failingTargets, sendDirect } = deps
+  const sessionWatch = createSessionWatch(store, settings)
+  const relayWatch = createRelayWatch({ ...deps })
+  relayWatch.useClock(() => clock.now())
   /** When this replica first saw each target failing. */
   const failingSince = new Map<string, number>()
   /** Events before this are not read on the very first start: old disconnects are history. */
@@ -57,6 +66,7 @@ export function createEvaluator({ store, settings, clock, log, failingTargets, s
           : { afterSeq: cursor, limit: EVENTS_PAGE },
       )
       for (const row of rows) {
+        await sessionWatch.seen(row, () => errorOf(row.key))
         if (row.action === 'disconnect') {
           await store.openAlert({
             condition: 'session.disconnected',
@@ -89,6 +99,19 @@ export function createEvaluator({ store, settings, clock, log, failingTargets, s
         .event_data?.reason
       if (typeof reason !== 'string' || reason === '') return ''
       return `reason "${reason.length > MAX_DETAIL ? `${reason.slice(0, MAX_DETAIL)}…` : reason}"`
+    } catch {
+      return ''
+    }
+  }
+
+  async function errorOf(key: string): Promise<string> {
+    const event = await store.getEvent(key)
+    if (!event) return ''
+    try {
+      const error = (JSON.parse(event.body.toString('utf8')) as { event_data?: { error?: unknown } })
+        .event_data?.error
+      if (error === undefined || error === null) return ''
+      return typeof error === 'string' ? error : JSON.stringify(error)
     } catch {
       return ''
     }
@@ -198,9 +221,14 @@ export function createEvaluator({ store, settings, clock, log, failingTargets, s
     async check(): Promise<void> {
       const now = clock.now()
       await storeHealth(now)
+      const open = await store.openAlerts()
+      await sessionWatch.begin(open)
       await sessions()
+      await sessionWatch.end(now)
       await targets(now)
       await deadLetters(now)
+      await relayWatch.check(open, now)
     },
+    refused: (reason: string) => relayWatch.refused(reason),
   }
 }

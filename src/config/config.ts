@@ -201,6 +201,11 @@ function alertSettingsFor(env: Env, signingSecret: Config['signingSecret']): Ale
   return Object.freeze({
     channels: Object.freeze(channels),
     targetFailingMs: env.ALERT_TARGET_FAILING_MINUTES * 60_000,
+    backlogMs: env.ALERT_BACKLOG_MINUTES * 60_000,
+    sessionErrors: env.ALERT_SESSION_ERRORS,
+    silentFloorMs: env.ALERT_SILENT_MIN_MINUTES * 60_000,
+    silentCeilingMs: Math.max(env.ALERT_SILENT_MAX_HOURS * 3_600_000, env.ALERT_SILENT_MIN_MINUTES * 60_000),
+    refusals: env.ALERT_REFUSALS,
     reminderMs: env.ALERT_REMINDER_MINUTES * 60_000,
     groupWindowMs: env.ALERT_GROUP_SECONDS * 1000,
   })
