@@ -3,6 +3,7 @@
 // quiet it learned, target.backlog (a paused target left alone), relay.refusals, stream.no_consumer.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
+import { startFakeWhatsGate } from '../support/fake-whatsgate.ts'
 import { createManualClock, type ManualClock } from '../support/manual-clock.ts'
 import { buildTestApp } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
@@ -25,6 +26,14 @@ function sessionEvent(id: number, action: string, whatsappId: string, data: obje
   })
 }
 
+async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 describe('alert conditions in a relay', () => {
   let slack: Sink
   let clock: ManualClock
@@ -39,7 +48,7 @@ describe('alert conditions in a relay', () => {
     await slack.close()
   })
 
-  async function start(env: Record<string, string> = {}) {
+  async function start(env: Record<string, string> = {}, whatsgateRetryMs = 1000) {
     relay = await buildTestApp(
       {
         ADMIN_TOKEN,
@@ -47,7 +56,10 @@ describe('alert conditions in a relay', () => {
         ...env,
       },
       undefined,
-      { clock, delays: { alertCheckMs: CHECK_MS } },
+      {
+        clock,
+        delays: { alertCheckMs: CHECK_MS, whatsgateRetry: () => whatsgateRetryMs, whatsgateBackoff: () => 1 },
+      },
     )
     await relay.app.ready()
   }
@@ -173,6 +185,43 @@ describe('alert conditions in a relay', () => {
     await rounds(6)
     expect(about('relay.refusals').at(-1)).toContain('RESOLVED (1)')
     expect(about('relay.refusals')).toHaveLength(2)
+  })
+
+  it('session.unregistered: set-hook failing for a session opens it, the error quoted; a later success resolves it', async () => {
+    const whatsgate = await startFakeWhatsGate({ apiKey: 'wg-key', sessions: [{ unique_id: 'shop-u' }] })
+    try {
+      whatsgate.failNext('set-hook', 1, { name: 'Error', message: 'session is not active', code: 3 })
+      await start(
+        {
+          WHATSGATE_API_KEY: 'wg-key',
+          WHATSGATE_API_URL: whatsgate.url,
+          WHATSGATE_WHATSAPP_IDS: 'shop-u',
+          PUBLIC_URL: 'https://relay.example.org',
+          BACKFILL_ON_START: 'false',
+        },
+        // The registrar tries again after four checks.
+        4 * CHECK_MS - 1,
+      )
+      const outcome = async () =>
+        (await relay.app.inject({ method: 'GET', url: '/admin/status', headers: auth })).json().registration
+          .sessions[0]?.outcome
+      await waitUntilAsync(async () => (await outcome()) === 'failed')
+      // Opened at the next check, told at the one after (past the group window).
+      await rounds(2)
+      const opened = about('session.unregistered shop-u')
+      expect(opened).toHaveLength(1)
+      expect(opened[0]).toContain('set-hook failing: ')
+      expect(opened[0]).toContain('session is not active')
+      await rounds(4)
+      await waitUntilAsync(async () => (await outcome()) === 'registered')
+      await round()
+      expect(whatsgate.hooks.get('shop-u')).toMatch(/^https:\/\/relay\.example\.org\/webhook\//)
+      const told = about('session.unregistered shop-u')
+      expect(told).toHaveLength(2)
+      expect(told[1]).toContain('RESOLVED (1)')
+    } finally {
+      await whatsgate.close()
+    }
   })
 
   it('stream.no_consumer: events waiting over a minute with no consumer open it; a consumer connecting resolves it', async () => {
