@@ -343,6 +343,7 @@ export const alertsAnswer = z.object({
       destination: z.string().describe('Where it goes, without its secrets'),
       conditions: z.array(z.string()).nullable(),
       sessions: z.array(z.string()).nullable(),
+      quietHours: z.string().nullable().describe('HH:MM-HH:MM in its time zone, while its messages wait'),
       pending: z.number().int().describe('Messages waiting for it'),
       lastError: z.string().nullable(),
     }),

@@ -10,6 +10,7 @@ import { type ChannelSender, createChannelSender } from './channel-send.ts'
 import type { AlertChannel } from './channels.ts'
 import { createEvaluator, type EvaluatorDeps, type EvaluatorSettings } from './evaluator.ts'
 import { type AlertMessage, composeMessages, testMessages } from './messages.ts'
+import { isQuiet } from './quiet-hours.ts'
 
 export interface AlertSettings extends EvaluatorSettings {
   channels: readonly AlertChannel[]
@@ -76,6 +77,7 @@ export function createAlerts(deps: AlertsDeps) {
   async function deliverChannel(channel: AlertChannel): Promise<void> {
     for (;;) {
       const now = clock.now()
+      if (channel.quiet && isQuiet(channel.quiet, now)) return
       const row = await store.claimAlertMessage(channel.name, now, LEASE_MS)
       if (!row) return
       const message = JSON.parse(row.body) as AlertMessage

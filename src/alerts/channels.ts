@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { decodeWebhookSecret } from '../delivery/standard-webhooks.ts'
 import { targetNameSchema } from '../delivery/targets.ts'
 import { CONDITIONS } from './conditions.ts'
+import { parseQuietHours, QUIET_HOURS, type QuietHours } from './quiet-hours.ts'
 
 export const CHANNEL_FORMATS = ['json', 'slack', 'discord', 'telegram', 'email'] as const
 export type ChannelFormat = (typeof CHANNEL_FORMATS)[number]
@@ -19,10 +20,22 @@ const secretSchema = z.string().superRefine((secret, ctx) => {
   }
 })
 
-/** Which alerts a channel takes: every kind has these. */
+/** Which alerts a channel takes, and when: every kind has these. */
 const picks = {
   conditions: z.array(z.enum(CONDITIONS)).min(1).optional(),
   sessions: z.array(z.string().min(1)).min(1).optional(),
+  quietHours: z.string().regex(QUIET_HOURS, 'must be HH:MM-HH:MM, e.g. 22:00-07:00').optional(),
+  timeZone: z
+    .string()
+    .refine((zone) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: zone })
+        return true
+      } catch {
+        return false
+      }
+    }, 'must be an IANA time zone, e.g. Europe/Berlin')
+    .optional(),
 }
 
 const channelSchema = z.discriminatedUnion(
@@ -70,6 +83,8 @@ export type AlertChannel = Readonly<
   ChannelInput & {
     /** json: the secrets it is signed with (empty = unsigned). */
     secrets: readonly string[]
+    /** When its messages wait; null = never. */
+    quiet: QuietHours | null
   }
 >
 
@@ -124,7 +139,12 @@ export function loadChannels(sources: ChannelSources): AlertChannel[] {
       const secret = channel.secret ?? sources.signingSecret()
       secrets = secret ? [secret] : []
     }
-    return Object.freeze({ ...channel, secrets: Object.freeze(secrets) }) as AlertChannel
+    if (channel.timeZone !== undefined && channel.quietHours === undefined) {
+      throw new ChannelConfigError(`${label}.timeZone: only with quietHours`)
+    }
+    const quiet =
+      channel.quietHours === undefined ? null : parseQuietHours(channel.quietHours, channel.timeZone)
+    return Object.freeze({ ...channel, secrets: Object.freeze(secrets), quiet }) as AlertChannel
   })
 }
 

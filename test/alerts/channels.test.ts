@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChannelSender } from '../../src/alerts/channel-send.ts'
 import { type AlertChannel, ChannelConfigError, loadChannels } from '../../src/alerts/channels.ts'
 import type { AlertMessage } from '../../src/alerts/messages.ts'
+import { isQuiet, parseQuietHours } from '../../src/alerts/quiet-hours.ts'
 import { createHttpSender } from '../../src/delivery/http-sender.ts'
 import { buildTestApp } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
@@ -295,5 +296,40 @@ describe('alert channels in the admin API', () => {
     } finally {
       await relay.close()
     }
+  })
+})
+
+describe('quiet hours', () => {
+  it('hold within the span, in the channel time zone, across midnight too', () => {
+    const at = (iso: string) => Date.parse(iso)
+    const night = parseQuietHours('22:00-07:00', 'Europe/Berlin')
+    // Berlin is UTC+1 in December.
+    expect(isQuiet(night, at('2026-12-07T20:59:00Z'))).toBe(false)
+    expect(isQuiet(night, at('2026-12-07T21:00:00Z'))).toBe(true)
+    expect(isQuiet(night, at('2026-12-08T05:59:00Z'))).toBe(true)
+    expect(isQuiet(night, at('2026-12-08T06:00:00Z'))).toBe(false)
+    const lunch = parseQuietHours('12:00-13:00')
+    expect(isQuiet(lunch, at('2026-12-07T12:30:00Z'))).toBe(true)
+    expect(isQuiet(lunch, at('2026-12-07T13:00:00Z'))).toBe(false)
+    expect(() =>
+      loadChannels({
+        alerts: JSON.stringify([{ name: 'a', format: 'slack', url: 'https://a', quietHours: '22-7' }]),
+        signingSecret: noSecret,
+      }),
+    ).toThrow(/^ALERTS\[0\]\.quietHours: must be HH:MM-HH:MM/)
+    expect(() =>
+      loadChannels({
+        alerts: JSON.stringify([
+          {
+            name: 'a',
+            format: 'slack',
+            url: 'https://a',
+            quietHours: '22:00-07:00',
+            timeZone: 'Mars/Olympus',
+          },
+        ]),
+        signingSecret: noSecret,
+      }),
+    ).toThrow(/^ALERTS\[0\]\.timeZone: must be an IANA time zone/)
   })
 })

@@ -224,6 +224,33 @@ describe('alert conditions in a relay', () => {
     }
   })
 
+  it('quiet hours: a channel holds its messages while they last, then sends them in order', async () => {
+    const hhmm = (at: number) => new Date(at).toISOString().slice(11, 16)
+    const now = clock.now()
+    await start({
+      ALERTS: JSON.stringify([
+        {
+          name: 'team',
+          format: 'slack',
+          url: `${slack.url}/services/T/B/X`,
+          // From the minute it is now to ten minutes on, in UTC.
+          quietHours: `${hhmm(now)}-${hhmm(now + 10 * 60_000)}`,
+        },
+      ]),
+    })
+    await post(sessionEvent(1, 'disconnect', 'shop-q', { reason: 'Logged out' }))
+    await rounds(3)
+    await post(sessionEvent(2, 'ready', 'shop-q'))
+    await rounds(2)
+    expect(slack.requests).toHaveLength(0)
+    const held = (await relay.app.inject({ method: 'GET', url: '/admin/alerts', headers: auth })).json()
+    expect(held.channels[0]).toMatchObject({ name: 'team', pending: 2 })
+    await rounds(6)
+    expect(texts()).toHaveLength(2)
+    expect(texts()[0]).toContain('OPENED (1)')
+    expect(texts()[1]).toContain('RESOLVED (1)')
+  })
+
   it('stream.no_consumer: events waiting over a minute with no consumer open it; a consumer connecting resolves it', async () => {
     await start({
       TARGETS: JSON.stringify([{ name: 'feed', type: 'stream', token: STREAM_TOKEN, events: ['*'] }]),

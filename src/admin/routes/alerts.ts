@@ -39,6 +39,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
             destination: described.destination as string,
             conditions: (channel.conditions as string[] | undefined) ?? null,
             sessions: (channel.sessions as string[] | undefined) ?? null,
+            quietHours: channel.quietHours ? `${channel.quietHours} ${channel.timeZone ?? 'UTC'}` : null,
             pending: own.filter((message) => message.status === 'pending').length,
             lastError: own.find((message) => message.status === 'pending')?.lastError ?? null,
           }
