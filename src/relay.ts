@@ -101,7 +101,10 @@ export async function createRelay(
     clock,
     pollIntervalMs: delays.pollIntervalMs,
     prepareBody,
-    onAttempt: metrics?.deliveryAttempt,
+    onAttempt: (target, outcome, durationMs) => {
+      metrics?.deliveryAttempt(target, outcome, durationMs)
+      alerts.attempted(target, outcome)
+    },
   })
   metrics?.observeConcurrency(() => dispatcher.concurrency())
 
@@ -166,6 +169,7 @@ export async function createRelay(
     targets: targets.map(({ name, type }) => ({ name, type })),
     streamConsumers: () => streams?.consumers() ?? null,
     registration: () => whatsgate?.registrar?.status() ?? null,
+    wake: (target) => dispatcher.notify([target]),
     checkIntervalMs: delays.alertCheckMs,
   })
 

@@ -31,6 +31,7 @@ export interface AlertsDeps {
   targets: EvaluatorDeps['targets']
   streamConsumers: EvaluatorDeps['streamConsumers']
   registration: EvaluatorDeps['registration']
+  wake: EvaluatorDeps['wake']
   /** Between checks (5 s). */
   checkIntervalMs?: number
 }
@@ -60,6 +61,7 @@ export function createAlerts(deps: AlertsDeps) {
     targets: deps.targets,
     streamConsumers: deps.streamConsumers,
     registration: deps.registration,
+    wake: deps.wake,
   })
   let running: Promise<void> | null = null
   let again = false
@@ -159,6 +161,8 @@ export function createAlerts(deps: AlertsDeps) {
     tick,
     /** A webhook request refused (ingest/refusals.ts), for relay.refusals. */
     refused: (reason: string) => evaluator.refused(reason),
+    /** A delivery attempt's outcome (the dispatcher's onAttempt), for the circuit breaker's probes. */
+    attempted: evaluator.attempted,
     /** A test message to every channel, queued as any other; resolves once queued. */
     async test(): Promise<number> {
       await store.queueAlertMessages(testMessages(channels, clock.now()), clock.now())

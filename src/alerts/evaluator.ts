@@ -12,11 +12,13 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../shared/clock.ts'
 import type { OutboxStore } from '../store/types.ts'
+import { type BreakerSettings, createBreaker } from './breaker.ts'
 import type { AlertMessage } from './messages.ts'
 import { createRelayWatch, type RelayWatchDeps, type RelayWatchSettings } from './relay-watch.ts'
 import { createSessionWatch, type SessionWatchSettings } from './session-watch.ts'
 
 export interface EvaluatorSettings extends SessionWatchSettings, RelayWatchSettings {
+  breaker: BreakerSettings
   /** A target failing this long opens target.failing. */
   targetFailingMs: number
 }
@@ -32,6 +34,8 @@ export interface EvaluatorDeps {
   targets: RelayWatchDeps['targets']
   streamConsumers: RelayWatchDeps['streamConsumers']
   registration: RelayWatchDeps['registration']
+  /** Wakes the dispatcher for a target the breaker resumed. */
+  wake: (target: string) => void
 }
 
 const EVENTS_PAGE = 500
@@ -48,6 +52,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
   const sessionWatch = createSessionWatch(store, settings)
   const relayWatch = createRelayWatch({ ...deps })
   relayWatch.useClock(() => clock.now())
+  const breaker = createBreaker(store, settings.breaker, deps.wake, () => clock.now())
   /** When this replica first saw each target failing. */
   const failingSince = new Map<string, number>()
   /** Events before this are not read on the very first start: old disconnects are history. */
@@ -226,9 +231,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
       await sessions()
       await sessionWatch.end(now)
       await targets(now)
+      await breaker.check(now, failingSince)
       await deadLetters(now)
       await relayWatch.check(open, now)
     },
     refused: (reason: string) => relayWatch.refused(reason),
+    attempted: breaker.attempted,
   }
 }

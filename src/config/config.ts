@@ -123,7 +123,7 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     adminToken = adminTokenFor(env)
     signingSecret = signingSecretFor(targets, env)
     if (signingSecret) targets = targets.map((target) => signedWith(target, signingSecret?.value as string))
-    alerts = alertSettingsFor(env, signingSecret)
+    alerts = alertSettingsFor(env, signingSecret, targets)
   } catch (error) {
     if (
       error instanceof TargetConfigError ||
@@ -178,8 +178,38 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
   })
 }
 
+/** ALERT_BREAKER: `bot=30,crm=120`, or `*=30` for every pushed target (a name beside * overrides it). */
+function breakerTimes(text: string | undefined, targets: Target[]): Map<string, number> {
+  const times = new Map<string, number>()
+  const pushed = targets.filter((target) => target.type !== 'stream').map((target) => target.name)
+  let every: number | null = null
+  for (const entry of (text ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const match = /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(entry)
+    const minutes = match ? Number(match[2]) : 0
+    if (!match || !(minutes > 0)) {
+      throw new ConfigError(
+        `ALERT_BREAKER: "${entry}" is not name=minutes (e.g. bot=30, or *=30 for every target)`,
+      )
+    }
+    const name = match[1] as string
+    if (name === '*') every = minutes * 60_000
+    else if (!pushed.includes(name))
+      throw new ConfigError(`ALERT_BREAKER: no pushed target is named "${name}"`)
+    else times.set(name, minutes * 60_000)
+  }
+  if (every !== null) for (const name of pushed) if (!times.has(name)) times.set(name, every)
+  return times
+}
+
 /** ALERT_WEBHOOK_URL and ALERTS; json channels without a secret are signed as http targets are. */
-function alertSettingsFor(env: Env, signingSecret: Config['signingSecret']): AlertSettings {
+function alertSettingsFor(
+  env: Env,
+  signingSecret: Config['signingSecret'],
+  targets: Target[],
+): AlertSettings {
   for (const name of ['ALERT_WEBHOOK_URL'] as const) {
     const value = env[name]
     if (value !== undefined && !URL.canParse(value))
@@ -206,6 +236,10 @@ function alertSettingsFor(env: Env, signingSecret: Config['signingSecret']): Ale
     silentFloorMs: env.ALERT_SILENT_MIN_MINUTES * 60_000,
     silentCeilingMs: Math.max(env.ALERT_SILENT_MAX_HOURS * 3_600_000, env.ALERT_SILENT_MIN_MINUTES * 60_000),
     refusals: env.ALERT_REFUSALS,
+    breaker: Object.freeze({
+      pauseAfterMs: breakerTimes(env.ALERT_BREAKER, targets),
+      probeMs: env.ALERT_BREAKER_PROBE_MINUTES * 60_000,
+    }),
     reminderMs: env.ALERT_REMINDER_MINUTES * 60_000,
     groupWindowMs: env.ALERT_GROUP_SECONDS * 1000,
   })

@@ -156,6 +156,13 @@ export const envSchema = z.object({
     .min(0)
     .default(20)
     .describe('Webhook requests refused within 5 minutes that open relay.refusals (0 = off)'),
+  ALERT_BREAKER: optionalString.describe(
+    'Circuit breaker: targets paused after failing this many minutes, as name=minutes,... (* for every pushed target)',
+  ),
+  ALERT_BREAKER_PROBE_MINUTES: number()
+    .positive()
+    .default(2)
+    .describe('A target the breaker paused is tried again this often'),
   ALERT_GROUP_SECONDS: number()
     .min(0)
     .default(10)

@@ -306,6 +306,74 @@ describe('alerts in a relay', () => {
     expect(smtp.mails).toHaveLength(2)
   })
 
+  it('the circuit breaker pauses a target failing past its time, probes it, and resumes it when it answers, losing nothing', async () => {
+    const target = await startSink({ respondWith: () => ({ status: 500 }) })
+    try {
+      await start({
+        ALERT_TARGET_FAILING_MINUTES: '1',
+        ALERT_BREAKER: 'bot=1',
+        ALERT_BREAKER_PROBE_MINUTES: '1',
+        TARGETS: JSON.stringify([
+          {
+            name: 'bot',
+            url: `${target.url}/hook`,
+            events: ['*'],
+            retry: { initialDelayMs: 1000, maxDelayMs: 1000, maxAttempts: 1000 },
+          },
+        ]),
+      })
+      for (let id = 1; id <= 3; id++) await post(wgEvent({ id }))
+      const stateOf = async () =>
+        (await relay.app.inject({ method: 'GET', url: '/admin/targets', headers: auth })).json().targets[0]
+          .state as string
+      for (let i = 0; i < 40 && (await stateOf()) !== 'paused'; i++) await round()
+      expect(await stateOf()).toBe('paused')
+      // Told past the group window.
+      await round()
+      await round()
+      const breaker = () =>
+        slack.requests.map((_, i) => slackText(slack, i)).filter((t) => t.includes('target.breaker bot'))
+      expect(breaker()).toHaveLength(1)
+      expect(breaker()[0]).toContain('paused after failing for')
+      // Paused: nothing is sent until the probe, a minute after the pause.
+      const sent = target.requests.length
+      for (let i = 0; i < 5; i++) await round()
+      expect(target.requests.length).toBe(sent)
+      // The probe: it fails and the target is paused again at that answer (a second request may
+      // already be on its way), and the breaker is told no more.
+      for (let i = 0; i < 4 && target.requests.length === sent; i++) await round()
+      await target.waitFor(sent + 1)
+      await round()
+      expect(await stateOf()).toBe('paused')
+      const probed = target.requests.length - sent
+      expect(probed).toBeGreaterThanOrEqual(1)
+      expect(probed).toBeLessThanOrEqual(2)
+      await round()
+      expect(target.requests.length).toBe(sent + probed)
+      expect(breaker()).toHaveLength(1)
+
+      target.respondWith(() => ({ status: 200 }))
+      for (let i = 0; i < 12 && breaker().length < 2; i++) await round()
+      expect(breaker()).toHaveLength(2)
+      // Resolved together with target.failing, in one message.
+      expect(breaker()[1]).toContain('RESOLVED (2)')
+      expect(breaker()[1]).toContain('target.failing bot')
+      expect(await stateOf()).not.toBe('paused')
+      const delivered = async () =>
+        (
+          await relay.app.inject({
+            method: 'GET',
+            url: '/admin/deliveries?status=delivered&target=bot',
+            headers: auth,
+          })
+        ).json().deliveries.length as number
+      for (let i = 0; i < 10 && (await delivered()) < 3; i++) await round()
+      expect(await delivered()).toBe(3)
+    } finally {
+      await target.close()
+    }
+  })
+
   it('POST /admin/alerts/test sends a test message to every channel', async () => {
     await start()
     const answer = await relay.app.inject({ method: 'POST', url: '/admin/alerts/test', headers: auth })

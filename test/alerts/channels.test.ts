@@ -8,8 +8,9 @@ import { createChannelSender } from '../../src/alerts/channel-send.ts'
 import { type AlertChannel, ChannelConfigError, loadChannels } from '../../src/alerts/channels.ts'
 import type { AlertMessage } from '../../src/alerts/messages.ts'
 import { isQuiet, parseQuietHours } from '../../src/alerts/quiet-hours.ts'
+import { loadConfig } from '../../src/config/load.ts'
 import { createHttpSender } from '../../src/delivery/http-sender.ts'
-import { buildTestApp } from '../support/relay.ts'
+import { buildTestApp, tempDirsOfFile } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 import { mailSubject, mailText, type SmtpSink, startSmtpSink } from './smtp-sink.ts'
 
@@ -331,5 +332,46 @@ describe('quiet hours', () => {
         signingSecret: noSecret,
       }),
     ).toThrow(/^ALERTS\[0\]\.timeZone: must be an IANA time zone/)
+  })
+})
+
+describe('alert settings', () => {
+  const freshDir = tempDirsOfFile('alerts-config-')
+  const base = (extra: Record<string, string>) => ({
+    DATA_DIR: freshDir(),
+    INGEST_TOKEN: 'test-token-0123456789',
+    TARGETS: JSON.stringify([
+      { name: 'bot', url: 'https://bot.example.org', events: ['*'] },
+      { name: 'crm', url: 'https://crm.example.org', events: ['*'] },
+      { name: 'feed', type: 'stream', token: 'stream-token-0123456789', events: ['*'] },
+    ]),
+    ...extra,
+  })
+
+  it('ALERT_BREAKER: per target, * for every pushed one, a typo named', async () => {
+    const { config } = await loadConfig(base({ ALERT_BREAKER: '*=30, crm=5' }), () => {})
+    expect([...config.alerts.breaker.pauseAfterMs]).toEqual([
+      ['crm', 300_000],
+      ['bot', 1_800_000],
+    ])
+    expect(config.alerts.breaker.probeMs).toBe(120_000)
+    await expect(loadConfig(base({ ALERT_BREAKER: 'bto=30' }), () => {})).rejects.toThrow(
+      'ALERT_BREAKER: no pushed target is named "bto"',
+    )
+    await expect(loadConfig(base({ ALERT_BREAKER: 'feed=30' }), () => {})).rejects.toThrow(
+      'ALERT_BREAKER: no pushed target is named "feed"',
+    )
+    await expect(loadConfig(base({ ALERT_BREAKER: 'bot' }), () => {})).rejects.toThrow(/is not name=minutes/)
+  })
+
+  it('ALERT_WEBHOOK_URL is signed with the key kept for the http targets; a bad ALERTS stops the start', async () => {
+    const { config } = await loadConfig(
+      base({ ALERT_WEBHOOK_URL: 'https://ops.example.org/alerts' }),
+      () => {},
+    )
+    expect(config.alerts.channels[0]?.secrets).toEqual([config.signingSecret?.value])
+    await expect(
+      loadConfig(base({ ALERTS: JSON.stringify([{ name: 'x', format: 'telegram', chatId: 1 }]) }), () => {}),
+    ).rejects.toThrow(/^ALERTS\[0\]\.botToken: /)
   })
 })
