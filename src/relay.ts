@@ -24,6 +24,9 @@ import { createMediaInliner } from './whatsgate/media.ts'
 
 export type Relay = Awaited<ReturnType<typeof createRelay>>
 
+/** How far behind the alerts read events on PostgreSQL (alerts/evaluator.ts). */
+const EVENT_SETTLE_MS = 30_000
+
 /** Time, for tests: not settings an operator has, so not in the environment. */
 export interface RelayOptions {
   /** What time it is and what every loop and retry waits on; real time by default. */
@@ -170,6 +173,8 @@ export async function createRelay(
     streamConsumers: () => streams?.consumers() ?? null,
     registration: () => whatsgate?.registrar?.status() ?? null,
     wake: (target) => dispatcher.notify([target]),
+    // PostgreSQL: as long as a statement may take (postgres-store.ts statementTimeoutMs), see evaluator.ts.
+    settleMs: config.databaseUrl ? EVENT_SETTLE_MS : 0,
     checkIntervalMs: delays.alertCheckMs,
   })
 

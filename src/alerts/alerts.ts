@@ -32,12 +32,16 @@ export interface AlertsDeps {
   streamConsumers: EvaluatorDeps['streamConsumers']
   registration: EvaluatorDeps['registration']
   wake: EvaluatorDeps['wake']
+  settleMs?: EvaluatorDeps['settleMs']
   /** Between checks (5 s). */
   checkIntervalMs?: number
 }
 
 /** A channel's failed attempts before the others are told it fails. */
 export const CHANNEL_FAILING_AFTER = 3
+/** Delivered messages and told resolutions are kept this long (GET /admin/alerts shows a day). */
+const KEPT_MS = 30 * 24 * 3_600_000
+const PURGE_EVERY_MS = 3_600_000
 /** How long a claimed message is held by the replica sending it: past a send's timeout. */
 const LEASE_MS = 30_000
 
@@ -62,11 +66,13 @@ export function createAlerts(deps: AlertsDeps) {
     streamConsumers: deps.streamConsumers,
     registration: deps.registration,
     wake: deps.wake,
+    settleMs: deps.settleMs,
   })
   let running: Promise<void> | null = null
   let again = false
   let cancel: (() => void) | null = null
   let stopped = true
+  let lastPurge = Number.NEGATIVE_INFINITY
 
   async function tell(): Promise<number> {
     const now = clock.now()
@@ -135,6 +141,10 @@ export function createAlerts(deps: AlertsDeps) {
           if (channels.length > 0) {
             await tell()
             await Promise.all(channels.map((channel) => deliverChannel(channel)))
+          }
+          if (clock.now() - lastPurge >= PURGE_EVERY_MS) {
+            lastPurge = clock.now()
+            await store.purgeAlerts(lastPurge - KEPT_MS)
           }
           log.debug('alerts round done')
         } catch (error) {

@@ -36,6 +36,12 @@ export interface EvaluatorDeps {
   registration: RelayWatchDeps['registration']
   /** Wakes the dispatcher for a target the breaker resumed. */
   wake: (target: string) => void
+  /**
+   * Events are read only once they are this old. On PostgreSQL a seq is taken before its
+   * transaction commits, so a lower one can become visible after a higher one was read: reading
+   * behind by more than a commit takes keeps the position from passing it. 0 on SQLite (one writer).
+   */
+  settleMs?: number
 }
 
 const EVENTS_PAGE = 500
@@ -49,6 +55,7 @@ const MAX_DETAIL = 200
 
 export function createEvaluator(deps: EvaluatorDeps) {
   const { store, settings, clock, log, failingTargets, sendDirect } = deps
+  const settleMs = deps.settleMs ?? 0
   const sessionWatch = createSessionWatch(store, settings)
   const relayWatch = createRelayWatch({ ...deps })
   relayWatch.useClock(() => clock.now())
@@ -65,10 +72,11 @@ export function createEvaluator(deps: EvaluatorDeps) {
     const kept = await store.alertState(CURSOR)
     let cursor = kept === null ? null : Number(kept)
     for (;;) {
+      const settled = settleMs > 0 ? { receivedBefore: clock.now() - settleMs } : {}
       const rows = await store.listEvents(
         cursor === null
-          ? { receivedFrom: startedAt, limit: EVENTS_PAGE }
-          : { afterSeq: cursor, limit: EVENTS_PAGE },
+          ? { receivedFrom: startedAt, limit: EVENTS_PAGE, ...settled }
+          : { afterSeq: cursor, limit: EVENTS_PAGE, ...settled },
       )
       for (const row of rows) {
         await sessionWatch.seen(row, () => errorOf(row.key))

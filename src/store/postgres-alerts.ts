@@ -139,6 +139,17 @@ export function postgresAlerts(query: Query, transaction: Transaction): AlertSto
       )
       return rows.map(toMessageRow)
     },
+    async purgeAlerts(before) {
+      const messages = await query(
+        "DELETE FROM alert_messages WHERE status = 'delivered' AND delivered_at < $1",
+        [before],
+      )
+      const conditions = await query(
+        'DELETE FROM alert_conditions WHERE resolved_at < $1 AND resolve_notified_at IS NOT NULL',
+        [before],
+      )
+      return (messages.rowCount ?? 0) + (conditions.rowCount ?? 0)
+    },
     async alertState(name) {
       const { rows } = await query<{ value: string }>('SELECT value FROM alert_state WHERE name = $1', [name])
       return rows[0]?.value ?? null

@@ -61,6 +61,10 @@ export function sqliteAlerts(db: DatabaseSync, writes: GroupCommit): AlertStore 
       `UPDATE alert_messages SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
        lease_expires_at = 0 WHERE id = ? AND status = 'pending'`,
     ),
+    purgeMessages: db.prepare("DELETE FROM alert_messages WHERE status = 'delivered' AND delivered_at < ?"),
+    purgeConditions: db.prepare(
+      'DELETE FROM alert_conditions WHERE resolved_at < ? AND resolve_notified_at IS NOT NULL',
+    ),
     recentMessages: db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM alert_messages ORDER BY id DESC LIMIT ?`),
     state: db.prepare('SELECT value FROM alert_state WHERE name = ?'),
     setState: db.prepare(
@@ -141,6 +145,12 @@ export function sqliteAlerts(db: DatabaseSync, writes: GroupCommit): AlertStore 
     },
     async recentAlertMessages(limit) {
       return sql.recentMessages.all(limit).map(toMessageRow)
+    },
+    purgeAlerts(before) {
+      return writes.submit(
+        () => Number(sql.purgeMessages.run(before).changes) + Number(sql.purgeConditions.run(before).changes),
+        { durable: false },
+      )
     },
     async alertState(name) {
       return (sql.state.get(name)?.value as string | undefined) ?? null

@@ -527,6 +527,11 @@ export interface AlertStore {
   ): Promise<void>
   /** The most recent messages, newest first. */
   recentAlertMessages(limit: number): Promise<AlertMessageRow[]>
+  /**
+   * Removes delivered messages, and resolved conditions whose resolution was told, finished before
+   * `before`. Returns how many rows went.
+   */
+  purgeAlerts(before: number): Promise<number>
   /** A small named value the evaluator keeps across restarts (how far it has read the events). */
   alertState(name: string): Promise<string | null>
   setAlertState(name: string, value: string): Promise<void>

@@ -120,6 +120,23 @@ for (const factory of [sqlite, postgres]) {
       expect([told?.opened, told?.resolved.map((row) => row.condition)]).toEqual([[], ['relay.store']])
     })
 
+    it('purges delivered messages and told resolutions past their time, nothing still to do', async () => {
+      await store.openAlert(disconnect('old'))
+      await store.openAlert(disconnect('open'))
+      await tell(T0 + 20_000)
+      await store.resolveAlert('session.disconnected', 'old', T0 + 30_000)
+      await tell(T0 + 30_001)
+      await store.openAlert(disconnect('untold', T0 + 30_002))
+      await store.resolveAlert('session.disconnected', 'untold', T0 + 30_003)
+      await store.queueAlertMessages([{ channel: 'c', body: 'waiting' }], T0)
+      const sent = await store.claimAlertMessage('c', T0 + 40_000, 60_000)
+      await store.finishAlertMessage(sent?.id as number, { delivered: true }, T0 + 40_001)
+      expect(await store.purgeAlerts(T0 + 40_000)).toBe(1)
+      expect(await store.purgeAlerts(T0 + 40_002)).toBe(1)
+      expect((await store.recentAlerts(0, 10)).map((row) => row.subject).sort()).toEqual(['open', 'untold'])
+      expect((await store.recentAlertMessages(10)).every((row) => row.status === 'pending')).toBe(true)
+    })
+
     it('keeps the evaluator state', async () => {
       expect(await store.alertState('events.seq')).toBeNull()
       await store.setAlertState('events.seq', '12')
