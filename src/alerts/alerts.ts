@@ -37,6 +37,8 @@ export interface AlertsDeps {
   checkIntervalMs?: number
 }
 
+/** Between checks, unless told otherwise. */
+export const CHECK_INTERVAL_MS = 5_000
 /** A channel's failed attempts before the others are told it fails. */
 export const CHANNEL_FAILING_AFTER = 3
 /** Delivered messages and told resolutions are kept this long (GET /admin/alerts shows a day). */
@@ -52,7 +54,7 @@ export function retryDelay(attempts: number): number {
 
 export function createAlerts(deps: AlertsDeps) {
   const { store, settings, clock, log } = deps
-  const checkIntervalMs = deps.checkIntervalMs ?? 5_000
+  const checkIntervalMs = deps.checkIntervalMs ?? CHECK_INTERVAL_MS
   const channels = settings.channels
   const sender: ChannelSender = createChannelSender(deps.http)
   const evaluator = createEvaluator({
