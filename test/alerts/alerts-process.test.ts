@@ -1,6 +1,6 @@
 // Alerts across a crash: the relay as a real process, a Slack-shaped local sink as its channel.
 // kill -9 with a condition open and told; after the restart it is not told again, and the
-// session's `ready` still resolves it, in one message.
+// session's `ready` still resolves it, in one message. Killed before it was told, it is told once.
 import { afterEach, describe, expect, it } from 'vitest'
 import { waitUntil } from '../support/events.ts'
 import { tempDirsOfFile } from '../support/relay.ts'
@@ -82,5 +82,38 @@ describe('alerts across kill -9', () => {
     expect(all).toHaveLength(2)
     expect(all[1]).toContain('RESOLVED (1)')
     expect(all[1]).not.toContain('OPENED')
+  }, 120_000)
+
+  it('a condition opened but not yet told when the process is killed is told once after the restart', async () => {
+    slack = await startSink()
+    const dataDir = freshDir()
+    const env = {
+      ALERTS: JSON.stringify([{ name: 'team', format: 'slack', url: `${slack.url}/hooks/team` }]),
+      // Long enough to kill the process inside it.
+      ALERT_GROUP_SECONDS: '20',
+      ADMIN_TOKEN,
+    }
+    const first = await startRelayProcess({ dataDir, env })
+    const post = (url: string, body: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    expect((await post(first.webhookUrl, sessionEvent(1, 'disconnect', 'shop-k'))).status).toBe(200)
+    await waitUntilAsync(async () => {
+      const answer = await fetch(`${first.url}/admin/alerts`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      })
+      const { open } = (await answer.json()) as { open: { told: boolean }[] }
+      return open.length === 1 && open[0]?.told === false
+    })
+    await first.kill('SIGKILL')
+    expect(slack.requests).toHaveLength(0)
+
+    const second = await startRelayProcess({ dataDir, env: { ...env, LOG_LEVEL: 'debug' } })
+    await slack.waitFor(1, 60_000)
+    const rounds = () =>
+      second.stdoutLines.filter((line) => line.includes('"msg":"alerts round done"')).length
+    const seen = rounds()
+    await waitUntil(() => rounds() >= seen + 2, 'two more rounds', 30_000)
+    expect(texts(slack)).toHaveLength(1)
+    expect(texts(slack)[0]).toContain('session.disconnected shop-k')
   }, 120_000)
 })
