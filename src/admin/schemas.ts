@@ -348,6 +348,15 @@ export const alertsAnswer = z.object({
       lastError: z.string().nullable(),
     }),
   ),
+  sessions: z
+    .array(
+      z.object({
+        whatsappId: z.string(),
+        state: z.enum(['ok', 'disconnected', 'silent', 'error', 'unregistered']),
+        lastEventAt: z.number().int().nullable(),
+      }),
+    )
+    .describe('Each session the relay has had an event from, with its worst open condition'),
   messages: z.array(
     z.object({
       id: z.number().int(),

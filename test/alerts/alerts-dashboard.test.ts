@@ -67,7 +67,10 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
       await page.getByLabel('Admin token').fill(token)
       await page.getByRole('button', { name: 'Sign in' }).click()
       const panel = page.locator('section[aria-labelledby="alerts-h"]')
-      const row = panel.getByRole('row').filter({ hasText: 'shop-d' })
+      const row = panel
+        .getByRole('region', { name: 'Open alerts' })
+        .getByRole('row')
+        .filter({ hasText: 'shop-d' })
       await row.waitFor()
       const text = await row.textContent()
       expect(text).toContain('session.disconnected')
@@ -75,6 +78,11 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
       expect(await panel.locator('img').count()).toBe(0)
       expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined()
       expect(await panel.getByRole('button').count()).toBe(0)
+      const session = panel
+        .getByRole('region', { name: 'Sessions' })
+        .getByRole('row')
+        .filter({ hasText: 'shop-d' })
+      expect(await session.textContent()).toContain('disconnected')
       await page.close()
     }
   })

@@ -104,6 +104,7 @@ describe('alerts in a relay', () => {
     await round()
     // Open, but within the group window: not told yet.
     const during = await relay.app.inject({ method: 'GET', url: '/admin/alerts', headers: auth })
+    expect(during.json().sessions).toMatchObject([{ whatsappId: 'shop-1', state: 'disconnected' }])
     expect(during.json().open).toMatchObject([
       {
         condition: 'session.disconnected',
@@ -141,6 +142,7 @@ describe('alerts in a relay', () => {
     expect(smtp.mails).toHaveLength(2)
     const after = (await relay.app.inject({ method: 'GET', url: '/admin/alerts', headers: auth })).json()
     expect(after.open).toEqual([])
+    expect(after.sessions).toEqual([{ whatsappId: 'shop-1', state: 'ok', lastEventAt: expect.any(Number) }])
     expect(after.recent).toMatchObject([{ condition: 'session.disconnected', subject: 'shop-1', told: true }])
     expect(after.channels.map((c: { name: string; pending: number }) => [c.name, c.pending])).toEqual([
       ['team', 0],

@@ -9,6 +9,16 @@ import { alertsAnswer, alertTestAnswer, commonAnswers } from '../schemas.ts'
 const RECENT_MS = 24 * 3_600_000
 const RECENT_LIMIT = 200
 const MESSAGES_LIMIT = 50
+/** What alerts/session-watch.ts learns of each session, kept in the store. */
+const SESSIONS_STATE = 'sessions.activity'
+const SESSIONS_LIMIT = 500
+/** A session's state: its worst open condition, in this order. */
+const SESSION_STATES = [
+  ['session.disconnected', 'disconnected'],
+  ['session.unregistered', 'unregistered'],
+  ['session.silent', 'silent'],
+  ['session.error', 'error'],
+] as const
 
 export const alertRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   const alerts = opts.alerts
@@ -23,9 +33,10 @@ export const alertRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
     },
     async () => {
       const now = opts.now()
-      const [rows, messages] = await Promise.all([
+      const [rows, messages, activity] = await Promise.all([
         opts.store.recentAlerts(now - RECENT_MS, RECENT_LIMIT),
         opts.store.recentAlertMessages(MESSAGES_LIMIT),
+        opts.store.alertState(SESSIONS_STATE),
       ])
       return {
         open: rows.filter((row) => row.resolvedAt === null).map(toCondition),
@@ -44,6 +55,7 @@ export const alertRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
             lastError: own.find((message) => message.status === 'pending')?.lastError ?? null,
           }
         }),
+        sessions: sessionsOf(activity, rows),
         messages: messages.map(({ id, channel, status, attempts, createdAt, deliveredAt, lastError }) => ({
           id,
           channel,
@@ -67,6 +79,33 @@ export const alertRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
     },
     async () => ({ queued: await alerts.test() }),
   )
+}
+
+function sessionsOf(activity: string | null, rows: AlertRow[]) {
+  const lastAt = new Map<string, number | null>()
+  try {
+    for (const [id, seen] of Object.entries(activity === null ? {} : JSON.parse(activity))) {
+      lastAt.set(
+        id,
+        typeof (seen as { lastAt?: unknown }).lastAt === 'number'
+          ? (seen as { lastAt: number }).lastAt
+          : null,
+      )
+    }
+  } catch {
+    // Not yet written, or written by another version: the open conditions still name sessions.
+  }
+  const open = rows.filter((row) => row.resolvedAt === null && row.session !== null)
+  for (const row of open) if (!lastAt.has(row.session as string)) lastAt.set(row.session as string, null)
+  return [...lastAt]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .slice(0, SESSIONS_LIMIT)
+    .map(([whatsappId, lastEventAt]) => {
+      const mine = open.filter((row) => row.session === whatsappId).map((row) => row.condition)
+      const state: (typeof SESSION_STATES)[number][1] | 'ok' =
+        SESSION_STATES.find(([condition]) => mine.includes(condition))?.[1] ?? 'ok'
+      return { whatsappId, state, lastEventAt }
+    })
 }
 
 function toCondition(row: AlertRow) {

@@ -1,7 +1,8 @@
 // The open alerts (docs/alerts.md), for the overview's health panel: each condition, what it is
-// about, what was seen and since when. Data goes in as text only (dom.js).
+// about, what was seen and since when; then each session with its state and last event. Data goes
+// in as text only (dom.js).
 import { api } from './api.js'
-import { badge, fill, h, table, time } from './dom.js'
+import { badge, fill, h, link, table, time } from './dom.js'
 import { unlessSame } from './ui.js'
 
 /** Fetches GET /admin/alerts and shows its open conditions in `element` (a section). */
@@ -26,6 +27,7 @@ export function withAlerts(element, refresh) {
 
 function drawAlerts(element, document) {
   const open = document.open
+  const sessions = document.sessions
   fill(
     element,
     h('h2', { id: 'alerts-h' }, 'Alerts'),
@@ -45,6 +47,19 @@ function drawAlerts(element, document) {
             alert.detail,
             time(alert.openedAt),
             alert.told ? 'yes' : 'not yet',
+          ]),
+        ),
+    sessions.length === 0
+      ? null
+      : table(
+          'Sessions',
+          ['Session', 'State', 'Last event'],
+          sessions.map((session) => [
+            link(`#/events?session=${encodeURIComponent(session.whatsappId)}`, session.whatsappId, {
+              title: `Events of ${session.whatsappId}`,
+            }),
+            badge(session.state, session.state === 'ok' ? 'ok' : 'dead'),
+            time(session.lastEventAt),
           ]),
         ),
   )
