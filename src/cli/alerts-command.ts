@@ -16,6 +16,7 @@ interface AlertsDocument {
   open: AlertCondition[]
   recent: AlertCondition[]
   channels: { name: string; format: string; destination: string; pending: number; lastError: string | null }[]
+  sessions?: { whatsappId: string; state: string; lastEventAt: number | null }[]
 }
 
 export async function alerts(ctx: AdminContext): Promise<void> {
@@ -42,6 +43,16 @@ export async function alerts(ctx: AdminContext): Promise<void> {
   ]
   if (document.recent.length > 0)
     lines.push('', `resolved in the last 24 hours (${document.recent.length}):`, ...document.recent.map(line))
+  const sessions = document.sessions ?? []
+  const troubled = sessions.filter((session) => session.state !== 'ok')
+  if (sessions.length > 0) {
+    lines.push('', `sessions: ${sessions.length - troubled.length} ok of ${sessions.length}`)
+    for (const session of troubled) {
+      lines.push(
+        `  ${clean(session.whatsappId)} ${clean(session.state)} (last event ${iso(session.lastEventAt)})`,
+      )
+    }
+  }
   lines.push('')
   if (document.channels.length === 0) lines.push('no alert channel: set ALERT_WEBHOOK_URL or ALERTS')
   for (const channel of document.channels) {

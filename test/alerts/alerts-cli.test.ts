@@ -38,6 +38,10 @@ describe('whatsgate-relay alerts', () => {
       const open = await relay.cli(['alerts'])
       expect(open.out[0]).toBe('open (1):')
       expect(open.out[1]).toMatch(/^ {2}session\.disconnected shop-7: reason "Logged out" \(opened \S+/)
+      expect(open.out).toContain('sessions: 0 ok of 1')
+      expect(open.out.find((line) => line.startsWith('  shop-7 '))).toMatch(
+        /^ {2}shop-7 disconnected \(last event \S+\)$/,
+      )
 
       const before = slack.requests.length
       const test = await relay.cli(['alerts', '--test'])
