@@ -2,7 +2,7 @@
 // about, what was seen and since when; then each session with its state and last event. Data goes
 // in as text only (dom.js).
 import { api } from './api.js'
-import { badge, fill, h, link, table, time } from './dom.js'
+import { badge, fill, h, table, time } from './dom.js'
 import { unlessSame } from './ui.js'
 
 /** Fetches GET /admin/alerts and shows its open conditions in `element` (a section). */
@@ -55,9 +55,7 @@ function drawAlerts(element, document) {
           'Sessions',
           ['Session', 'State', 'Last event'],
           sessions.map((session) => [
-            link(`#/events?session=${encodeURIComponent(session.whatsappId)}`, session.whatsappId, {
-              title: `Events of ${session.whatsappId}`,
-            }),
+            session.whatsappId,
             badge(session.state, session.state === 'ok' ? 'ok' : 'dead'),
             time(session.lastEventAt),
           ]),
