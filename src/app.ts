@@ -131,6 +131,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       registration: () => relay.whatsgate?.registrar?.status() ?? null,
       replicas: () => relay.heartbeat.replicas(),
       now: () => relay.clock.now(),
+      alerts: relay.alerts,
     })
   }
   if (relay.streams) {
@@ -158,7 +159,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
     recordRefusal: createRefusals({
       store: relay.store,
       keep: config.refusedRequestsKept,
-      onRefused: relay.metrics?.webhookRefused,
+      onRefused: relay.onRefused,
       strangers: refusedStrangers,
     }),
   })

@@ -86,6 +86,7 @@ Commands that ask a running relay (its admin API; nothing else of the server is 
   pause <target>         Hold a target's deliveries (kept in the store, for every replica)
   resume <target>        Send what waited, oldest first
   admin-url              A one-time link that signs a browser in to the dashboard (10 min)
+  alerts [--test]        Open and recent alerts, and each channel (--test: a test message to each)
 
 Options of these:
   --url URL              The relay; default RELAY_URL, else http://127.0.0.1:$PORT (3000)

@@ -5,12 +5,15 @@
 // backfill, which feed the acceptor. The
 // background loops start in that order and stop in reverse; the store closes last.
 import type { Logger } from 'pino'
+import { createAlerts } from './alerts/alerts.ts'
 import type { Config } from './config/config.ts'
 import { createDispatcher } from './delivery/dispatcher.ts'
+import { createHttpSender } from './delivery/http-sender.ts'
 import { createReplicaHeartbeat } from './delivery/replica-heartbeat.ts'
 import { createSender } from './delivery/sender.ts'
 import { isPushed, type TargetOf } from './delivery/targets.ts'
 import { createAcceptor } from './ingest/acceptor.ts'
+import type { RefusalReason } from './ingest/refusals.ts'
 import { type Clock, systemClock } from './shared/clock.ts'
 import { openStore } from './store/open-store.ts'
 import { createRetention } from './store/retention.ts'
@@ -21,6 +24,9 @@ import { createWhatsGateIntegration } from './whatsgate/integration.ts'
 import { createMediaInliner } from './whatsgate/media.ts'
 
 export type Relay = Awaited<ReturnType<typeof createRelay>>
+
+/** How far behind the alerts read events on PostgreSQL (alerts/evaluator.ts). */
+const EVENT_SETTLE_MS = 30_000
 
 /** Time, for tests: not settings an operator has, so not in the environment. */
 export interface RelayOptions {
@@ -35,6 +41,8 @@ export interface RelayDelays {
   pollIntervalMs?: number
   /** Between the WhatsGate client's tries of one call that met an outage (0.5 s, 1 s, 2 s). */
   whatsgateBackoff?: (attempt: number) => number
+  /** Between checks of the alerts loop (5 s). */
+  alertCheckMs?: number
   /** Between rounds of registration and of the start-up backfill (1 s doubling to 5 min, ±20 %). */
   whatsgateRetry?: (attempt: number) => number
   /** Before registration tries again after WhatsGate rejected the API key (15 min). */
@@ -98,7 +106,10 @@ export async function createRelay(
     clock,
     pollIntervalMs: delays.pollIntervalMs,
     prepareBody,
-    onAttempt: metrics?.deliveryAttempt,
+    onAttempt: (target, outcome, durationMs) => {
+      metrics?.deliveryAttempt(target, outcome, durationMs)
+      alerts.attempted(target, outcome)
+    },
   })
   // Its leases are the dispatcher's: it beats under the dispatcher's owner id.
   const heartbeat = createReplicaHeartbeat({
@@ -179,6 +190,23 @@ export async function createRelay(
       }),
     )
   }
+  // Alerts watch the store and the dispatcher, and queue their messages in the store (alerts/).
+  const alerts = createAlerts({
+    store,
+    settings: config.alerts,
+    clock,
+    log: log.child({ name: 'alerts' }),
+    http: createHttpSender({ userAgent: `whatsgate-relay/${VERSION}` }),
+    failingTargets: () => dispatcher.failing(),
+    targets: targets.map(({ name, type }) => ({ name, type })),
+    streamConsumers: () => streams?.consumers() ?? null,
+    registration: () => whatsgate?.registrar?.status() ?? null,
+    wake: (target) => dispatcher.notify([target]),
+    // PostgreSQL: as long as a statement may take (postgres-store.ts statementTimeoutMs), see evaluator.ts.
+    settleMs: config.databaseUrl ? EVENT_SETTLE_MS : 0,
+    checkIntervalMs: delays.alertCheckMs,
+  })
+  loops.push(alerts)
   if (streams) loops.push(streams)
   if (whatsgate) loops.push(whatsgate)
   const supervisor = createSupervisor(loops, log)
@@ -194,6 +222,12 @@ export async function createRelay(
     /** Null without the admin API, which alone serves them. */
     metrics,
     whatsgate,
+    alerts,
+    /** A webhook request refused: counted in the metrics and for relay.refusals. */
+    onRefused(reason: RefusalReason) {
+      metrics?.webhookRefused(reason)
+      alerts.refused(reason)
+    },
     /** Resolves before ingest opens (see WhatsGateIntegration.start). */
     start: () => supervisor.start(),
     /** No new work, sends in flight finish (or are released) by the deadline, then the store closes. */

@@ -8,15 +8,17 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
+import type { Alerts } from '../alerts/alerts.ts'
 import type { ReplicaStatus } from '../delivery/replica-heartbeat.ts'
 import type { TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
-import type { AdminSessionStore, AdminStore } from '../store/types.ts'
+import type { AdminSessionStore, AdminStore, AlertStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 import { adminAuth, createAuthFailures } from './auth.ts'
 import { type AuthLimitsOptions, createAuthLimits } from './auth-limits.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { openApi } from './openapi.ts'
+import { alertRoutes } from './routes/alerts.ts'
 import { conflictRoutes } from './routes/conflicts.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
@@ -27,7 +29,7 @@ import { targetRoutes } from './routes/targets.ts'
 import { createAdminSessions } from './sessions.ts'
 
 export interface AdminOptions {
-  store: AdminStore & AdminSessionStore
+  store: AdminStore & AdminSessionStore & AlertStore
   token: string
   /** Read-only access; null = none. */
   viewerToken: string | null
@@ -57,6 +59,8 @@ export interface AdminOptions {
   replicas: () => Promise<ReplicaStatus[]>
   /** The relay's clock: replays, pauses, sessions and the status's ages are stamped with it. */
   now: () => number
+  /** The alerts loop (alerts/): its channels, and a test message to each. */
+  alerts?: Pick<Alerts, 'channels' | 'test'>
 }
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const
@@ -171,6 +175,7 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(refusedRoutes, opts)
   await app.register(conflictRoutes, opts)
   await app.register(targetRoutes, opts)
+  await app.register(alertRoutes, opts)
 }
 
 /** One issue per field: an unknown key is named itself, not as "(root)". */

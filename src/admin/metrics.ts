@@ -1,16 +1,18 @@
 // Prometheus metrics. Counters are fed by the ingest and delivery paths through two callbacks;
 // gauges of the outbox and of WhatsGate registration are read when scraped, so they cannot drift.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { CONDITIONS } from '../alerts/conditions.ts'
 import { isKnownAction } from '../events/index.ts'
 import type { AcceptOutcome } from '../ingest/acceptor.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
-import type { AdminStore } from '../store/types.ts'
+import type { AdminStore, AlertStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 
 export type AttemptOutcome = 'delivered' | 'retry' | 'dead'
 
 export interface MetricsDeps {
-  store: Pick<AdminStore, 'countDeliveries' | 'pausedTargets' | 'backlog'>
+  store: Pick<AdminStore, 'countDeliveries' | 'pausedTargets' | 'backlog'> &
+    Partial<Pick<AlertStore, 'openAlerts'>>
   /** The configured targets: each shows in the paused gauge, 0 while running. */
   targetNames?: readonly string[]
   /** What time it is, for the backlog's age; real time by default. */
@@ -113,6 +115,18 @@ export function createMetrics({ store, targetNames = [], clock = systemClock }: 
     },
   })
   // Read from the store, so every replica reports a pause whichever one took it.
+  new Gauge({
+    name: 'whatsgate_relay_alerts_open',
+    help: 'Alert conditions open, by condition (docs/alerts.md); 0 for each known condition with none',
+    labelNames: ['condition'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset()
+      if (!store.openAlerts) return
+      for (const condition of CONDITIONS) this.set({ condition }, 0)
+      for (const row of await store.openAlerts()) this.inc({ condition: row.condition })
+    },
+  })
   new Gauge({
     name: 'whatsgate_relay_target_paused',
     help: 'Whether a target is paused by the operator (1) or running (0)',

@@ -333,3 +333,54 @@ export function asText(body: Buffer) {
     return { body: body.toString('base64'), bodyEncoding: 'base64' as const }
   }
 }
+
+const alertCondition = z.object({
+  condition: z.string(),
+  subject: z.string().describe("A session id, a target or channel name; '' for the relay itself"),
+  session: z.string().nullable(),
+  detail: z.string(),
+  openedAt: z.number().int(),
+  resolvedAt: z.number().int().nullable(),
+  told: z.boolean().describe('Its opening (and resolution, once resolved) went into a message'),
+})
+
+export const alertsAnswer = z.object({
+  open: z.array(alertCondition),
+  recent: z.array(alertCondition).describe('Resolved within the last 24 hours, newest first'),
+  channels: z.array(
+    z.object({
+      name: z.string(),
+      format: z.enum(['json', 'slack', 'discord', 'telegram', 'email']),
+      destination: z.string().describe('Where it goes, without its secrets'),
+      conditions: z.array(z.string()).nullable(),
+      sessions: z.array(z.string()).nullable(),
+      quietHours: z.string().nullable().describe('HH:MM-HH:MM in its time zone, while its messages wait'),
+      pending: z.number().int().describe('Messages waiting for it'),
+      lastError: z.string().nullable(),
+    }),
+  ),
+  sessions: z
+    .array(
+      z.object({
+        whatsappId: z.string(),
+        state: z.enum(['ok', 'disconnected', 'silent', 'error', 'unregistered']),
+        lastEventAt: z.number().int().nullable(),
+      }),
+    )
+    .describe('Each session the relay has had an event from, with its worst open condition'),
+  messages: z.array(
+    z.object({
+      id: z.number().int(),
+      channel: z.string(),
+      status: z.enum(['pending', 'delivered']),
+      attempts: z.number().int(),
+      createdAt: z.number().int(),
+      deliveredAt: z.number().int().nullable(),
+      lastError: z.string().nullable(),
+    }),
+  ),
+})
+
+export const alertTestAnswer = z.object({
+  queued: z.number().int().describe('Test messages queued, one per channel'),
+})

@@ -13,6 +13,7 @@ export const ADMIN_COMMAND_OPTIONS = {
   pause: [],
   resume: [],
   'admin-url': [],
+  alerts: ['test'],
 } as const satisfies Record<string, readonly string[]>
 
 export type AdminCommand = keyof typeof ADMIN_COMMAND_OPTIONS
@@ -37,6 +38,7 @@ const OPTIONS = {
   all: { type: 'boolean' },
   event: { type: 'string' },
   dead: { type: 'boolean' },
+  test: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -54,6 +56,8 @@ export interface AdminOptions {
   /** event: its key; delivery: its id; pause and resume: the target's name. */
   subject?: string
   replay?: ReplaySelector
+  /** alerts --test: a test message to every channel. */
+  test?: boolean
 }
 
 /** Rows shown without --limit (the API's own default page). */
@@ -111,6 +115,7 @@ export function parseAdminCommand(
     page: { limit, all: values.all === true, ...(after !== undefined ? { after } : {}) },
     ...(values.url !== undefined ? { url: values.url } : {}),
   }
+  if (values.test) options.test = true
   const subject = subjectOf(command, positionals)
   if (subject !== undefined) options.subject = subject
   if (command === 'replay') {

@@ -15,6 +15,7 @@ import {
   type Status,
   statusView,
 } from './admin-views.ts'
+import { alerts } from './alerts-command.ts'
 import type { Output } from './output.ts'
 import { replay } from './replay.ts'
 import { clean, iso, safeJson } from './table.ts'
@@ -211,6 +212,7 @@ const adminUrl: AdminRun = async (ctx) => {
 }
 
 const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
+  alerts,
   status,
   events,
   event,

@@ -1,6 +1,8 @@
 // The relay's typed, frozen configuration, built from the validated environment.
 import { isIP } from 'node:net'
 import { join } from 'node:path'
+import type { AlertSettings } from '../alerts/alerts.ts'
+import { ChannelConfigError, loadChannels } from '../alerts/channels.ts'
 import { redactedUrl } from '../delivery/destinations/broker-link.ts'
 import { type Target, TargetConfigError } from '../delivery/targets.ts'
 import type { Env } from './env.ts'
@@ -79,6 +81,8 @@ export interface Config {
   replicaForgetAfterMs: number
   /** Rolling backups of the SQLite outbox (store/backup-schedule.ts); null = none. */
   backups: { dir: string; everyMs: number; keep: number } | null
+  /** Alert channels and their rules (alerts/); no channels = conditions kept, no one told. */
+  alerts: AlertSettings
 }
 
 export function createConfig(env: Env, warn: (message: string) => void): Config {
@@ -120,6 +124,7 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
   let ingestToken: KeptSecret
   let signingSecret: Config['signingSecret']
   let adminToken: KeptSecret | null
+  let alerts: AlertSettings
   try {
     targets = loadTargets(
       { forwardUrl: env.FORWARD_URL, targets: env.TARGETS, targetsFile: env.TARGETS_FILE },
@@ -129,8 +134,13 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     adminToken = adminTokenFor(env)
     signingSecret = signingSecretFor(targets, env)
     if (signingSecret) targets = targets.map((target) => signedWith(target, signingSecret?.value as string))
+    alerts = alertSettingsFor(env, signingSecret, targets)
   } catch (error) {
-    if (error instanceof TargetConfigError || error instanceof KeptSecretError)
+    if (
+      error instanceof TargetConfigError ||
+      error instanceof KeptSecretError ||
+      error instanceof ChannelConfigError
+    )
       throw new ConfigError(error.message)
     throw error
   }
@@ -182,6 +192,74 @@ export function createConfig(env: Env, warn: (message: string) => void): Config 
     replicaDeadAfterMs: env.REPLICA_DEAD_AFTER_SECONDS * 1000,
     replicaForgetAfterMs: env.REPLICA_FORGET_AFTER_SECONDS * 1000,
     backups,
+    alerts,
+  })
+}
+
+/** ALERT_BREAKER: `bot=30,crm=120`, or `*=30` for every pushed target (a name beside * overrides it). */
+function breakerTimes(text: string | undefined, targets: Target[]): Map<string, number> {
+  const times = new Map<string, number>()
+  const pushed = targets.filter((target) => target.type !== 'stream').map((target) => target.name)
+  let every: number | null = null
+  for (const entry of (text ?? '')
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
+    const match = /^([^=\s]+)\s*=\s*(\d+(?:\.\d+)?)$/.exec(entry)
+    const minutes = match ? Number(match[2]) : 0
+    if (!match || !(minutes > 0)) {
+      throw new ConfigError(
+        `ALERT_BREAKER: "${entry}" is not name=minutes (e.g. bot=30, or *=30 for every target)`,
+      )
+    }
+    const name = match[1] as string
+    if (name === '*') every = minutes * 60_000
+    else if (!pushed.includes(name))
+      throw new ConfigError(`ALERT_BREAKER: no pushed target is named "${name}"`)
+    else times.set(name, minutes * 60_000)
+  }
+  if (every !== null) for (const name of pushed) if (!times.has(name)) times.set(name, every)
+  return times
+}
+
+/** ALERT_WEBHOOK_URL and ALERTS; json channels without a secret are signed as http targets are. */
+function alertSettingsFor(
+  env: Env,
+  signingSecret: Config['signingSecret'],
+  targets: Target[],
+): AlertSettings {
+  for (const name of ['ALERT_WEBHOOK_URL'] as const) {
+    const value = env[name]
+    if (value !== undefined && !URL.canParse(value))
+      throw new ConfigError(`${name}: not a valid URL (expected e.g. https://host/path; value not shown)`)
+  }
+  const channels = loadChannels({
+    webhookUrl: env.ALERT_WEBHOOK_URL,
+    alerts: env.ALERTS,
+    signingSecret: () => {
+      if (signingSecret) return signingSecret.value
+      if (env.DATABASE_URL !== undefined && env.FORWARD_SECRET === undefined) {
+        throw new ConfigError(
+          'FORWARD_SECRET: required with DATABASE_URL while a json alert channel has no secret of its own, so that every replica signs alike',
+        )
+      }
+      return resolveKeptSecret(env.DATA_DIR, SIGNING_SECRET, env.FORWARD_SECRET).value
+    },
+  })
+  return Object.freeze({
+    channels: Object.freeze(channels),
+    targetFailingMs: env.ALERT_TARGET_FAILING_MINUTES * 60_000,
+    backlogMs: env.ALERT_BACKLOG_MINUTES * 60_000,
+    sessionErrors: env.ALERT_SESSION_ERRORS,
+    silentFloorMs: env.ALERT_SILENT_MIN_MINUTES * 60_000,
+    silentCeilingMs: Math.max(env.ALERT_SILENT_MAX_HOURS * 3_600_000, env.ALERT_SILENT_MIN_MINUTES * 60_000),
+    refusals: env.ALERT_REFUSALS,
+    breaker: Object.freeze({
+      pauseAfterMs: breakerTimes(env.ALERT_BREAKER, targets),
+      probeMs: env.ALERT_BREAKER_PROBE_MINUTES * 60_000,
+    }),
+    reminderMs: env.ALERT_REMINDER_MINUTES * 60_000,
+    groupWindowMs: env.ALERT_GROUP_SECONDS * 1000,
   })
 }
 

@@ -176,6 +176,46 @@ export const envSchema = z.object({
     .describe(
       'Bench only: SQLite at synchronous=OFF without the WAL sync, so a power cut loses acked events',
     ),
+  ALERT_WEBHOOK_URL: optionalString.describe('One alert channel: signed JSON to this URL (docs/alerts.md)'),
+  ALERTS: optionalString.describe(
+    'Alert channels as a JSON or YAML list (json, slack, discord, telegram, email; docs/alerts.md)',
+  ),
+  ALERT_TARGET_FAILING_MINUTES: number()
+    .positive()
+    .default(10)
+    .describe('A target failing this long opens target.failing'),
+  ALERT_REMINDER_MINUTES: number().positive().default(60).describe('An open alert is told again this often'),
+  ALERT_BACKLOG_MINUTES: number()
+    .positive()
+    .default(30)
+    .describe("A target's oldest pending event this old opens target.backlog"),
+  ALERT_SESSION_ERRORS: integer()
+    .min(0)
+    .default(5)
+    .describe('error events of a session within 10 minutes that open session.error (0 = off)'),
+  ALERT_SILENT_MIN_MINUTES: number()
+    .min(0)
+    .default(30)
+    .describe('session.silent opens no sooner than this (0 = off)'),
+  ALERT_SILENT_MAX_HOURS: number()
+    .positive()
+    .default(24)
+    .describe('session.silent opens by this at the latest, whatever the learned quiet'),
+  ALERT_REFUSALS: integer()
+    .min(0)
+    .default(20)
+    .describe('Webhook requests refused within 5 minutes that open relay.refusals (0 = off)'),
+  ALERT_BREAKER: optionalString.describe(
+    'Circuit breaker: targets paused after failing this many minutes, as name=minutes,... (* for every pushed target)',
+  ),
+  ALERT_BREAKER_PROBE_MINUTES: number()
+    .positive()
+    .default(2)
+    .describe('A target the breaker paused is tried again this often'),
+  ALERT_GROUP_SECONDS: number()
+    .min(0)
+    .default(10)
+    .describe('Alerts opening within this long of the first go in one message'),
 })
 
 export type Env = z.output<typeof envSchema>

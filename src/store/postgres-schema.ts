@@ -11,6 +11,8 @@ export const LOCK_CLASS = {
   claim: 0x52_4c_59_02,
   /** One per (target, ordering key): accepts of one chat commit in the order of their ids. */
   order: 0x52_4c_59_03,
+  /** Telling alerts (postgres-alerts.ts): one replica at a time. */
+  alerts: 0x52_4c_59_04,
 } as const
 
 // Applied in order at start; relay_migrations records how far a database has come.
@@ -196,8 +198,41 @@ export const POSTGRES_MIGRATIONS: string[] = [
     dead_at    bigint
   );
   `,
+  // Alerts (alerts/): as in sqlite-schema.ts.
+  `
+  CREATE TABLE alert_conditions (
+    id                  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    condition           text NOT NULL,
+    subject             text NOT NULL,
+    session             text,
+    detail              text NOT NULL,
+    opened_at           bigint NOT NULL,
+    resolved_at         bigint,
+    open_notified_at    bigint,
+    resolve_notified_at bigint,
+    last_notified_at    bigint
+  );
+  CREATE UNIQUE INDEX alert_conditions_open ON alert_conditions (condition, subject) WHERE resolved_at IS NULL;
+  CREATE INDEX alert_conditions_resolved ON alert_conditions (resolved_at);
+  CREATE TABLE alert_messages (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel          text NOT NULL,
+    body             text NOT NULL,
+    created_at       bigint NOT NULL,
+    status           text NOT NULL DEFAULT 'pending',
+    attempts         integer NOT NULL DEFAULT 0,
+    next_attempt_at  bigint NOT NULL,
+    lease_expires_at bigint NOT NULL DEFAULT 0,
+    last_error       text,
+    delivered_at     bigint
+  );
+  CREATE INDEX alert_messages_pending ON alert_messages (channel, id) WHERE status = 'pending';
+  CREATE TABLE alert_state (
+    name  text PRIMARY KEY,
+    value text NOT NULL
+  );
+  `,
 ]
-
 /**
  * Brings the schema up to date in one transaction. Replicas starting together queue on an
  * advisory lock, so exactly one applies each migration and the others find it done.

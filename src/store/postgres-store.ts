@@ -25,6 +25,7 @@ import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
 import { toConflictRow } from './conflicts.ts'
 import { StoreUnavailableError } from './errors.ts'
 import { postgresAdminSessions } from './postgres-admin-sessions.ts'
+import { postgresAlerts } from './postgres-alerts.ts'
 import { keepConflicts } from './postgres-conflicts.ts'
 import { postgresHeartbeats } from './postgres-heartbeats.ts'
 import { SQL } from './postgres-queries.ts'
@@ -203,6 +204,7 @@ export async function openPostgresStore({
   return {
     ...postgresAdminSessions(query),
     ...postgresHeartbeats(query, transaction),
+    ...postgresAlerts(query, transaction),
 
     accept: (events) => health.watch(accepts.submit(events)),
 

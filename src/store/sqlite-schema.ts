@@ -165,4 +165,40 @@ export const SQLITE_MIGRATIONS: string[] = [
   FROM events WHERE chat IS NOT NULL;
   CREATE INDEX event_parties_party ON event_parties (party, seq);
   `,
+  // Alerts (alerts/): each condition with its state, at most one open per condition and subject
+  // (the partial unique index: an opening is an insert only one writer makes), the messages that
+  // tell them, queued per channel and sent in id order, and the evaluator's small state.
+  `
+  CREATE TABLE alert_conditions (
+    id                  INTEGER PRIMARY KEY,
+    condition           TEXT NOT NULL,
+    subject             TEXT NOT NULL,
+    session             TEXT,
+    detail              TEXT NOT NULL,
+    opened_at           INTEGER NOT NULL,
+    resolved_at         INTEGER,
+    open_notified_at    INTEGER,
+    resolve_notified_at INTEGER,
+    last_notified_at    INTEGER
+  ) STRICT;
+  CREATE UNIQUE INDEX alert_conditions_open ON alert_conditions (condition, subject) WHERE resolved_at IS NULL;
+  CREATE INDEX alert_conditions_resolved ON alert_conditions (resolved_at);
+  CREATE TABLE alert_messages (
+    id               INTEGER PRIMARY KEY,
+    channel          TEXT NOT NULL,
+    body             TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'pending',
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  INTEGER NOT NULL,
+    lease_expires_at INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    delivered_at     INTEGER
+  ) STRICT;
+  CREATE INDEX alert_messages_pending ON alert_messages (channel, id) WHERE status = 'pending';
+  CREATE TABLE alert_state (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
 ]

@@ -26,6 +26,7 @@ import {
   withAttempts,
 } from './rows.ts'
 import { sqliteAdminSessions } from './sqlite-admin-sessions.ts'
+import { sqliteAlerts } from './sqlite-alerts.ts'
 import { sqliteHeartbeats } from './sqlite-heartbeats.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
@@ -147,6 +148,7 @@ export function openSqliteStore({
   return {
     ...sqliteAdminSessions(db, writes),
     ...sqliteHeartbeats(db, writes),
+    ...sqliteAlerts(db, writes),
 
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()

@@ -447,7 +447,8 @@ export interface OutboxStore
     AdminStore,
     StreamStore,
     AdminSessionStore,
-    ReplicaStore {
+    ReplicaStore,
+    AlertStore {
   /**
    * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
    * events, so retention purging a quiet session's events does not send its backfill to the start.
@@ -463,4 +464,120 @@ export interface OutboxStore
    */
   ping(): Promise<void>
   close(): Promise<void>
+}
+
+/** A condition the relay alerts on (alerts/conditions.ts), open until it resolves. */
+export interface AlertRow {
+  id: number
+  /** `session.disconnected`, `target.failing`, ... */
+  condition: string
+  /** What it is about: a session id, a target or channel name; '' for the relay itself. */
+  subject: string
+  /** The session it concerns, for a channel's `sessions`; null when it concerns none. */
+  session: string | null
+  /** What was seen, for the operator (a disconnect's reason, a target's last error). */
+  detail: string
+  openedAt: number
+  resolvedAt: number | null
+  /** When its opening, and its resolution, went into a message; null while still to tell. */
+  openNotifiedAt: number | null
+  resolveNotifiedAt: number | null
+  /** When it was last told (opening or reminder), what the next reminder counts from. */
+  lastNotifiedAt: number | null
+}
+
+export interface NewAlert {
+  condition: string
+  subject: string
+  session: string | null
+  detail: string
+  at: number
+  /** When it was already told (outside the store: relay.store); its opening is then not told again. */
+  toldAt?: number | null
+}
+
+/** What one round of telling has to say: conditions opened, resolved, still open (reminders). */
+export interface AlertNotices {
+  opened: AlertRow[]
+  resolved: AlertRow[]
+  reminded: AlertRow[]
+}
+
+export interface AlertNoticeRules {
+  now: number
+  /** Openings wait until the oldest untold one is this old, so that those opening together go in one message. */
+  groupWindowMs: number
+  /** An open condition is told again this long after it was last told. */
+  reminderMs: number
+}
+
+/** A message to one channel, waiting in the store until it is delivered. */
+export interface NewAlertMessage {
+  channel: string
+  /** The message (alerts/messages.ts AlertMessage) as JSON; formatted for its channel when sent. */
+  body: string
+}
+
+export interface AlertMessageRow {
+  id: number
+  channel: string
+  body: string
+  createdAt: number
+  status: 'pending' | 'delivered'
+  attempts: number
+  nextAttemptAt: number
+  lastError: string | null
+  deliveredAt: number | null
+}
+
+/**
+ * Alerts: conditions kept with their state, so that a restart neither forgets nor repeats them and
+ * replicas agree (an opening is an insert only one replica makes), and the messages that tell them,
+ * delivered in order per channel, with retries.
+ */
+export interface AlertStore {
+  /**
+   * Opens a condition unless it is open already, or was resolved after `alert.at` (a replica
+   * reading an old event late); true when this call opened it.
+   */
+  openAlert(alert: NewAlert): Promise<boolean>
+  /** Resolves the open condition; true when this call resolved it. */
+  resolveAlert(condition: string, subject: string, at: number): Promise<boolean>
+  /** The open conditions, oldest first. */
+  openAlerts(): Promise<AlertRow[]>
+  /** The open conditions and those resolved at or after `resolvedSince`, newest first, at most `limit`. */
+  recentAlerts(resolvedSince: number, limit: number): Promise<AlertRow[]>
+  /**
+   * Takes what is due to be told under the rules and, in one transaction (one replica at a time),
+   * writes the messages `compose` makes of it and marks it told. Returns how many messages.
+   */
+  tellAlerts(rules: AlertNoticeRules, compose: (notices: AlertNotices) => NewAlertMessage[]): Promise<number>
+  /** Adds messages (a test message) to the channels' queues. */
+  queueAlertMessages(messages: NewAlertMessage[], now: number): Promise<void>
+  /**
+   * The channel's oldest undelivered message, leased until `now + leaseMs`, when it is due and no
+   * one holds it: a channel's messages go one at a time, in order. Null otherwise.
+   */
+  claimAlertMessage(channel: string, now: number, leaseMs: number): Promise<AlertMessageRow | null>
+  /**
+   * Frees the message leases of a process that died, when the store can know it did (SQLite: one
+   * process has the file); on PostgreSQL a lease runs out instead. Returns how many.
+   */
+  recoverAlertLeases(): Promise<number>
+  /** Records an attempt: delivered, or due again at `retryAt` with the error. */
+  finishAlertMessage(
+    id: number,
+    outcome: { delivered: true } | { retryAt: number; error: string },
+    now: number,
+  ): Promise<void>
+  /** The most recent messages, newest first. */
+  recentAlertMessages(limit: number): Promise<AlertMessageRow[]>
+  /**
+   * Removes delivered messages, and resolved conditions whose resolution was told, finished before
+   * `before`. Returns how many rows went.
+   */
+  purgeAlerts(before: number): Promise<number>
+  /** A small named value the evaluator keeps across restarts (how far it has read the events). */
+  alertState(name: string): Promise<string | null>
+  setAlertState(name: string, value: string): Promise<void>
 }

@@ -41,7 +41,7 @@ describe('events stored before parties were kept', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
     const path = join(dir, 'relay.sqlite')
     const old = new DatabaseSync(path)
-    const before = SQLITE_MIGRATIONS.length - 1
+    const before = SQLITE_MIGRATIONS.findIndex((sql) => sql.includes('CREATE TABLE event_parties'))
     for (const migration of SQLITE_MIGRATIONS.slice(0, before)) old.exec(migration)
     old.exec(`PRAGMA user_version = ${before}`)
     const insert = old.prepare(`

@@ -1,4 +1,5 @@
 // The relay at a glance: is it well, what waits where, is WhatsGate pointed here.
+import { withAlerts } from './alerts.js'
 import { api } from './api.js'
 import { age, badge, facts, fill, h, link, plural, table } from './dom.js'
 import { drawReplicas } from './replicas.js'
@@ -10,6 +11,7 @@ export function overviewPage(main) {
   const registration = h('section', { 'aria-labelledby': 'registration-h' })
   main.append(h('h1', {}, 'Overview'), relay, targets, registration)
   const replicas = main.appendChild(h('section', { 'aria-labelledby': 'replicas-h' }))
+  const alerts = main.appendChild(h('section', { 'aria-labelledby': 'alerts-h' }))
 
   const draw = unlessSame((status) => {
     fill(
@@ -55,7 +57,7 @@ export function overviewPage(main) {
     drawReplicas(replicas, status.replicas)
   })
 
-  return { title: 'Overview', refresh: async () => draw(await api('status')) }
+  return { title: 'Overview', refresh: withAlerts(alerts, async () => draw(await api('status'))) }
 }
 
 function registrationOf(registration) {
