@@ -86,17 +86,20 @@ describe.skipIf(unavailable !== null)('power loss', () => {
       const file = join(fs.mountpoint, 'file')
       await writeFile(file, 'a'.repeat(3 * 4096), true)
       await syncFolder(fs.mountpoint)
-      const rewrite = async () => {
+      const rewrite = async (letter: string, sync: boolean) => {
         const handle = await open(file, 'r+')
-        await handle.write('b'.repeat(3 * 4096), 0)
+        await handle.write(letter.repeat(3 * 4096), 0)
+        if (sync) await handle.datasync()
         await handle.close()
       }
-      await rewrite()
+      await rewrite('b', false)
       // The kernel hands the write over a page at a time: the latest is the last page.
       expect(await fs.cut('torn')).toMatch(/torn: \d+ of 4096 bytes of file at 8192/)
       await fs.remount()
       expect(await readFile(file, 'utf8')).toMatch(/^a{8192}b{1,4095}a+$/)
-      await rewrite()
+      // Whole pages again before the partial cut: a page it does not land must read as one.
+      await rewrite('a', true)
+      await rewrite('b', false)
       expect(await fs.cut('partial')).toMatch(/partial: [0-3] unsynced pages landed/)
       await fs.remount()
       const pages = (await readFile(file, 'utf8')).match(/.{4096}/g) ?? []
