@@ -130,6 +130,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       pingStore: () => relay.store.ping(),
       registration: () => relay.whatsgate?.registrar?.status() ?? null,
       now: () => relay.clock.now(),
+      routing: config.targets,
     })
   }
   if (relay.streams) {

@@ -8,7 +8,7 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
-import type { TargetType } from '../delivery/targets.ts'
+import type { Target, TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
 import type { AdminSessionStore, AdminStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
@@ -54,6 +54,8 @@ export interface AdminOptions {
   registration: () => RegistrationStatus | null
   /** The relay's clock: replays, pauses, sessions and the status's ages are stamped with it. */
   now: () => number
+  /** The configured targets as routing reads them: the events' "why not" (routes/event-outcomes.ts). */
+  routing: readonly Target[]
 }
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const

@@ -21,8 +21,39 @@ const eventFilters = (seq: string) => ({
   from: '+e.received_at >= :from',
   to: '+e.received_at < :to',
   bounds: `${seq} BETWEEN :low AND :high`,
+  // Newest first: from below the `before` cursor, read backwards (every index above ends in seq).
+  older: `${seq} < :before`,
+  // An outcome or a target: the event's deliveries, by deliveries_event (outcomeCondition).
+  delivered: '',
+  pending: '',
+  retrying: '',
+  paused: '',
+  dead: '',
+  target: '',
 })
 export type EventFilter = keyof ReturnType<typeof eventFilters>
+
+/** What an event list's outcome and target filters ask of one delivery of each event listed. */
+export const OUTCOME_CONDITIONS = {
+  delivered: "d.status = 'delivered'",
+  pending: "d.status = 'pending'",
+  retrying: "d.status = 'pending' AND d.attempts > 0",
+  paused:
+    "d.status = 'pending' AND d.target IN (SELECT target FROM target_state WHERE paused_at IS NOT NULL)",
+  dead: "d.status = 'dead'",
+} as const
+
+function outcomeCondition(filters: readonly EventFilter[], seq: string): string {
+  const asked = filters.flatMap((filter) =>
+    filter === 'target'
+      ? ['d.target = :target']
+      : filter in OUTCOME_CONDITIONS
+        ? [OUTCOME_CONDITIONS[filter as keyof typeof OUTCOME_CONDITIONS]]
+        : [],
+  )
+  if (asked.length === 0) return ''
+  return ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = ${seq} AND ${asked.join(' AND ')})`
+}
 
 // A party's events are read from its rows in event_parties_party, in seq order, and each event
 // then by its seq: CROSS JOIN keeps SQLite to that order, where it could lead with another
@@ -34,11 +65,13 @@ function eventsList(filters: readonly EventFilter[]): string {
     ? 'event_parties p INDEXED BY event_parties_party CROSS JOIN events e ON e.seq = p.seq'
     : 'events e'
   const conditions = eventFilters(seq)
+  const newestFirst = filters.includes('older')
+  const given = filters.filter((filter) => conditions[filter] !== '' && filter !== 'older')
   return `
     SELECT e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
     FROM ${from}
-    WHERE ${seq} > :after${filters.map((filter) => ` AND ${conditions[filter]}`).join('')}
-    ORDER BY ${seq} LIMIT :limit`
+    WHERE ${newestFirst ? conditions.older : `${seq} > :after`}${given.map((filter) => ` AND ${conditions[filter]}`).join('')}${outcomeCondition(filters, seq)}
+    ORDER BY ${seq}${newestFirst ? ' DESC' : ''} LIMIT :limit`
 }
 
 const DELIVERY_FILTERS = {
@@ -50,6 +83,8 @@ const DELIVERY_FILTERS = {
   from: '+e.received_at >= :from',
   to: '+e.received_at < :to',
   bounds: 'd.id BETWEEN :low AND :high',
+  // Newest first, from below the `before` cursor.
+  older: 'd.id < :before',
 }
 export type DeliveryFilter = keyof typeof DELIVERY_FILTERS
 
@@ -170,6 +205,9 @@ export const SQL = {
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > ? ORDER BY id LIMIT ?`,
+  listRefusedNewest: `
+    SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
+    WHERE id < ? ORDER BY id DESC LIMIT ?`,
   listConflicts: `
     SELECT c.id, e.key, c.received_at, c.headers, c.body
     FROM event_conflicts c JOIN events e ON e.seq = c.event_seq
@@ -178,8 +216,8 @@ export const SQL = {
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
-    WHERE d.id > :after${filters.map((filter) => ` AND ${deliveryCondition(filter, filters)}`).join('')}
-    ORDER BY d.id LIMIT :limit`,
+    WHERE ${filters.includes('older') ? 'true' : 'd.id > :after'}${filters.map((filter) => ` AND ${deliveryCondition(filter, filters)}`).join('')}
+    ORDER BY d.id${filters.includes('older') ? ' DESC' : ''} LIMIT :limit`,
   // A received-time range in seq order (time-range.ts): where its ends fall, cheaply, and then, if
   // worth it, its exact lowest and highest seq, read from events_received alone; for deliveries,
   // the lowest and highest id of those events' deliveries, from deliveries_event alone.
