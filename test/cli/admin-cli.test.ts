@@ -71,7 +71,9 @@ describe('whatsgate-relay over the admin API', () => {
     expect(all.code).toBe(0)
     expect(all.out[0]).toMatch(/^SEQ\s+RECEIVED\s+KEY\s+CHAT\s+OUTCOMES\s+ISSUES$/)
     expect(all.out).toHaveLength(9)
-    expect(all.out[8]).toMatch(/^1\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+wa-one:message:1\s.*bot:(pending|delivered)/)
+    expect(all.out[8]).toMatch(
+      /^1\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+wa-one:message:1\s.*bot:(pending|delivered)/,
+    )
     expect(all.out[1]).toMatch(/wa-two:message:8\s.*event_date$/)
 
     const keysOf = (run: { out: string[] }) => run.out.slice(1).map((line) => line.split(/\s+/)[2])
