@@ -1,6 +1,7 @@
 // The relay at a glance: is it well, what waits where, is WhatsGate pointed here.
 import { api } from './api.js'
 import { age, badge, facts, fill, h, link, plural, table } from './dom.js'
+import { emptyOutbox } from './empty.js'
 import { unlessSame } from './ui.js'
 
 export function overviewPage(main) {
@@ -25,6 +26,8 @@ export function overviewPage(main) {
         ['Version', status.version],
         ['Up for', age(status.uptimeSeconds)],
       ]),
+      // Quiet for an hour: perhaps WhatsGate was never pointed here.
+      status.eventsReceived.lastHour === 0 ? emptyOutbox() : null,
     )
     fill(
       targets,
