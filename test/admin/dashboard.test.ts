@@ -192,6 +192,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await sinks.bot.waitFor(1)
     const page = await signedIn()
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events' }).click()
+    await page.getByText('More filters').click()
     await page.getByLabel('Session (whatsapp_id)').fill('main-session')
     await page.getByRole('button', { name: 'Search' }).click()
     await page.getByRole('link', { name: 'Open event main-session:message:101' }).waitFor()

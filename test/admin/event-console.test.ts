@@ -155,7 +155,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   it('lists newest first, pages to older events and back, and links to the latest', async () => {
     const page = await signedIn()
     await page.goto(`${base}/admin/#/events`)
-    await drawn(page)
+    await page.getByRole('link', { name: `Open event 191b80a9238:message:${1000 + LOOK_ALIKES}` }).waitFor()
     const first = await listedKeys(page)
     expect(first).toHaveLength(50)
     expect(first[0]).toBe(`191b80a9238:message:${1000 + LOOK_ALIKES}`)
@@ -292,7 +292,10 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
         const chips = page.getByRole('list', { name: 'Outcome per target' }).first()
         const chipsBox = await chips.boundingBox()
         expect(chipsBox && chipsBox.x + chipsBox.width <= 375).toBe(true)
-        if (screenshots) await page.screenshot({ path: `${IMAGES}events-phone.png` })
+        if (screenshots) {
+          await open.scrollIntoViewIfNeeded()
+          await page.screenshot({ path: `${IMAGES}events-phone.png` })
+        }
       } else {
         const replay = page.getByRole('button', { name: 'Replay to crm' })
         await replay.scrollIntoViewIfNeeded()

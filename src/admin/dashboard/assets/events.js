@@ -11,6 +11,7 @@ import { redrawNow, say, unlessSame } from './ui.js'
 const PAGE_SIZE = 50
 const FIELDS = ['session', 'action', 'party', 'outcome', 'target', 'from', 'to', 'conforming', 'key']
 const OUTCOMES = ['delivered', 'pending', 'retrying', 'paused', 'dead']
+const MORE = ['session', 'action', 'from', 'to', 'conforming', 'key']
 
 export function eventsPage(main, { query: params }) {
   const results = h('section', { 'aria-label': 'Events found' })
@@ -137,25 +138,35 @@ function searchForm(params) {
     }),
     choice('outcome', 'Outcome', [['', 'any'], ...OUTCOMES.map((outcome) => [outcome, outcome])]),
     field('target', 'Target', { value: params.get('target') ?? '', placeholder: 'bot' }),
-    field('session', 'Session (whatsapp_id)', { value: params.get('session') ?? '' }),
-    field('action', 'Action', { value: params.get('action') ?? '', placeholder: 'message' }),
-    field('from', 'Received from (ISO 8601)', {
-      value: timeValue('from'),
-      placeholder: '2026-12-02T10:00:00Z',
-    }),
-    field('to', 'Received before (ISO 8601)', {
-      value: timeValue('to'),
-      placeholder: '2026-12-02T12:00:00Z',
-    }),
-    choice('conforming', 'Conforms to the documentation', [
-      ['', 'either'],
-      ['true', 'yes'],
-      ['false', 'no'],
-    ]),
-    field('key', 'Event key', {
-      value: params.get('key') ?? '',
-      placeholder: '<whatsapp_id>:<action>:<id>',
-    }),
+    // The rarer filters folded away (open when one is set): on a phone the results stay in sight.
+    h(
+      'details',
+      { class: 'more-filters', open: MORE.some((name) => params.get(name)) },
+      h('summary', {}, 'More filters'),
+      h(
+        'div',
+        { class: 'search-more' },
+        field('session', 'Session (whatsapp_id)', { value: params.get('session') ?? '' }),
+        field('action', 'Action', { value: params.get('action') ?? '', placeholder: 'message' }),
+        field('from', 'Received from (ISO 8601)', {
+          value: timeValue('from'),
+          placeholder: '2026-12-02T10:00:00Z',
+        }),
+        field('to', 'Received before (ISO 8601)', {
+          value: timeValue('to'),
+          placeholder: '2026-12-02T12:00:00Z',
+        }),
+        choice('conforming', 'Conforms to the documentation', [
+          ['', 'either'],
+          ['true', 'yes'],
+          ['false', 'no'],
+        ]),
+        field('key', 'Event key', {
+          value: params.get('key') ?? '',
+          placeholder: '<whatsapp_id>:<action>:<id>',
+        }),
+      ),
+    ),
     h(
       'p',
       { class: 'actions' },
