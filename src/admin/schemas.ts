@@ -226,7 +226,6 @@ export const conflictsAnswer = z.object({
   next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
 })
 
-export const eventsAnswer = z.object({ events: z.array(eventRow), next: z.number().int().nullable() })
 export const eventAnswer = eventRow
   .extend({
     headers: headersReceived,
@@ -235,14 +234,10 @@ export const eventAnswer = eventRow
     conflicts: z.array(conflictRow).describe('Copies that came later with a different body, oldest first'),
   })
   .meta({ id: 'EventDetail' })
-export const deliveriesAnswer = z.object({
-  deliveries: z.array(deliveryRow),
-  next: z.number().int().nullable(),
-})
 export const deliveryAnswer = deliveryDetail
 export const replayAnswer = z.object({ replayed: z.number().int() })
 
-export const refusedAnswer = z.object({
+const refusedAnswer = z.object({
   refused: z.array(
     z.object({
       id: z.number().int(),

@@ -43,34 +43,51 @@ export const OUTCOME_CONDITIONS = {
   dead: "d.status = 'dead'",
 } as const
 
+// How an outcome or target filter reads, by how many rows it leaves, newest first:
+// - dead: the dead deliveries lead (deliveries_dead_event, in their events' order), each event
+//   then by its seq, as a party's rows lead for a party (unless a party leads already);
+// - pending, retrying, paused: the backlog, few rows (deliveries_pending): their events' seqs as
+//   a list, each event then by its seq;
+// - delivered, or a target alone: most events have one, so the events are read in seq order and
+//   each checked by its own deliveries (deliveries_event: a probe of one key each, never a walk
+//   of a target's rows, which the planner, without statistics, would pick).
 function outcomeCondition(filters: readonly EventFilter[], seq: string): string {
-  const asked = filters.flatMap((filter) =>
-    filter === 'target'
-      ? ['d.target = :target']
-      : filter in OUTCOME_CONDITIONS
-        ? [OUTCOME_CONDITIONS[filter as keyof typeof OUTCOME_CONDITIONS]]
-        : [],
+  const target = filters.includes('target') ? ' AND d.target = :target' : ''
+  const outcome = (Object.keys(OUTCOME_CONDITIONS) as (keyof typeof OUTCOME_CONDITIONS)[]).find((name) =>
+    filters.includes(name),
   )
-  if (asked.length === 0) return ''
-  return ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = ${seq} AND ${asked.join(' AND ')})`
+  if (outcome === undefined && target === '') return ''
+  if (outcome === 'dead' && deadLeads(filters)) return target
+  const condition = outcome === undefined ? '' : ` AND ${OUTCOME_CONDITIONS[outcome]}`
+  if (outcome === 'pending' || outcome === 'retrying' || outcome === 'paused') {
+    return ` AND ${seq} IN (SELECT d.event_seq FROM deliveries d WHERE true${condition}${target})`
+  }
+  return ` AND EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_event WHERE d.event_seq = ${seq}${condition}${target})`
 }
+
+const deadLeads = (filters: readonly EventFilter[]) => filters.includes('dead') && !filters.includes('party')
 
 // A party's events are read from its rows in event_parties_party, in seq order, and each event
 // then by its seq: CROSS JOIN keeps SQLite to that order, where it could lead with another
-// filter's index and sort all of that filter's rows.
+// filter's index and sort all of that filter's rows. Dead deliveries lead the same way.
 function eventsList(filters: readonly EventFilter[]): string {
   const byParty = filters.includes('party')
-  const seq = byParty ? 'p.seq' : 'e.seq'
+  const byDead = deadLeads(filters)
+  const seq = byParty ? 'p.seq' : byDead ? 'd.event_seq' : 'e.seq'
   const from = byParty
     ? 'event_parties p INDEXED BY event_parties_party CROSS JOIN events e ON e.seq = p.seq'
-    : 'events e'
+    : byDead
+      ? 'deliveries d INDEXED BY deliveries_dead_event CROSS JOIN events e ON e.seq = d.event_seq'
+      : 'events e'
   const conditions = eventFilters(seq)
   const newestFirst = filters.includes('older')
   const given = filters.filter((filter) => conditions[filter] !== '' && filter !== 'older')
+  const dead = byDead ? " AND d.status = 'dead'" : ''
+  // An event dead at two targets is read twice when no target is asked for: listed once.
   return `
-    SELECT e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
+    SELECT${byDead ? ' DISTINCT' : ''} e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
     FROM ${from}
-    WHERE ${newestFirst ? conditions.older : `${seq} > :after`}${given.map((filter) => ` AND ${conditions[filter]}`).join('')}${outcomeCondition(filters, seq)}
+    WHERE ${newestFirst ? conditions.older : `${seq} > :after`}${dead}${given.map((filter) => ` AND ${conditions[filter]}`).join('')}${outcomeCondition(filters, seq)}
     ORDER BY ${seq}${newestFirst ? ' DESC' : ''} LIMIT :limit`
 }
 

@@ -65,6 +65,15 @@ for (const factory of [sqlite, postgres]) {
         { seq: older[1]?.seq, target: 'b', status: 'dead', attempts: 1 },
         { seq: page[0]?.seq, target: 'a', status: 'pending', attempts: 0 },
       ])
+
+      // 5: dead at two targets: listed once.
+      await store.accept([event(5, { targets: ['x', 'y'] })])
+      await store.record(await claimOne('x', now), DEAD, outcome({ now, httpStatus: 410 }))
+      await store.record(await claimOne('y', now), DEAD, outcome({ now, httpStatus: 410 }))
+      expect(await keys('dead')).toEqual([key(5), key(1)])
+      expect(await keys('dead', 'y')).toEqual([key(5)])
+      const oldestFirst = await store.listEvents({ outcome: 'dead', limit: 10 })
+      expect(oldestFirst.map((e) => e.key)).toEqual([key(1), key(5)])
     })
 
     it('reads a received-time range newest first, exactly, from any cursor', async () => {
