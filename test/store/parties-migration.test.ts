@@ -41,7 +41,10 @@ describe('events stored before parties were kept', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
     const path = join(dir, 'relay.sqlite')
     const old = new DatabaseSync(path)
-    const before = SQLITE_MIGRATIONS.length - 1
+    // Brought to the schema just before the one that keeps parties (later ones may follow it).
+    const before = SQLITE_MIGRATIONS.findIndex((migration) =>
+      migration.includes('CREATE TABLE event_parties'),
+    )
     for (const migration of SQLITE_MIGRATIONS.slice(0, before)) old.exec(migration)
     old.exec(`PRAGMA user_version = ${before}`)
     const insert = old.prepare(`
@@ -59,7 +62,9 @@ describe('events stored before parties were kept', () => {
     const schema = await freshSchema('parties_migration')
     cleanups.push(() => schema.drop())
     await withAdmin(async (client) => {
-      const before = POSTGRES_MIGRATIONS.length - 1
+      const before = POSTGRES_MIGRATIONS.findIndex((migration) =>
+        migration.includes('CREATE TABLE event_parties'),
+      )
       await client.query(
         'CREATE TABLE relay_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
       )
