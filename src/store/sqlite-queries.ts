@@ -44,51 +44,76 @@ export const OUTCOME_CONDITIONS = {
 } as const
 
 // How an outcome or target filter reads, by how many rows it leaves, newest first:
-// - dead: the dead deliveries lead (deliveries_dead_event, in their events' order), each event
-//   then by its seq, as a party's rows lead for a party (unless a party leads already);
-// - pending, retrying, paused: the backlog, few rows (deliveries_pending): their events' seqs as
-//   a list, each event then by its seq;
-// - delivered, or a target alone: most events have one, so the events are read in seq order and
-//   each checked by its own deliveries (deliveries_event: a probe of one key each, never a walk
-//   of a target's rows, which the planner, without statistics, would pick).
-function outcomeCondition(filters: readonly EventFilter[], seq: string): string {
+// - a target: its deliveries lead (deliveries_target, or deliveries_dead_target for its dead
+//   ones), each event then by its seq, the outcome checked on that one delivery. Their id order
+//   is their events' seq order: accept writes each event's deliveries right after it, one writer
+//   at a time, and a replay keeps the row;
+// - dead, of any target: the dead deliveries lead (deliveries_dead_event, in their events' order);
+// - pending, retrying, paused: the backlog, few rows (deliveries_pending): their events' seqs as a
+//   list, each event then by its seq;
+// - delivered: most events have one, so the events are read in seq order and each checked by its
+//   own deliveries (deliveries_event, a probe of one key each).
+// A party's rows lead when a party is asked for: the rest is then checked per event.
+type Lead = 'party' | 'target' | 'dead' | 'events'
+
+function leadOf(filters: readonly EventFilter[]): Lead {
+  if (filters.includes('party')) return 'party'
+  if (filters.includes('target')) return 'target'
+  return filters.includes('dead') ? 'dead' : 'events'
+}
+
+const LEADS: Record<Lead, { from: (filters: readonly EventFilter[]) => string; seq: string; order: string }> =
+  {
+    party: {
+      from: () => 'event_parties p INDEXED BY event_parties_party CROSS JOIN events e ON e.seq = p.seq',
+      seq: 'p.seq',
+      order: 'p.seq',
+    },
+    target: {
+      from: (filters) =>
+        `deliveries d INDEXED BY ${filters.includes('dead') ? 'deliveries_dead_target' : 'deliveries_target'} CROSS JOIN events e ON e.seq = d.event_seq`,
+      seq: 'd.event_seq',
+      order: 'd.id',
+    },
+    dead: {
+      from: () => 'deliveries d INDEXED BY deliveries_dead_event CROSS JOIN events e ON e.seq = d.event_seq',
+      seq: 'd.event_seq',
+      order: 'd.event_seq',
+    },
+    events: { from: () => 'events e', seq: 'e.seq', order: 'e.seq' },
+  }
+
+function outcomeCondition(filters: readonly EventFilter[], lead: Lead, seq: string): string {
   const target = filters.includes('target') ? ' AND d.target = :target' : ''
   const outcome = (Object.keys(OUTCOME_CONDITIONS) as (keyof typeof OUTCOME_CONDITIONS)[]).find((name) =>
     filters.includes(name),
   )
-  if (outcome === undefined && target === '') return ''
-  if (outcome === 'dead' && deadLeads(filters)) return target
   const condition = outcome === undefined ? '' : ` AND ${OUTCOME_CONDITIONS[outcome]}`
+  // The leading delivery is the one asked about.
+  if (lead === 'target' || lead === 'dead') return `${condition}${target}`
+  if (outcome === undefined && target === '') return ''
   if (outcome === 'pending' || outcome === 'retrying' || outcome === 'paused') {
     return ` AND ${seq} IN (SELECT d.event_seq FROM deliveries d WHERE true${condition}${target})`
   }
   return ` AND EXISTS (SELECT 1 FROM deliveries d INDEXED BY deliveries_event WHERE d.event_seq = ${seq}${condition}${target})`
 }
 
-const deadLeads = (filters: readonly EventFilter[]) => filters.includes('dead') && !filters.includes('party')
-
 // A party's events are read from its rows in event_parties_party, in seq order, and each event
 // then by its seq: CROSS JOIN keeps SQLite to that order, where it could lead with another
-// filter's index and sort all of that filter's rows. Dead deliveries lead the same way.
+// filter's index and sort all of that filter's rows. A target's or the dead deliveries lead the
+// same way (outcomeCondition).
 function eventsList(filters: readonly EventFilter[]): string {
-  const byParty = filters.includes('party')
-  const byDead = deadLeads(filters)
-  const seq = byParty ? 'p.seq' : byDead ? 'd.event_seq' : 'e.seq'
-  const from = byParty
-    ? 'event_parties p INDEXED BY event_parties_party CROSS JOIN events e ON e.seq = p.seq'
-    : byDead
-      ? 'deliveries d INDEXED BY deliveries_dead_event CROSS JOIN events e ON e.seq = d.event_seq'
-      : 'events e'
+  const lead = leadOf(filters)
+  const { seq, order } = LEADS[lead]
   const conditions = eventFilters(seq)
   const newestFirst = filters.includes('older')
   const given = filters.filter((filter) => conditions[filter] !== '' && filter !== 'older')
-  const dead = byDead ? " AND d.status = 'dead'" : ''
   // An event dead at two targets is read twice when no target is asked for: listed once.
   return `
-    SELECT${byDead ? ' DISTINCT' : ''} e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
-    FROM ${from}
-    WHERE ${newestFirst ? conditions.older : `${seq} > :after`}${dead}${given.map((filter) => ` AND ${conditions[filter]}`).join('')}${outcomeCondition(filters, seq)}
-    ORDER BY ${seq}${newestFirst ? ' DESC' : ''} LIMIT :limit`
+    SELECT${lead === 'dead' ? ' DISTINCT' : ''} e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues
+    FROM ${LEADS[lead].from(filters)}
+    WHERE ${newestFirst ? conditions.older : `${seq} > :after`}${given.map((filter) => ` AND ${conditions[filter]}`).join('')}${outcomeCondition(filters, lead, seq)}
+    ORDER BY ${order}${newestFirst ? ' DESC' : ''} LIMIT :limit`
 }
 
 const DELIVERY_FILTERS = {

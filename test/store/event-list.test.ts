@@ -54,6 +54,18 @@ for (const factory of [sqlite, postgres]) {
       expect(await keys('pending', 'b')).toEqual([key(2)])
       expect(await keys(undefined, 'b')).toEqual([key(2), key(1)])
       expect(await keys('dead', 'a')).toEqual([])
+      // Oldest first too, and from a cursor either way.
+      const ofA = await store.listEvents({ target: 'a', limit: 10 })
+      expect(ofA.map((e) => e.key)).toEqual([key(1), key(2), key(4)])
+      const afterOne = await store.listEvents({ target: 'a', afterSeq: ofA[0]?.seq, limit: 1 })
+      expect(afterOne.map((e) => e.key)).toEqual([key(2)])
+      const beforeFour = await store.listEvents({
+        target: 'a',
+        newestFirst: true,
+        beforeSeq: ofA[2]?.seq,
+        limit: 10,
+      })
+      expect(beforeFour.map((e) => e.key)).toEqual([key(2), key(1)])
 
       const page = await store.listEvents({ newestFirst: true, limit: 2 })
       const older = await store.listEvents({ newestFirst: true, beforeSeq: page[1]?.seq, limit: 2 })
