@@ -13,10 +13,11 @@ const OUTCOME_CASES = `WHEN 'delivered' THEN d.status = 'delivered' WHEN 'pendin
 // The admin list of events: its columns, and the filters but the seq's (listEvents below).
 const EVENT_COLUMNS =
   'e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues'
-const EVENT_CONDITIONS = `($2::boolean IS NULL OR (e.issues IS NULL) = $2)
+const EVENT_FILTERS = `($2::boolean IS NULL OR (e.issues IS NULL) = $2)
       AND ($4::text IS NULL OR e.whatsapp_id = $4) AND ($5::text IS NULL OR e.action = $5)
       AND ($6::bigint IS NULL OR e.received_at >= $6) AND ($7::bigint IS NULL OR e.received_at < $7)
-      AND ($8::text IS NULL OR e.chat = $8) AND ($9::text IS NULL OR e.key = $9)
+      AND ($8::text IS NULL OR e.chat = $8) AND ($9::text IS NULL OR e.key = $9)`
+const EVENT_CONDITIONS = `${EVENT_FILTERS}
       AND (($12::text IS NULL AND $13::text IS NULL) OR EXISTS (
         SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND ($13::text IS NULL OR d.target = $13)
           AND CASE $12::text ${OUTCOME_CASES} ELSE true END))`
@@ -195,6 +196,16 @@ export const SQL = {
     WHERE p.party = $14 AND ${pageOf('p.seq', newestFirst).where} AND ${EVENT_CONDITIONS}
       AND ($10::bigint IS NULL OR p.seq BETWEEN $10 AND $11)
     ORDER BY ${pageOf('p.seq', newestFirst).order} LIMIT $3`,
+  // outcome=dead ($12) without a party: the dead deliveries lead (deliveries_dead_event, or
+  // deliveries_dead_target_event for one target, $13) in their events' order, each event then by
+  // its seq; an event dead at two targets listed once. PostgreSQL's only: SQLite builds it as one
+  // of listEvents' combinations.
+  listDeadEvents: (newestFirst: boolean) => `
+    SELECT DISTINCT ON (d.event_seq) ${EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.status = 'dead' AND $12::text = 'dead' AND ($13::text IS NULL OR d.target = $13)
+      AND ${pageOf('d.event_seq', newestFirst).where} AND ${EVENT_FILTERS}
+      AND ($10::bigint IS NULL OR d.event_seq BETWEEN $10 AND $11)
+    ORDER BY ${pageOf('d.event_seq', newestFirst).order} LIMIT $3`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > $1 ORDER BY id LIMIT $2`,

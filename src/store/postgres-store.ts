@@ -289,7 +289,12 @@ export async function openPostgresStore({
       const range = newestFirst ? { after: 0, before, limit } : { after, limit }
       const bounds = await boundsOf(filter, { deliveries: false, ...range }, boundReads)
       if (bounds === 'empty') return []
-      const statement = partyKey === undefined ? SQL.listEvents : SQL.listPartyEvents
+      const statement =
+        partyKey !== undefined
+          ? SQL.listPartyEvents
+          : outcome === 'dead'
+            ? SQL.listDeadEvents
+            : SQL.listEvents
       const { rows } = await query(statement(newestFirst), [
         newestFirst ? before : after,
         conforming ?? null,
