@@ -255,6 +255,7 @@ async function smallerFindings(
   ingestToken: string,
   admin: ReturnType<typeof clientFrom>['send'],
 ): Promise<Row[]> {
+  // Newest first: the request just made is the first row.
   const refusedRows = async () =>
     (await admin({ method: 'GET', path: '/admin/refused?limit=1000', headers: bearer })).json().refused as {
       status: number
@@ -267,7 +268,7 @@ async function smallerFindings(
     `POST /webhook/${ingestToken} HTTP/1.1\r\nHost: relay\r\nconstructor: sent-as-constructor\r\n` +
       '__proto__: sent-as-proto\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbad',
   )
-  const named = (await refusedRows()).at(-1)?.headers ?? {}
+  const named = (await refusedRows())[0]?.headers ?? {}
   const own = (name: string) =>
     Object.hasOwn(named, name) ? Object.getOwnPropertyDescriptor(named, name)?.value : null
   const headersKept = own('constructor') === 'sent-as-constructor' && own('__proto__') === 'sent-as-proto'
@@ -284,7 +285,7 @@ async function smallerFindings(
     await sleep(100)
     kept = await refusedRows()
   }
-  const keptStatus = kept.length > keptBefore ? kept.at(-1)?.status : 'not kept'
+  const keptStatus = kept.length > keptBefore ? kept[0]?.status : 'not kept'
 
   // Headers that stop coming: the headers timeout (1 s here) cuts the connection.
   await rawExchange(port, 'POST /webhook/x HTTP/1.1\r\nHost: relay\r\n')

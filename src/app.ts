@@ -132,6 +132,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       replicas: () => relay.heartbeat.replicas(),
       now: () => relay.clock.now(),
       alerts: relay.alerts,
+      routing: config.targets,
     })
   }
   if (relay.streams) {

@@ -66,15 +66,17 @@ the relay's first start, unless BACKFILL_SINCE says otherwise (or backfill --sin
 
 Commands that ask a running relay (its admin API; nothing else of the server is needed):
   status                 Store, targets (state, pending, oldest wait), WhatsGate registration
-  events                 Events received, oldest first
+  events                 Events received, newest first, each target's outcome
                          [--session ID] [--action NAME] [--party PHONE|JID] [--chat JID|PHONE]
                          [--nonconforming] [--from TIME] [--to TIME]
+                         [--outcome delivered|pending|retrying|paused|dead] [--target NAME]
                          --party: the events a number (any written form: 79991112233,
                          "+7 999 111-22-33", 79991112233@c.us) or a group jid is the chat,
                          sender, recipient or group participant of; --chat: the chat only
   event <key>            One event (<whatsapp_id>:<action>:<id>): its body, each delivery and
-                         each attempt (status or error, duration, replica, answer)
-  deliveries             Deliveries, oldest first
+                         each attempt (status or error, duration, replica, answer), and why a
+                         target got none
+  deliveries             Deliveries, newest first
                          [--status pending|delivered|dead] [--target NAME] [--session ID]
                          [--from TIME] [--to TIME]
   delivery <id>          One delivery with every attempt
@@ -93,7 +95,8 @@ Options of these:
   --json                 The API's JSON document instead of a table
   --limit N              Rows shown at most (default 100; pages of 1,000 are followed)
   --all                  Every row that matches
-  --after N              Rows after this cursor (the seq or id "more ... --after" names)
+  --before N             Older rows: those before this cursor ("older ...: --before" names it)
+  --after N              Newer rows: those after this cursor ("newer ...: --after" names it)
   TIME                   ISO 8601 (2026-05-01T10:00:00+02:00), a UTC date or date and time
                          (2026-05-01, "2026-05-01 10:00"), or an age: 30m, 2h, 7d
 

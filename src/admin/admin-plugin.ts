@@ -10,7 +10,7 @@ import {
 import type { Registry } from 'prom-client'
 import type { Alerts } from '../alerts/alerts.ts'
 import type { ReplicaStatus } from '../delivery/replica-heartbeat.ts'
-import type { TargetType } from '../delivery/targets.ts'
+import type { Target, TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
 import type { AdminSessionStore, AdminStore, AlertStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
@@ -61,6 +61,8 @@ export interface AdminOptions {
   now: () => number
   /** The alerts loop (alerts/): its channels, and a test message to each. */
   alerts?: Pick<Alerts, 'channels' | 'test'>
+  /** The configured targets as routing reads them: the events' "why not" (routes/event-outcomes.ts). */
+  routing: readonly Target[]
 }
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const

@@ -226,7 +226,6 @@ export const conflictsAnswer = z.object({
   next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
 })
 
-export const eventsAnswer = z.object({ events: z.array(eventRow), next: z.number().int().nullable() })
 export const eventAnswer = eventRow
   .extend({
     headers: headersReceived,
@@ -235,14 +234,10 @@ export const eventAnswer = eventRow
     conflicts: z.array(conflictRow).describe('Copies that came later with a different body, oldest first'),
   })
   .meta({ id: 'EventDetail' })
-export const deliveriesAnswer = z.object({
-  deliveries: z.array(deliveryRow),
-  next: z.number().int().nullable(),
-})
 export const deliveryAnswer = deliveryDetail
 export const replayAnswer = z.object({ replayed: z.number().int() })
 
-export const refusedAnswer = z.object({
+const refusedAnswer = z.object({
   refused: z.array(
     z.object({
       id: z.number().int(),
@@ -384,3 +379,84 @@ export const alertsAnswer = z.object({
 export const alertTestAnswer = z.object({
   queued: z.number().int().describe('Test messages queued, one per channel'),
 })
+// Lists newest first (events, deliveries, refused requests): `before` pages to older rows, `after`
+// to newer ones; each answer gives both cursors. Events also say, row by row, what became of them.
+const olderCursor = wholeNumber(0).describe('The `older` of a page: the rows received before it')
+const newerCursor = wholeNumber(0).describe('The `newer` of a page: the rows received after it')
+const bothWays = {
+  before: olderCursor.optional(),
+  after: newerCursor.optional(),
+}
+const oneWay = (query: { before?: number | undefined; after?: number | undefined }) =>
+  query.before === undefined || query.after === undefined
+const ONE_WAY = { message: 'give before or after, not both', path: ['after'] }
+const pageCursors = {
+  older: z.number().int().nullable().describe('Pass as `before` for the next older page; null: none older'),
+  newer: z
+    .number()
+    .int()
+    .nullable()
+    .describe('Pass as `after` for the next newer page; null: this is the newest'),
+}
+
+export const DELIVERY_OUTCOMES = ['delivered', 'pending', 'retrying', 'paused', 'dead'] as const
+const outcomeChip = z
+  .object({
+    target: z.string(),
+    outcome: z.enum([...DELIVERY_OUTCOMES, 'not_routed']),
+  })
+  .meta({ id: 'TargetOutcome' })
+
+export const eventListQuery = eventsQuery
+  .extend({
+    ...bothWays,
+    outcome: z
+      .enum(DELIVERY_OUTCOMES, `must be one of ${DELIVERY_OUTCOMES.join(', ')}`)
+      .optional()
+      .describe('Events with a delivery of this outcome (to `target` when given)'),
+    target: targetNameSchema.optional().describe('Events with a delivery to this target'),
+  })
+  .refine(oneWay, ONE_WAY)
+
+const eventListRow = eventRow
+  .extend({
+    outcomes: z.array(outcomeChip).describe('Every configured target, and what became of the event there'),
+    preview: z
+      .object({
+        type: z.string().nullable(),
+        text: z.string().nullable().describe('The first words of the message text'),
+      })
+      .nullable()
+      .describe('For a message-bearing event: its type and the start of its text'),
+  })
+  .meta({ id: 'EventListed' })
+
+export const eventListAnswer = z.object({ events: z.array(eventListRow), ...pageCursors })
+
+const routingReason = z
+  .object({
+    kind: z.enum(['sessions', 'events', 'filter', 'added_later']),
+    path: z.string().nullable().describe('For `filter`: the path whose condition failed'),
+    message: z.string(),
+  })
+  .meta({ id: 'RoutingReason' })
+
+export const eventDetailAnswer = eventAnswer
+  .extend({
+    routing: z
+      .array(
+        z.object({
+          target: z.string(),
+          outcome: outcomeChip.shape.outcome,
+          reason: routingReason.nullable().describe('Why a target got no delivery; null when it got one'),
+        }),
+      )
+      .describe('Every configured target: what became of the event there, or why it got none'),
+  })
+  .meta({ id: 'EventDetailRouted' })
+
+export const deliveryListQuery = deliveriesQuery.extend(bothWays).refine(oneWay, ONE_WAY)
+export const deliveryListAnswer = z.object({ deliveries: z.array(deliveryRow), ...pageCursors })
+
+export const refusedListQuery = pageQuery.extend(bothWays).refine(oneWay, ONE_WAY)
+export const refusedListAnswer = refusedAnswer.omit({ next: true }).extend(pageCursors)

@@ -5,9 +5,23 @@ import { parseArgs } from 'node:util'
 
 export const ADMIN_COMMAND_OPTIONS = {
   status: [],
-  events: ['session', 'action', 'chat', 'party', 'from', 'to', 'nonconforming', 'limit', 'after', 'all'],
+  events: [
+    'session',
+    'action',
+    'chat',
+    'party',
+    'from',
+    'to',
+    'nonconforming',
+    'outcome',
+    'target',
+    'limit',
+    'before',
+    'after',
+    'all',
+  ],
   event: [],
-  deliveries: ['status', 'target', 'session', 'from', 'to', 'limit', 'after', 'all'],
+  deliveries: ['status', 'target', 'session', 'from', 'to', 'limit', 'before', 'after', 'all'],
   delivery: [],
   replay: ['event', 'target', 'dead'],
   pause: [],
@@ -33,7 +47,9 @@ const OPTIONS = {
   nonconforming: { type: 'boolean' },
   status: { type: 'string' },
   target: { type: 'string' },
+  outcome: { type: 'string' },
   limit: { type: 'string' },
+  before: { type: 'string' },
   after: { type: 'string' },
   all: { type: 'boolean' },
   event: { type: 'string' },
@@ -51,8 +67,11 @@ export interface AdminOptions {
   json: boolean
   /** The list's filters, named as the API's query names them. */
   filters: Record<string, string>
-  /** At most `limit` rows (the API's pages are followed), or every row with `all`. */
-  page: { limit: number; after?: number; all: boolean }
+  /**
+   * At most `limit` rows (the API's pages are followed), or every row with `all`: newest first,
+   * from the newest, from before `before` (older rows), or from after `after` (newer rows).
+   */
+  page: { limit: number; before?: number; after?: number; all: boolean }
   /** event: its key; delivery: its id; pause and resume: the target's name. */
   subject?: string
   replay?: ReplaySelector
@@ -91,7 +110,7 @@ export function parseAdminCommand(
   if (values.help) return { help: true }
 
   const filters: Record<string, string> = {}
-  for (const name of ['session', 'action', 'chat', 'party', 'status', 'target'] as const) {
+  for (const name of ['session', 'action', 'chat', 'party', 'status', 'target', 'outcome'] as const) {
     const value = values[name]?.trim()
     if (value === '') throw new UsageError(`${command}: --${name} needs a value`)
     if (value !== undefined && command !== 'replay') filters[name] = value
@@ -108,11 +127,20 @@ export function parseAdminCommand(
   }
   const limit = values.limit === undefined ? DEFAULT_LIMIT : count(command, 'limit', values.limit, 1)
   const after = values.after === undefined ? undefined : count(command, 'after', values.after, 0)
+  const before = values.before === undefined ? undefined : count(command, 'before', values.before, 0)
+  if (after !== undefined && before !== undefined) {
+    throw new UsageError(`${command}: --before and --after do not go together`)
+  }
 
   const options: AdminOptions = {
     json: values.json === true,
     filters,
-    page: { limit, all: values.all === true, ...(after !== undefined ? { after } : {}) },
+    page: {
+      limit,
+      all: values.all === true,
+      ...(after !== undefined ? { after } : {}),
+      ...(before !== undefined ? { before } : {}),
+    },
     ...(values.url !== undefined ? { url: values.url } : {}),
   }
   if (values.test) options.test = true

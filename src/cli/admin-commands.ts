@@ -110,35 +110,53 @@ export function show(ctx: AdminContext, document: unknown, lines: () => string[]
 }
 
 /**
- * Rows of a listing, following the API's `next` cursor: up to `limit` rows, or all of them. `next`
- * is where the rows returned stop, null when no more match.
+ * Rows of a listing, newest first, following the API's cursors: up to `limit` rows, or all of
+ * them, from the newest, from before `before` (older pages), or from after `after` (newer pages).
+ * `older` and `newer` are the cursors beyond the rows returned, null when no more rows lie there.
  */
 export async function list<Row>(
   client: AdminClient,
   path: string,
   field: string,
   query: Record<string, string>,
-  { limit, all, after }: AdminOptions['page'],
-): Promise<{ rows: Row[]; next: number | null }> {
-  const rows: Row[] = []
-  let cursor = after
-  let next: number | null = null
+  { limit, all, before, after }: AdminOptions['page'],
+): Promise<{ rows: Row[]; older: number | null; newer: number | null }> {
+  const towardNewer = after !== undefined
+  let rows: Row[] = []
+  let cursor = towardNewer ? after : before
+  let older: number | null = null
+  let newer: number | null = null
+  let first = true
   do {
     const size = all ? API_PAGE : Math.min(API_PAGE, limit - rows.length)
-    const page = await client.get<Record<string, unknown>>(path, { ...query, after: cursor, limit: size })
+    const way = towardNewer ? { after: cursor } : { before: cursor }
+    const page = await client.get<Record<string, unknown>>(path, { ...query, ...way, limit: size })
     const got = page[field]
     if (!Array.isArray(got))
       throw new AdminError(`the relay's answer has no "${field}" list: is this the relay?`)
-    rows.push(...(got as Row[]))
-    next = typeof page.next === 'number' ? page.next : null
-    cursor = next ?? undefined
-  } while (next !== null && (all || rows.length < limit))
-  return { rows, next }
+    const pageOlder = typeof page.older === 'number' ? page.older : null
+    const pageNewer = typeof page.newer === 'number' ? page.newer : null
+    // Newer pages go above the rows so far, older ones below: newest first throughout.
+    rows = towardNewer ? [...(got as Row[]), ...rows] : [...rows, ...(got as Row[])]
+    if (towardNewer) {
+      newer = pageNewer
+      if (first) older = pageOlder
+    } else {
+      older = pageOlder
+      if (first) newer = pageNewer
+    }
+    first = false
+    cursor = (towardNewer ? newer : older) ?? undefined
+  } while (cursor !== undefined && (all || rows.length < limit))
+  return { rows, older, newer }
 }
 
-function moreHint(next: number | null, what: string): string[] {
-  if (next === null) return []
-  return ['', `more ${what} after this page: --after ${next} (or --all)`]
+function moreHint(older: number | null, newer: number | null, what: string): string[] {
+  return [
+    ...(older === null && newer === null ? [] : ['']),
+    ...(older === null ? [] : [`older ${what}: --before ${older} (or --all)`]),
+    ...(newer === null ? [] : [`newer ${what}: --after ${newer}`]),
+  ]
 }
 
 const status: AdminRun = async (ctx) => {
@@ -151,28 +169,30 @@ const status: AdminRun = async (ctx) => {
 }
 
 const events: AdminRun = async (ctx) => {
-  const { rows, next } = await list<EventRow>(
+  const { rows, older, newer } = await list<EventRow>(
     ctx.client,
     '/admin/events',
     'events',
     ctx.options.filters,
     ctx.options.page,
   )
-  show(ctx, { events: rows, next }, () =>
-    rows.length === 0 ? ['no events match'] : [...eventsTable(rows), ...moreHint(next, 'events')],
+  show(ctx, { events: rows, older, newer }, () =>
+    rows.length === 0 ? ['no events match'] : [...eventsTable(rows), ...moreHint(older, newer, 'events')],
   )
 }
 
 const deliveries: AdminRun = async (ctx) => {
-  const { rows, next } = await list<DeliveryRow>(
+  const { rows, older, newer } = await list<DeliveryRow>(
     ctx.client,
     '/admin/deliveries',
     'deliveries',
     ctx.options.filters,
     ctx.options.page,
   )
-  show(ctx, { deliveries: rows, next }, () =>
-    rows.length === 0 ? ['no deliveries match'] : [...deliveriesTable(rows), ...moreHint(next, 'deliveries')],
+  show(ctx, { deliveries: rows, older, newer }, () =>
+    rows.length === 0
+      ? ['no deliveries match']
+      : [...deliveriesTable(rows), ...moreHint(older, newer, 'deliveries')],
   )
 }
 

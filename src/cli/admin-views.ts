@@ -19,6 +19,8 @@ export interface EventRow {
   issues: Issue[] | null
   /** The chat, where the relay reports it (newer relays). */
   chat?: string | null
+  /** What became of it at each configured target (newer relays). */
+  outcomes?: { target: string; outcome: string }[]
 }
 
 export interface Attempt {
@@ -52,6 +54,8 @@ export interface EventDetail extends EventRow {
   body: string
   bodyEncoding: 'utf8' | 'base64'
   deliveries: DeliveryDetail[]
+  /** Every configured target, and why one got no delivery (newer relays). */
+  routing?: { target: string; outcome: string; reason: { message: string } | null }[]
 }
 
 export interface Status {
@@ -82,12 +86,21 @@ const BODY_SHOWN = 4000
 
 export function eventsTable(events: EventRow[]): string[] {
   const withChat = events.some((e) => typeof e.chat === 'string')
-  const headers = ['SEQ', 'RECEIVED', 'KEY', ...(withChat ? ['CHAT'] : []), 'ISSUES']
+  const withOutcomes = events.some((e) => Array.isArray(e.outcomes))
+  const headers = [
+    'SEQ',
+    'RECEIVED',
+    'KEY',
+    ...(withChat ? ['CHAT'] : []),
+    ...(withOutcomes ? ['OUTCOMES'] : []),
+    'ISSUES',
+  ]
   const rows = events.map((e) => [
     String(e.seq),
     iso(e.receivedAt),
     e.key,
     ...(withChat ? [e.chat ?? '-'] : []),
+    ...(withOutcomes ? [(e.outcomes ?? []).map((o) => `${o.target}:${o.outcome}`).join(' ') || '-'] : []),
     issuesText(e.issues),
   ])
   return table(headers, rows)
@@ -125,9 +138,14 @@ export function eventView(event: EventDetail): string[] {
     ...bodyLines(event),
     '',
   ]
-  if (event.deliveries.length === 0) {
+  const notRouted = (event.routing ?? []).filter((target) => target.reason !== null)
+  if (event.deliveries.length === 0 && event.routing === undefined) {
     lines.push('no delivery: no configured target takes this event (its action or session)')
   }
+  for (const target of notRouted) {
+    lines.push(`not routed to ${clean(target.target)}: ${clean(target.reason?.message ?? '')}`)
+  }
+  if (notRouted.length > 0) lines.push('')
   for (const delivery of event.deliveries) lines.push(...deliveryView(delivery), '')
   return trimEnd(lines)
 }

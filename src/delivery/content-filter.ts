@@ -13,8 +13,14 @@
 
 import { z } from 'zod'
 
-/** Does the event pass the filter? Never throws, whatever the event. */
-export type EventFilter = (event: unknown) => boolean
+/**
+ * Does the event pass the filter? Never throws, whatever the event. `miss` says why one does not:
+ * the dotted path whose condition failed (of an `$or`, each alternative's), or null when it passes.
+ */
+export type EventFilter = ((event: unknown) => boolean) & { readonly miss: (event: unknown) => string | null }
+
+/** The path a filter (or part of one) fails at for an event; null: it passes. */
+type Check = (event: unknown) => string | null
 
 type Scalar = string | number | boolean | null
 /** A test of the value found at one path (undefined = the path does not exist). */
@@ -45,14 +51,15 @@ export const filterSchema = z.unknown().transform((input, ctx): EventFilter => {
 
 /** Compiles a filter into its predicate. Throws FilterSyntaxError naming the offending path. */
 export function compileFilter(input: unknown): EventFilter {
-  return filterOf(input, [])
+  const miss = filterOf(input, [])
+  return Object.assign((event: unknown) => miss(event) === null, { miss })
 }
 
 const SCALAR = 'a string, number, boolean or null'
 
-function filterOf(input: unknown, at: Path): EventFilter {
+function filterOf(input: unknown, at: Path): Check {
   if (!isPlainObject(input)) throw new FilterSyntaxError(at, 'expected an object of dotted paths')
-  const parts: EventFilter[] = []
+  const parts: Check[] = []
   for (const [key, value] of Object.entries(input)) {
     const here = [...at, key]
     if (key === '$and' || key === '$or') parts.push(listOf(key, value, here))
@@ -62,7 +69,7 @@ function filterOf(input: unknown, at: Path): EventFilter {
   return allOf(parts)
 }
 
-function listOf(operator: '$and' | '$or', value: unknown, at: Path): EventFilter {
+function listOf(operator: '$and' | '$or', value: unknown, at: Path): Check {
   if (!Array.isArray(value) || value.length === 0) {
     throw new FilterSyntaxError(at, 'expected a non-empty list of filters')
   }
@@ -70,7 +77,7 @@ function listOf(operator: '$and' | '$or', value: unknown, at: Path): EventFilter
   return operator === '$and' ? allOf(filters) : anyOf(filters)
 }
 
-function conditionOf(path: string, value: unknown, at: Path): EventFilter {
+function conditionOf(path: string, value: unknown, at: Path): Check {
   const segments = path.split('.')
   if (segments.some((segment) => segment === '')) {
     throw new FilterSyntaxError(at, 'not a dotted path (a part is empty)')
@@ -78,10 +85,10 @@ function conditionOf(path: string, value: unknown, at: Path): EventFilter {
   const read = readerOf(segments)
   if (isPlainObject(value)) {
     const test = operatorsOf(value, at)
-    return (event) => test(read(event))
+    return (event) => (test(read(event)) ? null : path)
   }
   if (!isScalar(value)) throw new FilterSyntaxError(at, `expected ${SCALAR}, or an object of operators`)
-  return (event) => read(event) === value
+  return (event) => (read(event) === value ? null : path)
 }
 
 function operatorsOf(input: Record<string, unknown>, at: Path): ValueTest {
@@ -161,15 +168,29 @@ function readerOf(segments: readonly string[]): (event: unknown) => unknown {
   }
 }
 
-function allOf(filters: EventFilter[]): EventFilter {
-  if (filters.length === 0) return () => true
-  if (filters.length === 1) return filters[0] as EventFilter
-  return (event) => filters.every((filter) => filter(event))
+function allOf(checks: Check[]): Check {
+  if (checks.length === 0) return () => null
+  if (checks.length === 1) return checks[0] as Check
+  return (event) => {
+    for (const check of checks) {
+      const miss = check(event)
+      if (miss !== null) return miss
+    }
+    return null
+  }
 }
 
-function anyOf(filters: EventFilter[]): EventFilter {
-  if (filters.length === 1) return filters[0] as EventFilter
-  return (event) => filters.some((filter) => filter(event))
+function anyOf(checks: Check[]): Check {
+  if (checks.length === 1) return checks[0] as Check
+  return (event) => {
+    const misses: string[] = []
+    for (const check of checks) {
+      const miss = check(event)
+      if (miss === null) return null
+      misses.push(miss)
+    }
+    return misses.join(' or ')
+  }
 }
 
 function isScalar(value: unknown): value is Scalar {

@@ -35,10 +35,21 @@ function orderingKeyOf(target: Target, lane: string): string | null {
  * and only for a target that has one.
  */
 export function targetWants(target: Target, event: IncomingEvent): boolean {
+  return routingMiss(target, event) === null
+}
+
+/**
+ * Why a target does not take an event (the operator's "why not"), or null when it does: its
+ * `events` lack the action, its `sessions` the session, or its filter failed at `path`.
+ */
+export type RoutingMiss = { kind: 'events' } | { kind: 'sessions' } | { kind: 'filter'; path: string }
+
+export function routingMiss(target: Target, event: IncomingEvent): RoutingMiss | null {
   const action = event.event_action
-  if (!target.events.includes('*') && !target.events.includes(action)) return false
-  if (target.sessions !== null && !target.sessions.includes(event.whatsapp_id)) return false
-  return target.filter === undefined || target.filter(event)
+  if (!target.events.includes('*') && !target.events.includes(action)) return { kind: 'events' }
+  if (target.sessions !== null && !target.sessions.includes(event.whatsapp_id)) return { kind: 'sessions' }
+  const path = target.filter === undefined ? null : target.filter.miss(event)
+  return path === null ? null : { kind: 'filter', path }
 }
 
 /**

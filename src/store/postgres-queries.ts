@@ -2,13 +2,29 @@
 // Same names, in the same order, as sqlite-queries.ts; a statement only one store needs says why.
 // Writes here take a batch as arrays (unnest): one round trip however many rows.
 
+// An event list's outcome filter ($12; its target $13) as a condition on one delivery: the custom plan keeps
+// only the branch asked for (sqlite-queries.ts OUTCOME_CONDITIONS says the same per outcome).
+const OUTCOME_CASES = `WHEN 'delivered' THEN d.status = 'delivered' WHEN 'pending' THEN d.status = 'pending'
+          WHEN 'retrying' THEN d.status = 'pending' AND d.attempts > 0
+          WHEN 'paused' THEN d.status = 'pending'
+            AND d.target IN (SELECT target FROM target_state WHERE paused_at IS NOT NULL)
+          WHEN 'dead' THEN d.status = 'dead'`
+
 // The admin list of events: its columns, and the filters but the seq's (listEvents below).
 const EVENT_COLUMNS =
   'e.seq, e.key, e.whatsapp_id, e.event_id, e.action, e.event_date, e.chat, e.received_at, e.issues'
-const EVENT_CONDITIONS = `($2::boolean IS NULL OR (e.issues IS NULL) = $2)
+const EVENT_FILTERS = `($2::boolean IS NULL OR (e.issues IS NULL) = $2)
       AND ($4::text IS NULL OR e.whatsapp_id = $4) AND ($5::text IS NULL OR e.action = $5)
       AND ($6::bigint IS NULL OR e.received_at >= $6) AND ($7::bigint IS NULL OR e.received_at < $7)
       AND ($8::text IS NULL OR e.chat = $8) AND ($9::text IS NULL OR e.key = $9)`
+const EVENT_CONDITIONS = `${EVENT_FILTERS}
+      AND (($12::text IS NULL AND $13::text IS NULL) OR EXISTS (
+        SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND ($13::text IS NULL OR d.target = $13)
+          AND CASE $12::text ${OUTCOME_CASES} ELSE true END))`
+
+// Oldest first from after $1, or newest first from before it: the same statement read either way.
+const pageOf = (seq: string, newestFirst: boolean) =>
+  newestFirst ? { where: `${seq} < $1`, order: `${seq} DESC` } : { where: `${seq} > $1`, order: seq }
 
 export const SQL = {
   // accept. Replicas write at once, so accept locks each (target, ordering key) it writes first
@@ -168,33 +184,48 @@ export const SQL = {
   // `$n IS NULL OR ...` folds away and the indexes of the filters given serve (SQLite has to build
   // one statement per combination for that, see sqlite-queries.ts). $10 and $11 bound a
   // received-time range in seq order when the store has read them (time-range.ts).
-  listEvents: `
+  listEvents: (newestFirst: boolean) => `
     SELECT ${EVENT_COLUMNS} FROM events e
-    WHERE e.seq > $1 AND ${EVENT_CONDITIONS} AND ($10::bigint IS NULL OR e.seq BETWEEN $10 AND $11)
-    ORDER BY e.seq LIMIT $3`,
+    WHERE ${pageOf('e.seq', newestFirst).where} AND ${EVENT_CONDITIONS}
+      AND ($10::bigint IS NULL OR e.seq BETWEEN $10 AND $11)
+    ORDER BY ${pageOf('e.seq', newestFirst).order} LIMIT $3`,
   // A party's events: its rows of event_parties_party in seq order, each event then by its seq.
   // PostgreSQL's only: SQLite builds it as one of listEvents' combinations.
-  listPartyEvents: `
+  listPartyEvents: (newestFirst: boolean) => `
     SELECT ${EVENT_COLUMNS} FROM event_parties p JOIN events e ON e.seq = p.seq
-    WHERE p.party = $12 AND p.seq > $1 AND ${EVENT_CONDITIONS}
+    WHERE p.party = $14 AND ${pageOf('p.seq', newestFirst).where} AND ${EVENT_CONDITIONS}
       AND ($10::bigint IS NULL OR p.seq BETWEEN $10 AND $11)
-    ORDER BY p.seq LIMIT $3`,
+    ORDER BY ${pageOf('p.seq', newestFirst).order} LIMIT $3`,
+  // outcome=dead ($12) without a party: the dead deliveries lead (deliveries_dead_event, or
+  // deliveries_dead_target_event for one target, $13) in their events' order, each event then by
+  // its seq; an event dead at two targets listed once. PostgreSQL's only: SQLite builds it as one
+  // of listEvents' combinations.
+  listDeadEvents: (newestFirst: boolean) => `
+    SELECT DISTINCT ON (d.event_seq) ${EVENT_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+    WHERE d.status = 'dead' AND $12::text = 'dead' AND ($13::text IS NULL OR d.target = $13)
+      AND ${pageOf('d.event_seq', newestFirst).where} AND ${EVENT_FILTERS}
+      AND ($10::bigint IS NULL OR d.event_seq BETWEEN $10 AND $11)
+    ORDER BY ${pageOf('d.event_seq', newestFirst).order} LIMIT $3`,
   listRefused: `
     SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
     WHERE id > $1 ORDER BY id LIMIT $2`,
+  listRefusedNewest: `
+    SELECT id, received_at, reason, status, headers, body, body_size FROM refused_requests
+    WHERE id < $1 ORDER BY id DESC LIMIT $2`,
   listConflicts: `
     SELECT c.id, e.key, c.received_at, c.headers, c.body
     FROM event_conflicts c JOIN events e ON e.seq = c.event_seq
     WHERE c.id < $1 ORDER BY c.id DESC LIMIT $2`,
-  listDeliveries: `
+  listDeliveries: (newestFirst: boolean) => `
     SELECT d.id, d.target, d.status, e.key, e.whatsapp_id, e.action, d.attempts, d.next_attempt_at,
            d.last_status, d.last_error, e.received_at, d.finished_at
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
-    WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.target = $2) AND d.id > $3
+    WHERE ($1::text IS NULL OR d.status = $1) AND ($2::text IS NULL OR d.target = $2)
+      AND ${pageOf('d.id', newestFirst).where.replace('$1', '$3')}
       AND ($5::text IS NULL OR e.whatsapp_id = $5)
       AND ($6::bigint IS NULL OR e.received_at >= $6) AND ($7::bigint IS NULL OR e.received_at < $7)
       AND ($8::bigint IS NULL OR d.id BETWEEN $8 AND $9)
-    ORDER BY d.id LIMIT $4`,
+    ORDER BY ${pageOf('d.id', newestFirst).order} LIMIT $4`,
   // A received-time range in seq order (time-range.ts): where its ends fall, cheaply, and then, if
   // worth it, its exact lowest and highest seq, read from events_received alone; for deliveries,
   // the lowest and highest id of those events' deliveries, from deliveries_event alone. `+ 0`

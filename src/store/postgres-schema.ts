@@ -232,6 +232,13 @@ export const POSTGRES_MIGRATIONS: string[] = [
     value text NOT NULL
   );
   `,
+  // The event list's outcome=dead (admin/routes/events.ts), newest first: the dead deliveries in
+  // their events' order, of every target or of one, read backwards until a page is found
+  // (postgres-queries.ts listDeadEvents). Written only as a delivery dies.
+  `
+  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_target_event ON deliveries (target, event_seq) WHERE status = 'dead';
+  `,
 ]
 /**
  * Brings the schema up to date in one transaction. Replicas starting together queue on an

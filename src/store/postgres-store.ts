@@ -27,6 +27,7 @@ import { StoreUnavailableError } from './errors.ts'
 import { postgresAdminSessions } from './postgres-admin-sessions.ts'
 import { postgresAlerts } from './postgres-alerts.ts'
 import { keepConflicts } from './postgres-conflicts.ts'
+import { postgresEventSummaries } from './postgres-event-list.ts'
 import { postgresHeartbeats } from './postgres-heartbeats.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
@@ -280,15 +281,27 @@ export async function openPostgresStore({
         receivedFrom,
         receivedBefore,
         afterSeq,
+        newestFirst = false,
+        beforeSeq,
+        outcome,
+        target,
         limit,
       } = filter
+      const before = beforeSeq ?? Number.MAX_SAFE_INTEGER
       const after = afterSeq ?? 0
       const partyKey = party === undefined ? undefined : partyOf(party)
       if (partyKey === null) return []
-      const bounds = await boundsOf(filter, { deliveries: false, after, limit }, boundReads)
+      const range = newestFirst ? { after: 0, before, limit } : { after, limit }
+      const bounds = await boundsOf(filter, { deliveries: false, ...range }, boundReads)
       if (bounds === 'empty') return []
-      const { rows } = await query(partyKey === undefined ? SQL.listEvents : SQL.listPartyEvents, [
-        after,
+      const statement =
+        partyKey !== undefined
+          ? SQL.listPartyEvents
+          : outcome === 'dead'
+            ? SQL.listDeadEvents
+            : SQL.listEvents
+      const { rows } = await query(statement(newestFirst), [
+        newestFirst ? before : after,
         conforming ?? null,
         limit,
         whatsappId ?? null,
@@ -299,13 +312,17 @@ export async function openPostgresStore({
         key ?? null,
         bounds?.low ?? null,
         bounds?.high ?? null,
+        outcome ?? null,
+        target ?? null,
         ...(partyKey === undefined ? [] : [partyKey]),
       ])
       return rows.map(toEventRow)
     },
 
-    async listRefused({ afterId, limit }) {
-      const { rows } = await query(SQL.listRefused, [afterId ?? 0, limit])
+    async listRefused({ afterId, newestFirst, beforeId, limit }) {
+      const { rows } = newestFirst
+        ? await query(SQL.listRefusedNewest, [beforeId ?? Number.MAX_SAFE_INTEGER, limit])
+        : await query(SQL.listRefused, [afterId ?? 0, limit])
       return rows.map((row) => toRefusedRow(row, row.body as Buffer | null))
     },
 
@@ -316,13 +333,16 @@ export async function openPostgresStore({
 
     async listDeliveries(filter) {
       const { status, target, whatsappId, receivedFrom, receivedBefore, afterId, limit } = filter
+      const { newestFirst = false, beforeId } = filter
+      const before = beforeId ?? Number.MAX_SAFE_INTEGER
       const after = afterId ?? 0
-      const bounds = await boundsOf(filter, { deliveries: true, after, limit }, boundReads)
+      const range = newestFirst ? { after: 0, before, limit } : { after, limit }
+      const bounds = await boundsOf(filter, { deliveries: true, ...range }, boundReads)
       if (bounds === 'empty') return []
-      const { rows } = await query(SQL.listDeliveries, [
+      const { rows } = await query(SQL.listDeliveries(newestFirst), [
         status ?? null,
         target ?? null,
-        after,
+        newestFirst ? before : after,
         limit,
         whatsappId ?? null,
         receivedFrom ?? null,
@@ -331,6 +351,10 @@ export async function openPostgresStore({
         bounds?.high ?? null,
       ])
       return rows.map(toDeliveryRow)
+    },
+
+    async eventSummaries(seqs) {
+      return postgresEventSummaries(query, seqs)
     },
 
     async getDelivery(id) {

@@ -201,4 +201,10 @@ export const SQLITE_MIGRATIONS: string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // The event list's outcome=dead (admin/routes/events.ts), newest first: the dead deliveries in
+  // their events' order, read backwards until a page is found (sqlite-queries.ts eventsList).
+  // Written only as a delivery dies.
+  `
+  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
+  `,
 ]

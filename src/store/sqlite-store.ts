@@ -27,6 +27,7 @@ import {
 } from './rows.ts'
 import { sqliteAdminSessions } from './sqlite-admin-sessions.ts'
 import { sqliteAlerts } from './sqlite-alerts.ts'
+import { sqliteEventSummaries } from './sqlite-event-list.ts'
 import { sqliteHeartbeats } from './sqlite-heartbeats.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
@@ -91,6 +92,7 @@ export function openSqliteStore({
   migrate(db)
 
   const sql = prepare(db)
+  const summaries = sqliteEventSummaries(db)
   const lists = {
     events: preparedPerFilters(db, SQL.listEvents),
     deliveries: preparedPerFilters(db, SQL.listDeliveries),
@@ -281,12 +283,18 @@ export function openSqliteStore({
         receivedFrom,
         receivedBefore,
         afterSeq,
+        newestFirst,
+        beforeSeq,
+        outcome,
+        target,
         limit,
       } = query
-      const page = { after: afterSeq ?? 0, limit }
+      const before = beforeSeq ?? Number.MAX_SAFE_INTEGER
+      const page: Record<string, number> = newestFirst ? { before, limit } : { after: afterSeq ?? 0, limit }
       const partyKey = party === undefined ? undefined : partyOf(party)
       if (partyKey === null) return []
-      const bounds = await boundsOf(query, { deliveries: false, ...page }, boundReads)
+      const range = newestFirst ? { after: 0, before, limit } : { after: afterSeq ?? 0, limit }
+      const bounds = await boundsOf(query, { deliveries: false, ...range }, boundReads)
       if (bounds === 'empty') return []
       const given = {
         conforming: conforming === true,
@@ -299,8 +307,16 @@ export function openSqliteStore({
         from: receivedFrom !== undefined,
         to: receivedBefore !== undefined,
         bounds: bounds !== null,
+        older: newestFirst === true,
+        delivered: outcome === 'delivered',
+        pending: outcome === 'pending',
+        retrying: outcome === 'retrying',
+        paused: outcome === 'paused',
+        dead: outcome === 'dead',
+        target: target !== undefined,
       } satisfies Record<EventFilter, boolean>
       const rows = lists.events(given).all({
+        ...(target !== undefined && { target }),
         ...(whatsappId !== undefined && { session: whatsappId }),
         ...(action !== undefined && { action }),
         ...(chat !== undefined && { chat: chatOfFilter(chat) }),
@@ -314,10 +330,11 @@ export function openSqliteStore({
       return rows.map(toEventRow)
     },
 
-    async listRefused({ afterId, limit }) {
-      return sql.listRefused
-        .all(afterId ?? 0, limit)
-        .map((row) => toRefusedRow(row, row.body === null ? null : asBuffer(row.body as Uint8Array)))
+    async listRefused({ afterId, newestFirst, beforeId, limit }) {
+      const rows = newestFirst
+        ? sql.listRefusedNewest.all(beforeId ?? Number.MAX_SAFE_INTEGER, limit)
+        : sql.listRefused.all(afterId ?? 0, limit)
+      return rows.map((row) => toRefusedRow(row, row.body === null ? null : asBuffer(row.body as Uint8Array)))
     },
 
     async listConflicts({ afterId, limit }) {
@@ -327,9 +344,21 @@ export function openSqliteStore({
     },
 
     async listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]> {
-      const { status, target, whatsappId, receivedFrom, receivedBefore, afterId, limit } = query
-      const page = { after: afterId ?? 0, limit }
-      const bounds = await boundsOf(query, { deliveries: true, ...page }, boundReads)
+      const {
+        status,
+        target,
+        whatsappId,
+        receivedFrom,
+        receivedBefore,
+        afterId,
+        newestFirst,
+        beforeId,
+        limit,
+      } = query
+      const before = beforeId ?? Number.MAX_SAFE_INTEGER
+      const page: Record<string, number> = newestFirst ? { before, limit } : { after: afterId ?? 0, limit }
+      const range = newestFirst ? { after: 0, before, limit } : { after: afterId ?? 0, limit }
+      const bounds = await boundsOf(query, { deliveries: true, ...range }, boundReads)
       if (bounds === 'empty') return []
       const given = {
         pending: status === 'pending',
@@ -340,6 +369,7 @@ export function openSqliteStore({
         from: receivedFrom !== undefined,
         to: receivedBefore !== undefined,
         bounds: bounds !== null,
+        older: newestFirst === true,
       } satisfies Record<DeliveryFilter, boolean>
       const rows = lists.deliveries(given).all({
         ...(target !== undefined && { target }),
@@ -350,6 +380,10 @@ export function openSqliteStore({
         ...page,
       })
       return rows.map(toDeliveryRow)
+    },
+
+    async eventSummaries(seqs) {
+      return summaries(seqs)
     },
 
     // Reads run on the connection that writes, between transactions: each sees one state.

@@ -23,6 +23,8 @@ export interface TimeRangeRead {
   /** The seq a page starts after (for deliveries, that of the delivery's event). */
   afterSeq: number
   limit: number
+  /** Newest first: the page reads backwards from below this seq (Infinity: from the newest). */
+  beforeSeq?: number
   /**
    * What reading the bounds costs per event of the range, against a row read in seq order: an
    * index entry of events_received (events), and those of deliveries_event too (deliveries).
@@ -38,10 +40,16 @@ export function worthBounding(probe: TimeRangeProbe, read: TimeRangeRead): boole
   const end = probe.last + 1
   const start = receivedFrom === undefined ? 0 : (probe.start ?? end)
   const stop = receivedBefore === undefined ? end : (probe.stop ?? end)
+  const bounded = Math.max(0, stop - start) * boundCost + limit
+  if (read.beforeSeq !== undefined) {
+    // Backwards: down to the range, then a page of it, or on to the start when it holds no page.
+    const top = Math.min(read.beforeSeq, end)
+    const below = Math.min(top, stop)
+    return bounded < Math.max(0, top - stop) + (below - start >= limit ? limit : below)
+  }
   const first = Math.max(start, afterSeq)
   // In seq order: up to the range, then a page of it, or on to the end when it holds no page.
   const bySeq = Math.max(0, start - afterSeq) + (stop - first >= limit ? limit : end - first)
-  const bounded = Math.max(0, stop - start) * boundCost + limit
   return bounded < bySeq
 }
 
@@ -80,16 +88,24 @@ export interface BoundReads {
  */
 export async function boundsOf(
   query: EventQuery | DeliveryQuery,
-  list: { deliveries: boolean; after: number; limit: number },
+  list: { deliveries: boolean; after: number; limit: number; before?: number },
   reads: BoundReads,
 ): Promise<Bounds | 'empty' | null> {
   const { receivedFrom, receivedBefore } = query
   if (receivedFrom === undefined && receivedBefore === undefined) return null
-  const { deliveries, after, limit } = list
-  const probe = await reads.probe(receivedFrom ?? null, receivedBefore ?? null, deliveries ? after : null)
-  const afterSeq = deliveries ? (probe.after_seq ?? 0) : after
+  const { deliveries, after, limit, before } = list
+  // A newest-first page reads from its `before` cursor down: that one's seq is what the probe needs.
+  const cursor = before === undefined ? after : Number.isFinite(before) ? before : null
+  const probe = await reads.probe(receivedFrom ?? null, receivedBefore ?? null, deliveries ? cursor : null)
+  const cursorSeq = deliveries
+    ? (probe.after_seq ?? (before === undefined ? 0 : Infinity))
+    : (cursor ?? Infinity)
   const boundCost = deliveries ? reads.costs.deliveries : reads.costs.events
-  if (!worthBounding(probe, { receivedFrom, receivedBefore, afterSeq, limit, boundCost })) return null
+  const read =
+    before === undefined
+      ? { receivedFrom, receivedBefore, afterSeq: cursorSeq, limit, boundCost }
+      : { receivedFrom, receivedBefore, afterSeq: 0, beforeSeq: cursorSeq, limit, boundCost }
+  if (!worthBounding(probe, read)) return null
   const range = timeBounds(receivedFrom, receivedBefore)
   const seqs = await reads.seqs(range.from, range.to)
   if (seqs.low === null || seqs.high === null) return 'empty'

@@ -285,21 +285,54 @@ export interface EventQuery {
   receivedFrom?: number
   /** Received before this time (ms since the epoch). */
   receivedBefore?: number
-  /** Events stored after this one (keyset pagination). */
+  /** Events stored after this one (keyset pagination), oldest first. */
   afterSeq?: number
+  /** Newest first, from the newest or from before `beforeSeq` (the receive order read backwards). */
+  newestFirst?: boolean
+  /** With newestFirst: events stored before this one. */
+  beforeSeq?: number
+  /** Events with a delivery of this outcome (to `target` when given). */
+  outcome?: DeliveryOutcome
+  /** Events with a delivery to this target (of `outcome` when given). */
+  target?: string
   limit: number
+}
+
+/**
+ * What became of a delivery, as an event list filters by it: `pending` not finished (tried or
+ * not), `retrying` pending after a failed attempt, `paused` pending for a paused target.
+ */
+export type DeliveryOutcome = 'delivered' | 'pending' | 'retrying' | 'paused' | 'dead'
+
+/** The delivery of one listed event to one target, as its row shows it (AdminStore.eventSummaries). */
+export interface EventDeliverySummary {
+  seq: number
+  target: string
+  status: DeliveryStatus
+  attempts: number
 }
 
 export interface PageQuery {
   /** Rows with an id above this one (keyset pagination). */
   afterId?: number
+  /** Newest first, from the newest or from below `beforeId`. */
+  newestFirst?: boolean
+  /** With newestFirst: rows with an id below this one. */
+  beforeId?: number
   limit: number
 }
 
 export interface AdminStore {
   listEvents(query: EventQuery): Promise<EventRow[]>
-  /** The refused requests kept, oldest first. */
+  /** The refused requests kept, oldest first (newest first when asked). */
   listRefused(query: PageQuery): Promise<RefusedRow[]>
+  /**
+   * What a page of events shows in its rows: their bodies (for a preview) and their deliveries,
+   * by seq. Events no longer stored are left out.
+   */
+  eventSummaries(
+    seqs: readonly number[],
+  ): Promise<{ bodies: Map<number, Buffer>; deliveries: EventDeliverySummary[] }>
   /** The conflicting copies kept, newest first: `afterId` pages on to those older than it. */
   listConflicts(query: PageQuery): Promise<ConflictRow[]>
   listDeliveries(query: DeliveryQuery): Promise<DeliveryRow[]>

@@ -78,19 +78,36 @@ describe('admin API', () => {
     expect(detail.body).not.toContain('c2VjcmV0')
   })
 
-  it('lists events, conforming or not, page by page, and names a bad filter', async () => {
+  it('lists events newest first, conforming or not, page by page both ways, and names a bad filter', async () => {
     sink = await startSink()
     relay = await buildTestApp({ ADMIN_TOKEN })
     for (let id = 1; id <= 3; id++) await relay.post(wgEvent({ id }))
     const drifted = JSON.parse(wgEvent({ id: 4 }))
     await relay.post(JSON.stringify({ ...drifted, event_date: '2022-09-07T18:29:37Z' }))
 
-    const page = await relay.app.inject({ url: '/admin/events?limit=2', headers: auth })
-    const { events, next } = page.json()
-    expect(events.map((e: { eventId: string }) => e.eventId)).toEqual(['1', '2'])
-    expect(events[0]).toMatchObject({ action: 'message', eventDate: '2022-09-07 18:29:37', issues: null })
-    const rest = await relay.app.inject({ url: `/admin/events?after=${next}`, headers: auth })
-    expect(rest.json().events.map((e: { eventId: string }) => e.eventId)).toEqual(['3', '4'])
+    const ids = (events: { eventId: string }[]) => events.map((e) => e.eventId)
+    const get = async (query: string) =>
+      (await relay.app.inject({ url: `/admin/events${query}`, headers: auth })).json()
+    const latest = await get('?limit=2')
+    expect(ids(latest.events)).toEqual(['4', '3'])
+    expect(latest.newer).toBeNull()
+    expect(latest.events[1]).toMatchObject({
+      action: 'message',
+      eventDate: '2022-09-07 18:29:37',
+      issues: null,
+    })
+    const older = await get(`?limit=2&before=${latest.older}`)
+    expect(ids(older.events)).toEqual(['2', '1'])
+    expect(older.older).toBeNull()
+    // And back: the page newer than the oldest one, newest first still, then nothing newer.
+    const newer = await get(`?limit=2&after=${older.newer}`)
+    expect(ids(newer.events)).toEqual(['4', '3'])
+    expect(newer.older).toBe(latest.older)
+    expect(ids((await get(`?limit=2&before=${newer.older}`)).events)).toEqual(['2', '1'])
+    expect(newer.newer).toBeNull()
+    expect((await get(`?limit=2&after=${latest.events[0].seq}`)).events).toEqual([])
+    const both = await relay.app.inject({ url: '/admin/events?before=3&after=1', headers: auth })
+    expect(both.statusCode).toBe(400)
 
     const flagged = (await relay.app.inject({ url: '/admin/events?conforming=false', headers: auth })).json()
     expect(flagged.events).toEqual([
@@ -114,12 +131,12 @@ describe('admin API', () => {
     await relay.post(JSON.stringify(undated))
     const { events } = (await relay.app.inject({ url: '/admin/events', headers: auth })).json()
     expect(events).toEqual([
+      expect.objectContaining({ eventId: '2', receivedAt: clock.now(), eventDate: '2026-01-02 03:04:10' }),
       expect.objectContaining({
         eventId: '1',
         receivedAt: clock.now() - 5000,
         eventDate: '2022-09-07 18:29:37',
       }),
-      expect.objectContaining({ eventId: '2', receivedAt: clock.now(), eventDate: '2026-01-02 03:04:10' }),
     ])
   })
 
@@ -127,19 +144,31 @@ describe('admin API', () => {
     await relayWithDeadLetters(3)
     const page = await relay.app.inject({ url: '/admin/deliveries?status=dead&limit=2', headers: auth })
     expect(page.statusCode).toBe(200)
-    const { deliveries, next } = page.json()
+    const { deliveries, older } = page.json()
     expect(deliveries).toHaveLength(2)
     expect(deliveries[0]).toMatchObject({
       target: 'crm',
       status: 'dead',
-      eventKey: '191b80a9238:message:1',
+      eventKey: '191b80a9238:message:3',
       attempts: 1,
       lastStatus: 410,
       lastError: expect.stringContaining('gone'),
     })
-    const rest = await relay.app.inject({ url: `/admin/deliveries?status=dead&after=${next}`, headers: auth })
+    const rest = await relay.app.inject({
+      url: `/admin/deliveries?status=dead&before=${older}`,
+      headers: auth,
+    })
     expect(rest.json().deliveries.map((d: { eventKey: string }) => d.eventKey)).toEqual([
+      '191b80a9238:message:1',
+    ])
+    expect(rest.json().older).toBeNull()
+    const back = await relay.app.inject({
+      url: `/admin/deliveries?status=dead&after=${rest.json().newer}`,
+      headers: auth,
+    })
+    expect(back.json().deliveries.map((d: { eventKey: string }) => d.eventKey)).toEqual([
       '191b80a9238:message:3',
+      '191b80a9238:message:2',
     ])
     const bad = await relay.app.inject({ url: '/admin/deliveries?status=lost', headers: auth })
     expect(bad.statusCode).toBe(400)

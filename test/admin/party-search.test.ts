@@ -51,10 +51,11 @@ describe('GET /admin/events?party=', () => {
     }
     const ids = async (party: string) => (await search(party)).body.events?.map((event) => event.eventId)
 
-    expect(await ids(GROUP)).toEqual(['1', '2'])
+    // Newest first.
+    expect(await ids(GROUP)).toEqual(['2', '1'])
     expect(await ids('+7 (999) 444-55-66')).toEqual(['1'])
     expect(await ids('79997778899@c.us')).toEqual(['2'])
-    expect(await ids('79999999999')).toEqual(['1', '2'])
+    expect(await ids('79999999999')).toEqual(['2', '1'])
     expect(await ids('+7 999 333 22 11')).toEqual(['3'])
     // The chat filter still means the chat only.
     const byChat = await fetch(`${relay.url}/admin/events?chat=79994445566`, {

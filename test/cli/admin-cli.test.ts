@@ -65,7 +65,7 @@ describe('whatsgate-relay over the admin API', () => {
     })
   })
 
-  it('events: filtered by session, action, non-conforming, time; --limit pages and --all follows the cursor', async () => {
+  it('events: newest first, filtered by session, action, non-conforming, time, outcome; --limit pages both ways and --all follows the cursor', async () => {
     const relay = await startRelay([{ name: 'bot' }])
     for (let id = 1; id <= 5; id++) await relay.post(wgEvent({ id, whatsappId: 'wa-one' }))
     await relay.post(wgEvent({ id: 6, whatsappId: 'wa-two' }))
@@ -75,16 +75,18 @@ describe('whatsgate-relay over the admin API', () => {
 
     const all = await relay.cli(['events'])
     expect(all.code).toBe(0)
-    expect(all.out[0]).toMatch(/^SEQ\s+RECEIVED\s+KEY\s+(CHAT\s+)?ISSUES$/)
+    expect(all.out[0]).toMatch(/^SEQ\s+RECEIVED\s+KEY\s+CHAT\s+OUTCOMES\s+ISSUES$/)
     expect(all.out).toHaveLength(9)
-    expect(all.out[1]).toMatch(/^1\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+wa-one:message:1\b/)
-    expect(all.out[8]).toMatch(/wa-two:message:8\s.*event_date$/)
+    expect(all.out[8]).toMatch(
+      /^1\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\s+wa-one:message:1\s.*bot:(pending|delivered)/,
+    )
+    expect(all.out[1]).toMatch(/wa-two:message:8\s.*event_date$/)
 
     const keysOf = (run: { out: string[] }) => run.out.slice(1).map((line) => line.split(/\s+/)[2])
     expect(keysOf(await relay.cli(['events', '--session', 'wa-two']))).toEqual([
-      'wa-two:message:6',
-      'wa-two:ready:7',
       'wa-two:message:8',
+      'wa-two:ready:7',
+      'wa-two:message:6',
     ])
     expect(keysOf(await relay.cli(['events', '--session', 'wa-two', '--action', 'ready']))).toEqual([
       'wa-two:ready:7',
@@ -93,22 +95,36 @@ describe('whatsgate-relay over the admin API', () => {
     expect((await relay.cli(['events', '--from', '1h', '--to', '2099-01-01'])).out).toHaveLength(9)
     expect((await relay.cli(['events', '--from', '2099-01-01'])).out).toEqual(['no events match'])
 
-    // Two rows, and where the next page starts; then from there; then every row, in pages of 1,000.
+    // Every event is delivered to bot in the end: an outcome filter finds them all, and none dead.
+    await eventually(
+      async () => (await relay.cli(['events', '--outcome', 'delivered', '--target', 'bot'])).out.length === 9,
+      'every event delivered',
+    )
+    expect((await relay.cli(['events', '--outcome', 'dead'])).out).toEqual(['no events match'])
+
+    // The newest two rows, and where the older page starts; then from there; then back up; then
+    // every row, in pages of 1,000.
     const page = await relay.cli(['events', '--limit', '2'])
-    expect(keysOf({ out: page.out.slice(0, 3) })).toEqual(['wa-one:message:1', 'wa-one:message:2'])
-    expect(page.out.at(-1)).toBe('more events after this page: --after 2 (or --all)')
-    const rest = json<{ events: { key: string }[]; next: number | null }>(
-      await relay.cli(['events', '--after', '2', '--limit', '3', '--json']),
+    expect(keysOf({ out: page.out.slice(0, 3) })).toEqual(['wa-two:message:8', 'wa-two:ready:7'])
+    expect(page.out.at(-1)).toBe('older events: --before 7 (or --all)')
+    const rest = json<{ events: { key: string }[]; older: number | null; newer: number | null }>(
+      await relay.cli(['events', '--before', '7', '--limit', '3', '--json']),
     )
     expect(rest.events.map((e) => e.key)).toEqual([
-      'wa-one:message:3',
-      'wa-one:message:4',
+      'wa-two:message:6',
       'wa-one:message:5',
+      'wa-one:message:4',
     ])
-    expect(rest.next).toBe(5)
-    const every = json<{ events: unknown[]; next: null }>(await relay.cli(['events', '--all', '--json']))
+    expect(rest).toMatchObject({ older: 4, newer: 6 })
+    const back = json<{ events: { key: string }[]; newer: number | null }>(
+      await relay.cli(['events', '--after', '6', '--json']),
+    )
+    expect(back.events.map((e) => e.key)).toEqual(['wa-two:message:8', 'wa-two:ready:7'])
+    expect(back.newer).toBeNull()
+    const every = json<{ events: unknown[]; older: null }>(await relay.cli(['events', '--all', '--json']))
     expect(every.events).toHaveLength(8)
-    expect(every.next).toBeNull()
+    expect(every.older).toBeNull()
+    expect((await relay.cli(['events', '--before', '3', '--after', '1'])).code).toBe(2)
   })
 
   it('deliveries: filtered by status, target, session and time', async () => {
@@ -130,21 +146,21 @@ describe('whatsgate-relay over the admin API', () => {
       })
     }
     expect(await rowsOf([])).toEqual([
-      'bot delivered wa-one:message:1',
-      'gone dead wa-one:message:1',
-      'bot delivered wa-two:message:2',
       'gone dead wa-two:message:2',
+      'bot delivered wa-two:message:2',
+      'gone dead wa-one:message:1',
+      'bot delivered wa-one:message:1',
     ])
     expect(await rowsOf(['--status', 'dead'])).toEqual([
-      'gone dead wa-one:message:1',
       'gone dead wa-two:message:2',
+      'gone dead wa-one:message:1',
     ])
     expect(await rowsOf(['--target', 'bot', '--session', 'wa-two'])).toEqual([
       'bot delivered wa-two:message:2',
     ])
     expect(
       await rowsOf(['--from', '10m', '--to', '2099-01-01 00:00', '--status', 'dead', '--target', 'gone']),
-    ).toEqual(['gone dead wa-one:message:1', 'gone dead wa-two:message:2'])
+    ).toEqual(['gone dead wa-two:message:2', 'gone dead wa-one:message:1'])
     expect((await relay.cli(['deliveries', '--to', '2000-01-01'])).out).toEqual(['no deliveries match'])
   })
 
@@ -159,7 +175,7 @@ describe('whatsgate-relay over the admin API', () => {
       expect(
         json<{ events: { key: string }[] }>(run).events.map((e) => e.key),
         chat,
-      ).toEqual(['191b80a9238:message:1', '191b80a9238:message:3'])
+      ).toEqual(['191b80a9238:message:3', '191b80a9238:message:1'])
     }
   })
 

@@ -47,7 +47,11 @@ export async function relayWith(targets: object[]) {
       ),
     /** GET /admin/deliveries/:id of the target's first delivery: its attempt history. */
     async firstDelivery(target: string) {
-      const list = await relay.app.inject({ url: `/admin/deliveries?target=${target}`, headers: auth })
+      // The oldest: the page just after id 0.
+      const list = await relay.app.inject({
+        url: `/admin/deliveries?target=${target}&after=0&limit=1`,
+        headers: auth,
+      })
       const id = (list.json() as { deliveries: { id: number }[] }).deliveries[0]?.id
       if (id === undefined) throw new Error(`no delivery for ${target}`)
       const detail = await relay.app.inject({ url: `/admin/deliveries/${id}`, headers: auth })

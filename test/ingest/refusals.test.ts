@@ -198,8 +198,9 @@ describe('refusals', () => {
   it(`keeps only the ${KEEP} most recent, oldest dropped first`, async () => {
     for (let i = 0; i < KEEP * 10; i++) expect((await post(`not json ${i}`)).statusCode).toBe(400)
     const { refused } = (await admin('/admin/refused?limit=1000')).json()
+    // Newest first.
     expect(refused.map((r: { body: string }) => r.body)).toEqual(
-      Array.from({ length: KEEP }, (_, i) => `not json ${KEEP * 9 + i}`),
+      Array.from({ length: KEEP }, (_, i) => `not json ${KEEP * 10 - 1 - i}`),
     )
     const db = new DatabaseSync(join(dataDir, 'relay.sqlite'), { readOnly: true })
     try {

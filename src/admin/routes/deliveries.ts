@@ -3,37 +3,45 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { AdminOptions } from '../admin-plugin.ts'
 import {
   commonAnswers,
-  deliveriesAnswer,
-  deliveriesQuery,
   deliveryAnswer,
+  deliveryListAnswer,
+  deliveryListQuery,
   deliveryParams,
   errorAnswer,
   replayAnswer,
   replayBody,
 } from '../schemas.ts'
+import { pageOf } from './page-cursors.ts'
 
 export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
     '/admin/deliveries',
     {
       schema: {
-        summary: 'Deliveries, oldest first, with filters and cursor paging',
-        querystring: deliveriesQuery,
-        response: { 200: deliveriesAnswer, ...commonAnswers },
+        summary: 'Deliveries, newest first, with filters and cursors both ways',
+        querystring: deliveryListQuery,
+        response: { 200: deliveryListAnswer, ...commonAnswers },
       },
     },
     async (request) => {
-      const { status, target, session, from, to, after, limit } = request.query
-      const deliveries = await opts.store.listDeliveries({
+      const { status, target, session, from, to, before, after, limit } = request.query
+      const newestFirst = after === undefined
+      const rows = await opts.store.listDeliveries({
         status,
         target,
         whatsappId: session,
         receivedFrom: from,
         receivedBefore: to,
-        afterId: after,
+        ...(newestFirst ? { newestFirst, beforeId: before } : { afterId: after }),
+        limit: limit + 1,
+      })
+      const { rows: deliveries, ...cursors } = pageOf(rows, (row) => row.id, {
+        newestFirst,
+        before,
+        after,
         limit,
       })
-      return { deliveries, next: deliveries.length === limit ? (deliveries.at(-1)?.id ?? null) : null }
+      return { deliveries, ...cursors }
     },
   )
 

@@ -1,5 +1,6 @@
-// Events: found by session, action, chat, party, time or conformance, and one with everything that
-// became of it (its body, its deliveries, every attempt).
+// Events: found by session, action, chat, party, time, conformance, outcome or target, newest
+// first, each row saying what became of it; and one with everything that became of it (its body,
+// its deliveries, every attempt, and for each target that got none, why not).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import type { AdminOptions } from '../admin-plugin.ts'
@@ -7,26 +8,33 @@ import {
   asText,
   commonAnswers,
   errorAnswer,
-  eventAnswer,
+  eventDetailAnswer,
   eventKey,
-  eventsAnswer,
-  eventsQuery,
+  eventListAnswer,
+  eventListQuery,
 } from '../schemas.ts'
 import { withTextBody } from './conflicts.ts'
+import { outcomesOf, previewOf, routingOf } from './event-outcomes.ts'
+import { pageOf } from './page-cursors.ts'
 
 export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
     '/admin/events',
     {
       schema: {
-        summary: 'Events received, oldest first, with filters and cursor paging',
-        querystring: eventsQuery,
-        response: { 200: eventsAnswer, ...commonAnswers },
+        summary:
+          'Events received, newest first, with filters (outcome and target too), cursors both ways, and what became of each',
+        querystring: eventListQuery,
+        response: { 200: eventListAnswer, ...commonAnswers },
       },
     },
     async (request) => {
-      const { conforming, session, action, chat, party, key, from, to, after, limit } = request.query
-      const events = await opts.store.listEvents({
+      const { conforming, session, action, chat, party, key, from, to, before, after, limit } = request.query
+      const { outcome, target } = request.query
+      // Newest first, from the newest or from before `before`; `after` reads the page just newer
+      // than it (oldest first, in the store's order) and turns it around.
+      const newestFirst = after === undefined
+      const rows = await opts.store.listEvents({
         conforming,
         whatsappId: session,
         action,
@@ -35,10 +43,32 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
         key,
         receivedFrom: from,
         receivedBefore: to,
-        afterSeq: after,
+        outcome,
+        target,
+        ...(newestFirst ? { newestFirst, beforeSeq: before } : { afterSeq: after }),
+        limit: limit + 1,
+      })
+      const { rows: page, ...cursors } = pageOf(rows, (event) => event.seq, {
+        newestFirst,
+        before,
+        after,
         limit,
       })
-      return { events, next: events.length === limit ? (events.at(-1)?.seq ?? null) : null }
+      const [{ bodies, deliveries }, paused] = await Promise.all([
+        opts.store.eventSummaries(page.map((event) => event.seq)),
+        opts.store.pausedTargets(),
+      ])
+      const pausedNames = new Set(paused.keys())
+      const events = page.map((event) => ({
+        ...event,
+        outcomes: outcomesOf(
+          deliveries.filter((delivery) => delivery.seq === event.seq),
+          opts.routing,
+          pausedNames,
+        ),
+        preview: previewOf(bodies.get(event.seq)),
+      }))
+      return { events, ...cursors }
     },
   )
 
@@ -49,17 +79,24 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
     '/admin/events/*',
     {
       schema: {
-        summary: 'One event: its body, its deliveries and every attempt, and any conflicting copies',
+        summary:
+          'One event: its body, its deliveries and every attempt, every target and why one got nothing, and any conflicting copies',
         params: z.strictObject({ '*': eventKey }),
-        response: { 200: eventAnswer, 404: errorAnswer, ...commonAnswers },
+        response: { 200: eventDetailAnswer, 404: errorAnswer, ...commonAnswers },
       },
     },
     async (request, reply) => {
       const key = request.params['*']
       const event = await opts.store.getEvent(key)
       if (event === null) return reply.code(404).send({ error: `unknown event "${key}"` })
+      const paused = new Set((await opts.store.pausedTargets()).keys())
       const { body, conflicts, ...stored } = event
-      return { ...stored, ...asText(body), conflicts: conflicts.map(withTextBody) }
+      return {
+        ...stored,
+        ...asText(body),
+        conflicts: conflicts.map(withTextBody),
+        routing: routingOf(event, opts.routing, paused),
+      }
     },
   )
 }

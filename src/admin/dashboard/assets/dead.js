@@ -30,7 +30,7 @@ export function deadPage(main, { query: params }) {
       const pages = await Promise.all(
         names.map(async (name) => {
           const page = await api(
-            `deliveries${query({ status: 'dead', target: name, after: only ? after : '', limit: PAGE_SIZE })}`,
+            `deliveries${query({ status: 'dead', target: name, before: only ? after : '', limit: PAGE_SIZE })}`,
           )
           return { name, ...page }
         }),
@@ -40,7 +40,8 @@ export function deadPage(main, { query: params }) {
   }
 }
 
-function targetSection({ name, deliveries, next }, after) {
+// The list is newest first: `older` is the cursor of the next page (`after` here keeps the old address).
+function targetSection({ name, deliveries, older: next }, after) {
   const id = `dead-${name}`
   const heading = h('h2', { id }, name)
   if (deliveries.length === 0) {
@@ -106,10 +107,10 @@ async function replayAll(target) {
   let count = 0
   let after = ''
   for (;;) {
-    const page = await api(`deliveries${query({ status: 'dead', target, after, limit: 1000 })}`)
+    const page = await api(`deliveries${query({ status: 'dead', target, before: after, limit: 1000 })}`)
     count += page.deliveries.length
-    if (page.next === null) break
-    after = page.next
+    if (page.older === null) break
+    after = page.older
   }
   if (count === 0) return `${target} has no dead delivery any more.`
   if (!confirm(`Replay all ${plural(count, 'dead delivery', 'dead deliveries')} of ${target}?`)) return null

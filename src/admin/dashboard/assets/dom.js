@@ -1,5 +1,6 @@
 // Building the page from data without ever parsing data as HTML: elements are created one by one
 // and every piece of text goes in as a text node. There is no innerHTML anywhere in the dashboard.
+import { isoText, relative, timeZone } from './time.js'
 
 /**
  * An element: `attrs` are attributes (`on…` ones are listeners, `dataset` is data-*), children are
@@ -92,14 +93,27 @@ export function link(href, text, attrs = {}) {
   return h('a', { href, ...attrs }, text)
 }
 
-const pad = (n) => String(n).padStart(2, '0')
-
-/** Local time, `YYYY-MM-DD HH:MM:SS`; the exact instant in the title. */
+/**
+ * A time as ISO 8601 with its zone (time.js: UTC or local, as chosen), the other zone in its
+ * title, and how long ago beside (kept current by the router between redraws: data-ago).
+ */
 export function time(ms) {
   if (ms === null || ms === undefined) return '—'
-  const d = new Date(ms)
-  const text = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
-  return h('time', { datetime: d.toISOString(), title: d.toISOString() }, text)
+  const other = timeZone() === 'utc' ? 'local' : 'utc'
+  return h(
+    'span',
+    { class: 'when' },
+    h('time', { datetime: new Date(ms).toISOString(), title: isoText(ms, other) }, isoText(ms)),
+    ' ',
+    h('span', { class: 'ago', dataset: { ago: String(ms) } }, relative(ms)),
+  )
+}
+
+/** Brings every "… ago" on the page up to date. */
+export function refreshAges(root = document) {
+  for (const element of root.querySelectorAll('[data-ago]')) {
+    element.textContent = relative(Number(element.dataset.ago))
+  }
 }
 
 /** A length of time in words: `42 s`, `5 min 3 s`, `2 h 10 min`, `3 d 4 h`. */
@@ -118,19 +132,4 @@ export function duration(ms) {
 
 export function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`
-}
-
-/** `<input type="datetime-local">`'s value for an ISO instant, in local time. */
-export function toLocalInput(iso) {
-  if (!iso) return ''
-  const d = new Date(iso)
-  if (Number.isNaN(d.getTime())) return ''
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
-}
-
-/** The ISO instant of a `datetime-local` value (local time), or '' for none. */
-export function fromLocalInput(value) {
-  if (!value) return ''
-  const d = new Date(value)
-  return Number.isNaN(d.getTime()) ? '' : d.toISOString()
 }

@@ -2,7 +2,8 @@
 // every attempt; the copies that came later under its key with another body; and the buttons to
 // send it again.
 import { api } from './api.js'
-import { age, badge, duration, facts, fill, h, plural, table, time } from './dom.js'
+import { badge, duration, facts, fill, h, plural, time } from './dom.js'
+import { outcomeChip } from './events.js'
 import { actionButton, unlessSame } from './ui.js'
 
 export function eventPage(main, { params }) {
@@ -49,23 +50,36 @@ export function eventPage(main, { params }) {
   }
 }
 
-/** One sentence per target: the answer to "did it get there?". */
+/**
+ * One sentence per configured target: the answer to "did it get there?", and for a target that
+ * got nothing, why not (its sessions, its events, its filter, or added after the event).
+ */
 function verdicts(event) {
-  if (event.deliveries.length === 0) {
-    return h(
-      'p',
-      { class: 'verdict' },
-      'No target takes this event (no target’s events and sessions match it).',
-    )
+  const routing = event.routing ?? []
+  if (routing.length === 0 && event.deliveries.length === 0) {
+    return h('p', { class: 'verdict' }, 'No target is configured: the event went nowhere.')
   }
+  const byTarget = new Map(event.deliveries.map((delivery) => [delivery.target, delivery]))
   return h(
     'ul',
     { class: 'verdicts' },
-    event.deliveries.map((delivery) => h('li', {}, badge(delivery.status), ' ', verdict(delivery))),
+    routing.map((entry) => {
+      const delivery = byTarget.get(entry.target)
+      if (entry.reason !== null || delivery === undefined) {
+        return h(
+          'li',
+          { class: 'not-routed' },
+          outcomeChip(entry),
+          ' ',
+          `Not sent to ${entry.target}: ${entry.reason?.message ?? 'no delivery'}.`,
+        )
+      }
+      return h('li', {}, outcomeChip(entry), ' ', verdict(delivery, entry.outcome))
+    }),
   )
 }
 
-function verdict(delivery) {
+function verdict(delivery, outcome) {
   const tries = plural(delivery.attempts, 'attempt')
   const last = lastOutcome(delivery)
   if (delivery.status === 'delivered') {
@@ -78,12 +92,22 @@ function verdict(delivery) {
       `. Last: ${last}.`,
     ]
   }
+  if (outcome === 'paused') {
+    return [`Waiting for ${delivery.target}, which is paused: it goes out once the target is resumed.`]
+  }
   if (delivery.attempts === 0) return [`On its way to ${delivery.target}: not tried yet.`]
-  return [
-    `Not yet at ${delivery.target}: ${tries} so far, last: ${last}; next try at `,
-    time(delivery.nextAttemptAt),
-    '.',
-  ]
+  return [`Not yet at ${delivery.target}: ${tries} so far, last: ${last}; `, nextTry(delivery), '.']
+}
+
+/**
+ * When the next try comes. A time already past is not "next": the delivery is due and waits for
+ * a send slot (the target's concurrency, an older delivery of its chat) or the next poll.
+ */
+function nextTry(delivery) {
+  if (delivery.nextAttemptAt <= Date.now()) {
+    return ['due since ', time(delivery.nextAttemptAt), ', waiting for a send slot']
+  }
+  return ['next try at ', time(delivery.nextAttemptAt)]
 }
 
 /** The last attempt's outcome and why: what the target answered, or what went wrong on the way. */
@@ -108,8 +132,11 @@ function eventFacts(event) {
     ['Action', event.action],
     ['Event id', event.eventId],
     ['Chat', event.chat ?? '—'],
-    ['Event date', event.eventDate],
-    ['Received', [time(event.receivedAt), ` (${age((Date.now() - event.receivedAt) / 1000)} ago)`]],
+    [
+      'Event date',
+      [event.eventDate, ' ', h('span', { class: 'muted' }, '(WhatsGate’s clock, as sent: no zone given)')],
+    ],
+    ['Received', [time(event.receivedAt), ' ', h('span', { class: 'muted' }, '(the relay’s clock)')]],
     [
       'Conforms',
       event.issues === null
@@ -160,23 +187,37 @@ function deliverySection(delivery) {
       'p',
       { class: 'muted' },
       `Delivery ${delivery.id} · ${plural(delivery.attempts, 'attempt')}`,
-      delivery.status === 'pending' ? [' · next try at ', time(delivery.nextAttemptAt)] : null,
+      delivery.status === 'pending' ? [' · ', nextTry(delivery)] : null,
     ),
     delivery.history.length === 0
       ? h('p', {}, 'No attempt yet.')
-      : table(
-          `Attempts to ${delivery.target}`,
-          ['#', 'Started', 'Took', 'Result', 'Error', 'Response', 'Replica'],
-          delivery.history.map((attempt, i) => [
-            String(i + 1),
-            time(attempt.startedAt),
-            duration(attempt.durationMs),
-            badge(outcomeOf(attempt), attempt.status !== null && attempt.status < 300 ? 'ok' : 'dead'),
-            attempt.error ?? '',
-            attempt.responseExcerpt ? h('code', { class: 'excerpt' }, attempt.responseExcerpt) : '',
-            h('code', { title: attempt.replica }, attempt.replica.slice(0, 8)),
-          ]),
+      : h(
+          'ol',
+          { class: 'attempts', 'aria-label': `Attempts to ${delivery.target}` },
+          delivery.history.map((attempt, i) => attemptItem(attempt, i)),
         ),
+  )
+}
+
+/** One attempt, compact: what came of it on one line, then the error and the answer, if any. */
+function attemptItem(attempt, i) {
+  const ok = attempt.status !== null && attempt.status < 300
+  return h(
+    'li',
+    { class: 'attempt' },
+    h(
+      'p',
+      { class: 'attempt-line' },
+      h('span', { class: 'attempt-n' }, `#${i + 1}`),
+      ' ',
+      badge(outcomeOf(attempt), ok ? 'ok' : 'dead'),
+      ' ',
+      time(attempt.startedAt),
+      ` · took ${duration(attempt.durationMs)} · replica `,
+      h('code', { title: attempt.replica }, attempt.replica.slice(0, 8)),
+    ),
+    attempt.error ? h('p', { class: 'attempt-error' }, attempt.error) : null,
+    attempt.responseExcerpt ? h('pre', { class: 'excerpt' }, attempt.responseExcerpt) : null,
   )
 }
 
@@ -187,8 +228,21 @@ function bodySection(event) {
           h('h2', { id: 'body-h' }, 'Body (not UTF-8: shown as base64)'),
           h('pre', { class: 'body' }, event.body),
         ]
-      : [h('h2', { id: 'body-h' }, 'Body'), h('pre', { class: 'body', tabindex: 0 }, prettyJson(event.body))]
+      : [h('h2', { id: 'body-h' }, 'Body'), h('pre', { class: 'body', tabindex: 0 }, laidOut(event.body))]
   return [...body, ...headersSection(event.headers)]
+}
+
+/**
+ * The body laid out, or as it came when it cannot be: a body nested thousands of levels deep
+ * makes the indentation outgrow any string ("Invalid string length") and must not take the
+ * body and headers sections down with it.
+ */
+function laidOut(text) {
+  try {
+    return prettyJson(text)
+  } catch {
+    return text
+  }
 }
 
 /**
@@ -212,7 +266,7 @@ function conflictsSection(conflicts) {
         h(
           'pre',
           { class: 'body conflict-body', tabindex: 0 },
-          conflict.bodyEncoding === 'base64' ? conflict.body : prettyJson(conflict.body),
+          conflict.bodyEncoding === 'base64' ? conflict.body : laidOut(conflict.body),
         ),
       ),
     ),
@@ -225,6 +279,9 @@ function headersSection(headers) {
   const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
   return [h('h2', {}, 'Headers'), h('pre', { class: 'headers' }, lines.join('\n'))]
 }
+
+/** Levels of nesting laid out; a deeper body is shown as it came. */
+const MAX_DEPTH = 100
 
 /**
  * JSON laid out two spaces a level, every literal kept as written: JSON.parse would round a large
@@ -261,6 +318,8 @@ export function prettyJson(text) {
         i = source.indexOf(close, i + 1)
       } else {
         depth++
+        // Deeper than anyone reads, and each level costs every line below it: as it came.
+        if (depth > MAX_DEPTH) return text
         out += char + newline()
       }
     } else if (char === '}' || char === ']') {

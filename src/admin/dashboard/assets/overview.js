@@ -2,6 +2,7 @@
 import { withAlerts } from './alerts.js'
 import { api } from './api.js'
 import { age, badge, facts, fill, h, link, plural, table } from './dom.js'
+import { emptyOutbox } from './empty.js'
 import { drawReplicas } from './replicas.js'
 import { unlessSame } from './ui.js'
 
@@ -29,6 +30,8 @@ export function overviewPage(main) {
         ['Version', status.version],
         ['Up for', age(status.uptimeSeconds)],
       ]),
+      // Quiet for an hour: perhaps WhatsGate was never pointed here.
+      status.eventsReceived.lastHour === 0 ? emptyOutbox() : null,
     )
     fill(
       targets,
