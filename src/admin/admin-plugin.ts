@@ -10,13 +10,15 @@ import {
 import type { Registry } from 'prom-client'
 import type { TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
-import type { AdminSessionStore, AdminStore } from '../store/types.ts'
+import type { AdminSessionStore, AdminStore, AuditStore, DeadLetterStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 import { adminAuth, createAuthFailures } from './auth.ts'
 import { type AuthLimitsOptions, createAuthLimits } from './auth-limits.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { openApi } from './openapi.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { conflictRoutes } from './routes/conflicts.ts'
+import { deadLetterRoutes } from './routes/dead-letters.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
 import { refusedRoutes } from './routes/refused.ts'
@@ -26,7 +28,7 @@ import { targetRoutes } from './routes/targets.ts'
 import { createAdminSessions } from './sessions.ts'
 
 export interface AdminOptions {
-  store: AdminStore & AdminSessionStore
+  store: AdminStore & AdminSessionStore & DeadLetterStore & AuditStore
   token: string
   /** Read-only access; null = none. */
   viewerToken: string | null
@@ -168,6 +170,8 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(refusedRoutes, opts)
   await app.register(conflictRoutes, opts)
   await app.register(targetRoutes, opts)
+  await app.register(deadLetterRoutes, opts)
+  await app.register(auditRoutes, opts)
 }
 
 /** One issue per field: an unknown key is named itself, not as "(root)". */

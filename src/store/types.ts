@@ -504,7 +504,10 @@ export interface DeadLetterStore {
    * Marks dead deliveries discarded (kept, and left out of every replay but one by id), by id or
    * by filter. Those discarded already keep their mark. Returns how many.
    */
-  discard(selector: { ids: number[] } | { dead: DeadLetterFilter }, mark: DiscardMark): Promise<{ discarded: number }>
+  discard(
+    selector: { ids: number[] } | { dead: DeadLetterFilter },
+    mark: DiscardMark,
+  ): Promise<{ discarded: number }>
 }
 
 export type AuditAction = 'replay' | 'discard' | 'pause' | 'resume'

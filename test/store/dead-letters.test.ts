@@ -15,7 +15,9 @@ const REFUSED: Partial<AttemptOutcome> = {
 }
 
 for (const factory of [sqlite, postgres]) {
-  const title = factory.skip ? `${factory.name} dead letters (skipped: ${factory.skip})` : `${factory.name} dead letters`
+  const title = factory.skip
+    ? `${factory.name} dead letters (skipped: ${factory.skip})`
+    : `${factory.name} dead letters`
 
   describe.skipIf(factory.skip !== null)(title, () => {
     let harness: Harness
@@ -91,7 +93,11 @@ for (const factory of [sqlite, postgres]) {
       expect(await store.discard({ ids: [four?.id as number] }, mark)).toEqual({ discarded: 1 })
       expect(await store.discard({ ids: [four?.id as number] }, mark)).toEqual({ discarded: 0 })
       const [discarded] = await store.listDeadLetters({ discarded: true, limit: 10 })
-      expect(discarded).toMatchObject({ discardedAt: 77, discardReason: 'customer left', discardedBy: 'admin token' })
+      expect(discarded).toMatchObject({
+        discardedAt: 77,
+        discardReason: 'customer left',
+        discardedBy: 'admin token',
+      })
       expect((await store.deadLetterGroups({ target: 'crm', errorClass: 'connection' }))[0]).toMatchObject({
         count: 2,
         discarded: 1,
@@ -105,7 +111,13 @@ for (const factory of [sqlite, postgres]) {
         replayed: 2,
       })
       expect(await store.replay({ dead: window }, later)).toEqual({ replayed: 0 })
-      const claimed = await store.claim({ target: 'crm', limit: 100, owner: 'w', now: later, leaseMs: MINUTE })
+      const claimed = await store.claim({
+        target: 'crm',
+        limit: 100,
+        owner: 'w',
+        now: later,
+        leaseMs: MINUTE,
+      })
       expect(claimed.map((d) => d.eventKey).sort()).toEqual([key(3, 'odd'), key(5, 'odd')])
 
       // Replay-all of the target leaves the discarded one dead; by id, it goes.
@@ -121,7 +133,9 @@ for (const factory of [sqlite, postgres]) {
     it('discards by filter in chunks of its own, and a count never includes the discarded', async () => {
       await seed()
       const mark = { at: 5, reason: 'test traffic', by: 'session s1' }
-      expect(await store.discard({ dead: { target: 'crm', lastStatus: 500 } }, mark)).toEqual({ discarded: 3 })
+      expect(await store.discard({ dead: { target: 'crm', lastStatus: 500 } }, mark)).toEqual({
+        discarded: 3,
+      })
       expect(await store.countDeadLetters({ target: 'crm' })).toMatchObject({ count: 3 })
       expect(await store.replay({ dead: { target: 'crm' } }, Date.now())).toEqual({ replayed: 3 })
       expect(await store.countDeadLetters({})).toMatchObject({ count: 1 })
@@ -131,7 +145,8 @@ for (const factory of [sqlite, postgres]) {
       await seed()
       const later = Date.now() + MINUTE
       expect(await store.replay({ eventKey: key(1, 'odd'), status: 'dead' }, later)).toEqual({ replayed: 1 })
-      const claim = () => store.claim({ target: 'crm', limit: 10, owner: 'worker-1', now: later, leaseMs: MINUTE })
+      const claim = () =>
+        store.claim({ target: 'crm', limit: 10, owner: 'worker-1', now: later, leaseMs: MINUTE })
       let [again] = await claim()
       await store.record(again?.id as number, DEAD, outcome({ now: later, ...HTTP_500 }))
       expect(await store.replay({ ids: [again?.id as number] }, later)).toEqual({ replayed: 1 })
@@ -149,13 +164,27 @@ for (const factory of [sqlite, postgres]) {
     })
 
     it('keeps an audit log, newest first, paged by id', async () => {
-      const entry = { via: 'cli', role: 'admin', session: null, subject: 'crm', count: null, reason: null } as const
+      const entry = {
+        via: 'cli',
+        role: 'admin',
+        session: null,
+        subject: 'crm',
+        count: null,
+        reason: null,
+      } as const
       await store.recordAudit({ ...entry, at: 1, action: 'pause' })
       await store.recordAudit({ ...entry, at: 2, action: 'resume' })
       await store.recordAudit({ ...entry, at: 3, action: 'discard', count: 4, reason: 'spam', session: 's1' })
       const all = await store.listAudit({ limit: 10 })
       expect(all.map((row) => row.action)).toEqual(['discard', 'resume', 'pause'])
-      expect(all[0]).toMatchObject({ at: 3, via: 'cli', role: 'admin', session: 's1', count: 4, reason: 'spam' })
+      expect(all[0]).toMatchObject({
+        at: 3,
+        via: 'cli',
+        role: 'admin',
+        session: 's1',
+        count: 4,
+        reason: 'spam',
+      })
       const older = await store.listAudit({ beforeId: all[1]?.id, limit: 10 })
       expect(older.map((row) => row.action)).toEqual(['pause'])
     })
