@@ -547,7 +547,7 @@ export const auditAnswer = z.object({
         via: z.enum(['api', 'cli', 'dashboard']).describe('dashboard: a signed-in browser; cli: the CLI'),
         role: z.enum(['admin', 'viewer']),
         session: z.string().nullable().describe('The dashboard session; null for a bearer token'),
-        subject: z.string().describe('A target, or what was selected, as JSON'),
+        subject: z.string().describe('A target, or what was selected, in words'),
         count: z.number().int().nullable().describe('Deliveries changed; null for a pause or a resume'),
         reason: z.string().nullable(),
       })

@@ -214,6 +214,13 @@ for (const store of stores) {
         ['replay', 'cli', 'admin', null, 2, null],
         ['discard', 'api', 'admin', null, 1, 'test message'],
       ])
+      expect(audit.json().entries.map((e: { subject: string }) => e.subject)).toEqual([
+        'crm',
+        'crm',
+        'every dead letter of crm',
+        `dead letters of every target, received from ${from}, received before ${to}, ids up to ${dry.upTo}`,
+        `delivery ${five.id}`,
+      ])
       const page = await api('GET', `/admin/audit?limit=2&before=${audit.json().entries[1].id}`)
       expect(page.entries.map((e: { action: string }) => e.action)).toEqual(['replay', 'replay'])
     })

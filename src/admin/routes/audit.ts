@@ -3,7 +3,13 @@
 // newest first.
 import type { FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import type { AuditAction, AuditStore, AuditVia } from '../../store/types.ts'
+import type {
+  AuditAction,
+  AuditStore,
+  AuditVia,
+  DeadLetterFilter,
+  ReplaySelector,
+} from '../../store/types.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { auditAnswer, auditQuery, commonAnswers } from '../schemas.ts'
 
@@ -57,4 +63,34 @@ export const auditRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
       return { entries, next: entries.length === limit ? (entries.at(-1)?.id ?? null) : null }
     },
   )
+}
+
+const SHOWN_IDS = 20
+
+/** What a replay or a discard selected, as the audit log says it. */
+export function describeSelection(
+  selection: ReplaySelector | { ids: number[] } | { dead: DeadLetterFilter },
+): string {
+  if ('ids' in selection) {
+    const shown = selection.ids.slice(0, SHOWN_IDS).join(', ')
+    const more = selection.ids.length > SHOWN_IDS ? ` and ${selection.ids.length - SHOWN_IDS} more` : ''
+    return `${selection.ids.length === 1 ? 'delivery' : 'deliveries'} ${shown}${more}`
+  }
+  if ('eventKey' in selection) {
+    return `${selection.status === 'dead' ? 'the dead deliveries' : 'every finished delivery'} of event ${selection.eventKey}`
+  }
+  if ('target' in selection) return `every dead letter of ${selection.target}`
+  const f = selection.dead
+  const iso = (ms: number) => new Date(ms).toISOString()
+  const parts = [
+    f.target !== undefined ? `of ${f.target}` : 'of every target',
+    f.whatsappId !== undefined ? `session ${f.whatsappId}` : null,
+    f.chat !== undefined ? `chat ${f.chat}` : null,
+    f.receivedFrom !== undefined ? `received from ${iso(f.receivedFrom)}` : null,
+    f.receivedBefore !== undefined ? `received before ${iso(f.receivedBefore)}` : null,
+    f.lastStatus === undefined ? null : f.lastStatus === null ? 'no answer' : `HTTP ${f.lastStatus}`,
+    f.errorClass === undefined ? null : `error class ${f.errorClass ?? 'unknown'}`,
+    f.upTo !== undefined ? `ids up to ${f.upTo}` : null,
+  ]
+  return `dead letters ${parts.filter((part) => part !== null).join(', ')}`
 }

@@ -14,7 +14,7 @@ import {
   discardBody,
   errorAnswer,
 } from '../schemas.ts'
-import { actorOf, recordAudit } from './audit.ts'
+import { actorOf, describeSelection, recordAudit } from './audit.ts'
 
 export const deadLetterRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
@@ -77,7 +77,7 @@ export const deadLetterRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app,
       const result = await opts.store.discard(selector, { at, reason, by: actorOf(request) })
       await recordAudit(opts.store, request, at, {
         action: 'discard',
-        subject: JSON.stringify(ids !== undefined ? { ids } : { dead: request.body.dead }),
+        subject: describeSelection(selector),
         count: result.discarded,
         reason,
       })

@@ -12,7 +12,7 @@ import {
   replayAnswer,
   replayBody,
 } from '../schemas.ts'
-import { recordAudit } from './audit.ts'
+import { describeSelection, recordAudit } from './audit.ts'
 
 export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
@@ -87,7 +87,7 @@ export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, o
       const result = await opts.store.replay(selector, now)
       await recordAudit(opts.store, request, now, {
         action: 'replay',
-        subject: JSON.stringify(selector),
+        subject: describeSelection(selector),
         count: result.replayed,
       })
       if (result.replayed > 0) opts.onReplay()

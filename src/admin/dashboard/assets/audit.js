@@ -48,7 +48,7 @@ function who(entry) {
   return entry.session === null ? `${entry.role} token` : `${entry.role} session ${entry.session}`
 }
 
-/** "Replayed 3 deliveries: {...}", "Paused crm". */
+/** "Replayed 3 deliveries: dead letters of crm, ...", "Paused crm". */
 function sentence({ action, count, subject }) {
   const deliveries = count === 1 ? '1 delivery' : `${count} deliveries`
   if (action === 'pause') return `Paused ${subject}`
