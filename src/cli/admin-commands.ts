@@ -18,6 +18,7 @@ import {
 import type { Output } from './output.ts'
 import { replay } from './replay.ts'
 import { clean, iso, safeJson } from './table.ts'
+import { audit, discard } from './triage.ts'
 
 export interface AdminContext {
   client: AdminClient
@@ -220,4 +221,6 @@ const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
   pause: pauseOrResume('pause'),
   resume: pauseOrResume('resume'),
   'admin-url': adminUrl,
+  discard,
+  audit,
 }
