@@ -43,6 +43,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   let relay: Awaited<ReturnType<typeof buildTestApp>>
   let base: string
   let crm: Sink
+  let bot: Sink
   let healthy = false
   const clock = jumpingClock()
 
@@ -54,11 +55,13 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
         return idOf(request.body) === 1 ? { status: 503 } : { status: 500, body: '{"error":"crm is down"}' }
       },
     })
+    bot = await startSink()
     relay = await buildTestApp(
       {
         ADMIN_TOKEN,
         ADMIN_VIEWER_TOKEN: VIEWER_TOKEN,
         TARGETS: JSON.stringify([
+          { name: 'bot', url: bot.url, events: ['*'], sessions: ['pair'] },
           {
             name: 'crm',
             url: crm.url,
@@ -78,6 +81,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await browser?.close()
     await relay?.close()
     await crm?.close()
+    await bot?.close()
   })
 
   const opened: { context: BrowserContext; problems: string[] }[] = []
@@ -282,5 +286,35 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await page.getByRole('table', { name: 'Dead deliveries of crm' }).waitFor()
     expect(await page.locator('main button').count()).toBe(0)
     await page.getByRole('button', { name: 'Filter' }).waitFor()
+  })
+
+  it("sends an event again to its failed target by default, and says which attempts were the replay's", async () => {
+    healthy = false
+    await post(wgEvent({ id: 80, whatsappId: 'pair' }))
+    const key = 'pair:message:80'
+    await eventually(async () => {
+      const event = await adminGet(`events/${encodeURIComponent(key)}`)
+      expect(event.deliveries.map((d: { status: string }) => d.status).sort()).toEqual(['dead', 'delivered'])
+    }, 'dead at crm, delivered to bot')
+    healthy = true
+    const page = await signedIn(undefined, `#/events/${encodeURIComponent(key)}`)
+    await page.getByRole('button', { name: 'Send again to all 2 targets' }).waitFor()
+    const before = crm.requests.length
+    await page.getByRole('button', { name: 'Send again to 1 failed target' }).click()
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Sent again: 1 delivery of ${key}.` })
+      .waitFor()
+    await eventually(() => expect(crm.requests.length).toBe(before + 1), 'sent to crm again')
+    expect(bot.requests.map((r) => idOf(r.body))).toEqual([80])
+    const attempts = page.getByRole('table', { name: 'Attempts to crm' })
+    await attempts.getByRole('cell', { name: 'replay 1 · 1' }).waitFor()
+    expect(await attempts.getByRole('row').allTextContents()).toEqual([
+      expect.stringMatching(/^#/),
+      expect.stringMatching(/^1/),
+      expect.stringMatching(/^2/),
+      expect.stringMatching(/^replay 1 · 1/),
+    ])
+    await page.getByText(/1 attempt since replay 1, 3 in all/).waitFor()
   })
 })

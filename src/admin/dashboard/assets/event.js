@@ -123,20 +123,39 @@ function eventFacts(event) {
   ])
 }
 
+// The targets it died at are offered first; the ones that got it get it again only when asked,
+// after a confirmation that says so.
 function replayEventButton(event) {
   const finished = event.deliveries.filter((delivery) => delivery.status !== 'pending').length
   if (finished === 0) return null
+  const failed = event.deliveries.filter((delivery) => delivery.status === 'dead').length
+  const send = async (body) => {
+    const { replayed } = await api('replay', { method: 'POST', body })
+    return `Sent again: ${plural(replayed, 'delivery', 'deliveries')} of ${event.key}.`
+  }
   return h(
     'p',
     { class: 'actions' },
-    actionButton(
-      `Send again to ${plural(finished, 'target')}`,
-      async () => {
-        const { replayed } = await api('replay', { method: 'POST', body: { event: event.key } })
-        return `Sent again: ${plural(replayed, 'delivery', 'deliveries')} of ${event.key}.`
-      },
-      { dataset: { focus: 'replay event' } },
-    ),
+    failed > 0
+      ? actionButton(
+          `Send again to ${plural(failed, 'failed target')}`,
+          () => send({ event: event.key, status: 'dead' }),
+          { dataset: { focus: 'replay event failed' } },
+        )
+      : null,
+    finished > failed
+      ? actionButton(
+          failed > 0
+            ? `Send again to all ${finished} targets`
+            : `Send again to ${plural(finished, 'target')}`,
+          () => {
+            const got = finished - failed
+            const question = `Send ${event.key} again to ${plural(finished, 'target')}? ${got === 1 ? '1 of them got it already' : `${got} of them got it already`}.`
+            return confirm(question) ? send({ event: event.key }) : null
+          },
+          { class: failed > 0 ? 'quiet' : undefined, dataset: { focus: 'replay event' } },
+        )
+      : null,
   )
 }
 
@@ -160,6 +179,10 @@ function deliverySection(delivery) {
       'p',
       { class: 'muted' },
       `Delivery ${delivery.id} · ${plural(delivery.attempts, 'attempt')}`,
+      // A replay counts its attempts afresh: the rows above them are said to be older.
+      (delivery.history.at(-1)?.replay ?? 0) > 0
+        ? ` since replay ${delivery.history.at(-1).replay}, ${delivery.history.length} in all`
+        : null,
       delivery.status === 'pending' ? [' · next try at ', time(delivery.nextAttemptAt)] : null,
     ),
     delivery.history.length === 0
@@ -168,7 +191,7 @@ function deliverySection(delivery) {
           `Attempts to ${delivery.target}`,
           ['#', 'Started', 'Took', 'Result', 'Error', 'Response', 'Replica'],
           delivery.history.map((attempt, i) => [
-            String(i + 1),
+            attemptNumber(delivery.history, i),
             time(attempt.startedAt),
             duration(attempt.durationMs),
             badge(outcomeOf(attempt), attempt.status !== null && attempt.status < 300 ? 'ok' : 'dead'),
@@ -178,6 +201,13 @@ function deliverySection(delivery) {
           ]),
         ),
   )
+}
+
+/** "2" of the first schedule (its retries), "replay 1 · 1" of one after a replay. */
+function attemptNumber(history, i) {
+  const { replay } = history[i]
+  const n = history.slice(0, i + 1).filter((attempt) => attempt.replay === replay).length
+  return replay === 0 ? String(n) : `replay ${replay} · ${n}`
 }
 
 function bodySection(event) {
