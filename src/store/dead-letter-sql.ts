@@ -1,8 +1,13 @@
 // The dead-letter statements of both stores (sqlite-dead-letters.ts, postgres-dead-letters.ts),
-// built for the filters given: a statement holds only the conditions asked for, so each store's
-// planner can lead with the index that fits (deliveries_dead_cause for the grouping, deliveries_dead
-// in id order for a page). Values are bound, never written into the text; `placeholder` is each
-// store's way to name the next one (`?`, `$n`).
+// built for the filters given: a statement holds only the conditions asked for. Values are bound,
+// never written into the text.
+//
+// Dead letters are a backlog, few beside the events; where a filter is on their events, the
+// statement reads either every dead letter and looks up its event (a session's, a wide time
+// window's), or the events the filter picks and their deliveries (a chat's, a narrow window's).
+// PostgreSQL's planner weighs that with its statistics; SQLite has none, so its statements say
+// which (CROSS JOIN keeps the order written, `+` keeps a column's index out of the choice), and its
+// store picks by the window's size (sqlite-dead-letters.ts).
 import { chatOfFilter } from '../events/parse.ts'
 import { toDeliveryRow } from './rows.ts'
 import type {
@@ -22,7 +27,15 @@ export interface Built {
   values: unknown[]
 }
 
-export type Placeholder = (index: number) => string
+/** How a store writes its statements: its placeholders, and whether it fixes the join order. */
+export interface Dialect {
+  placeholder: (index: number) => string
+  /** SQLite: the order is written out, led by `lead`. */
+  ordered: boolean
+}
+
+/** Which side a statement reads first, when its filter is on the events (see above). */
+export type Lead = 'events' | 'deliveries'
 
 /** How many dead letters one transaction of a bulk replay or discard changes. */
 export const DEAD_LETTER_CHUNK = 1000
@@ -35,19 +48,22 @@ const ROW_COLUMNS = `
 /** A WHERE clause and its values, in the order the placeholders number them. */
 function where(
   filter: DeadLetterFilter & { discarded?: boolean; beforeId?: number; afterId?: number },
-  placeholder: Placeholder,
+  dialect: Dialect,
+  lead: Lead,
 ) {
   const values: unknown[] = []
   const bind = (value: unknown) => {
     values.push(value)
-    return placeholder(values.length)
+    return dialect.placeholder(values.length)
   }
+  // Led by the dead letters, SQLite must not pick an index of the events instead.
+  const e = dialect.ordered && lead === 'deliveries' ? '+e' : 'e'
   const conditions = ["d.status = 'dead'"]
   if (filter.target !== undefined) conditions.push(`d.target = ${bind(filter.target)}`)
-  if (filter.whatsappId !== undefined) conditions.push(`e.whatsapp_id = ${bind(filter.whatsappId)}`)
-  if (filter.chat !== undefined) conditions.push(`e.chat = ${bind(chatOfFilter(filter.chat))}`)
-  if (filter.receivedFrom !== undefined) conditions.push(`e.received_at >= ${bind(filter.receivedFrom)}`)
-  if (filter.receivedBefore !== undefined) conditions.push(`e.received_at < ${bind(filter.receivedBefore)}`)
+  if (filter.whatsappId !== undefined) conditions.push(`${e}.whatsapp_id = ${bind(filter.whatsappId)}`)
+  if (filter.chat !== undefined) conditions.push(`${e}.chat = ${bind(chatOfFilter(filter.chat))}`)
+  if (filter.receivedFrom !== undefined) conditions.push(`${e}.received_at >= ${bind(filter.receivedFrom)}`)
+  if (filter.receivedBefore !== undefined) conditions.push(`${e}.received_at < ${bind(filter.receivedBefore)}`)
   if (filter.lastStatus === null) conditions.push('d.last_status IS NULL')
   else if (filter.lastStatus !== undefined) conditions.push(`d.last_status = ${bind(filter.lastStatus)}`)
   if (filter.errorClass === null) conditions.push('d.last_error_class IS NULL')
@@ -61,45 +77,54 @@ function where(
   return { text: conditions.join(' AND '), values, bind }
 }
 
-/** Deliveries alone, unless a condition is on their event. */
-function from(filter: DeadLetterFilter): string {
-  const onEvent =
+/** Whether a condition of the filter is on the events. */
+export function onEvents(filter: DeadLetterFilter): boolean {
+  return (
     filter.whatsappId !== undefined ||
     filter.chat !== undefined ||
     filter.receivedFrom !== undefined ||
     filter.receivedBefore !== undefined
-  return onEvent ? 'deliveries d JOIN events e ON e.seq = d.event_seq' : 'deliveries d'
+  )
 }
 
-export function groupsStatement(filter: DeadLetterFilter, placeholder: Placeholder): Built {
-  const w = where(filter, placeholder)
+/** Deliveries alone, unless a condition is on their event (or `withEvents`: a list shows them). */
+function from(filter: DeadLetterFilter, dialect: Dialect, lead: Lead, withEvents = false): string {
+  if (!withEvents && !onEvents(filter)) return 'deliveries d'
+  if (!dialect.ordered) return 'deliveries d JOIN events e ON e.seq = d.event_seq'
+  return lead === 'events'
+    ? 'events e CROSS JOIN deliveries d ON d.event_seq = e.seq'
+    : 'deliveries d CROSS JOIN events e ON e.seq = d.event_seq'
+}
+
+export function groupsStatement(filter: DeadLetterFilter, dialect: Dialect, lead: Lead): Built {
+  const w = where(filter, dialect, lead)
   return {
     text: `
       SELECT d.target, d.last_status, d.last_error_class,
              count(*) - count(d.discarded_at) AS count, count(d.discarded_at) AS discarded,
              max(d.finished_at) AS newest_at, min(d.finished_at) AS oldest_at
-      FROM ${from(filter)} WHERE ${w.text}
+      FROM ${from(filter, dialect, lead)} WHERE ${w.text}
       GROUP BY d.target, d.last_status, d.last_error_class
       ORDER BY newest_at DESC, d.target, d.last_status, d.last_error_class`,
     values: w.values,
   }
 }
 
-export function listStatement(query: DeadLetterQuery, placeholder: Placeholder): Built {
-  const w = where({ ...query, discarded: query.discarded === true }, placeholder)
+export function listStatement(query: DeadLetterQuery, dialect: Dialect, lead: Lead): Built {
+  const w = where({ ...query, discarded: query.discarded === true }, dialect, lead)
   return {
     text: `
       SELECT ${ROW_COLUMNS}
-      FROM deliveries d JOIN events e ON e.seq = d.event_seq
+      FROM ${from(query, dialect, lead, true)}
       WHERE ${w.text} ORDER BY d.id DESC LIMIT ${w.bind(query.limit)}`,
     values: w.values,
   }
 }
 
-export function countStatement(filter: DeadLetterFilter, placeholder: Placeholder): Built {
-  const w = where({ ...filter, discarded: false }, placeholder)
+export function countStatement(filter: DeadLetterFilter, dialect: Dialect, lead: Lead): Built {
+  const w = where({ ...filter, discarded: false }, dialect, lead)
   return {
-    text: `SELECT count(*) AS count, max(d.id) AS up_to FROM ${from(filter)} WHERE ${w.text}`,
+    text: `SELECT count(*) AS count, max(d.id) AS up_to FROM ${from(filter, dialect, lead)} WHERE ${w.text}`,
     values: w.values,
   }
 }
@@ -113,11 +138,12 @@ export function chunkStatement(
   filter: DeadLetterFilter,
   afterId: number,
   upTo: number,
-  placeholder: Placeholder,
+  dialect: Dialect,
+  lead: Lead,
 ): Built {
-  const w = where({ ...filter, upTo, afterId, discarded: false }, placeholder)
+  const w = where({ ...filter, upTo, afterId, discarded: false }, dialect, lead)
   return {
-    text: `SELECT d.id FROM ${from(filter)} WHERE ${w.text} ORDER BY d.id LIMIT ${w.bind(DEAD_LETTER_CHUNK)}`,
+    text: `SELECT d.id FROM ${from(filter, dialect, lead)} WHERE ${w.text} ORDER BY d.id LIMIT ${w.bind(DEAD_LETTER_CHUNK)}`,
     values: w.values,
   }
 }

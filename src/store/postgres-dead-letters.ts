@@ -6,6 +6,7 @@ import {
   type Built,
   chunkStatement,
   countStatement,
+  type Dialect,
   groupsStatement,
   listStatement,
   toAuditRow,
@@ -16,7 +17,8 @@ import type { AuditStore, DeadLetterFilter, DeadLetterStore } from './types.ts'
 
 type Query = <R extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<R>>
 
-const placeholder = (index: number) => `$${index}`
+// The planner picks the join order with its statistics.
+const POSTGRES: Dialect = { placeholder: (index) => `$${index}`, ordered: false }
 
 export interface PostgresDeadLetters extends DeadLetterStore, AuditStore {
   /** Replays the dead letters that match, a chunk per statement; returns how many. */
@@ -54,7 +56,7 @@ export function postgresDeadLetters(query: Query): PostgresDeadLetters {
     let after = 0
     let total = 0
     for (;;) {
-      const [row] = await rows(chunkChange(chunkStatement(filter, after, upTo, placeholder), set, extra))
+      const [row] = await rows(chunkChange(chunkStatement(filter, after, upTo, POSTGRES, 'deliveries'), set, extra))
       if (row?.last === null || row?.last === undefined) return total
       total += Number(row.changed)
       after = Number(row.last)
@@ -63,15 +65,15 @@ export function postgresDeadLetters(query: Query): PostgresDeadLetters {
 
   return {
     async deadLetterGroups(filter) {
-      return (await rows(groupsStatement(filter, placeholder))).map(toDeadLetterGroup)
+      return (await rows(groupsStatement(filter, POSTGRES, 'deliveries'))).map(toDeadLetterGroup)
     },
 
     async listDeadLetters(q) {
-      return (await rows(listStatement(q, placeholder))).map(toDeadLetterRow)
+      return (await rows(listStatement(q, POSTGRES, 'deliveries'))).map(toDeadLetterRow)
     },
 
     async countDeadLetters(filter) {
-      const [row] = await rows(countStatement(filter, placeholder))
+      const [row] = await rows(countStatement(filter, POSTGRES, 'deliveries'))
       return { count: Number(row?.count ?? 0), upTo: row?.up_to === null ? null : Number(row?.up_to) }
     },
 

@@ -7,7 +7,9 @@ import {
   type Built,
   chunkStatement,
   countStatement,
+  type Dialect,
   groupsStatement,
+  type Lead,
   listStatement,
   toAuditRow,
   toDeadLetterGroup,
@@ -16,7 +18,13 @@ import {
 import type { GroupCommit } from './group-commit.ts'
 import type { AuditStore, DeadLetterFilter, DeadLetterStore } from './types.ts'
 
-const placeholder = () => '?'
+const SQLITE: Dialect = { placeholder: () => '?', ordered: true }
+
+/**
+ * A time window of fewer events than this is read through events_received, and its deliveries
+ * looked up; a wider one reads every dead letter and looks up its event (dead-letter-sql.ts).
+ */
+const NARROW_WINDOW_EVENTS = 20_000
 
 // A dead letter becomes pending from scratch; discarded ones are left to a replay by id.
 const REPLAY_CHUNK = `
@@ -47,19 +55,36 @@ export function sqliteDeadLetters(db: DatabaseSync, writes: GroupCommit): Sqlite
     replayChunk: db.prepare(REPLAY_CHUNK),
     discard: db.prepare(DISCARD),
     lastId: db.prepare('SELECT coalesce(max(id), 0) AS id FROM deliveries'),
+    // Where a window's ends fall in seq order: two index seeks, an estimate of its size (a clock
+    // stepped back only makes it wrong, never the answer, which checks every event's time).
+    window: db.prepare(`
+      SELECT (SELECT seq FROM events WHERE received_at >= ?1 ORDER BY received_at LIMIT 1) AS start,
+             (SELECT seq FROM events WHERE received_at >= ?2 ORDER BY received_at LIMIT 1) AS stop,
+             (SELECT coalesce(max(seq), 0) FROM events) AS last`),
     insertAudit: db.prepare(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     listAudit: db.prepare(`SELECT id, ${AUDIT_COLUMNS} FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?`),
+  }
+
+  /** Which side a statement of this filter reads first. */
+  function leadOf(filter: DeadLetterFilter): Lead {
+    if (filter.chat !== undefined) return 'events'
+    if (filter.receivedFrom === undefined && filter.receivedBefore === undefined) return 'deliveries'
+    const row = sql.window.get(filter.receivedFrom ?? 0, filter.receivedBefore ?? Number.MAX_SAFE_INTEGER)
+    const end = Number(row?.last ?? 0) + 1
+    const size = Number(row?.stop ?? end) - Number(row?.start ?? end)
+    return size < NARROW_WINDOW_EVENTS ? 'events' : 'deliveries'
   }
 
   /** Runs `change` on each chunk of matching ids, one transaction each; sums what it changed. */
   async function inChunks(filter: DeadLetterFilter, change: (ids: number[]) => number): Promise<number> {
     const last = sql.lastId.get()?.id as number
     const upTo = Math.min(filter.upTo ?? last, last)
+    const lead = leadOf(filter)
     let after = 0
     let total = 0
     for (;;) {
       const { changed, next } = await writes.submit(() => {
-        const ids = all(chunkStatement(filter, after, upTo, placeholder)).map((row) => row.id as number)
+        const ids = all(chunkStatement(filter, after, upTo, SQLITE, lead)).map((row) => row.id as number)
         return { changed: ids.length === 0 ? 0 : change(ids), next: ids.at(-1) ?? null }
       })
       if (next === null) return total
@@ -70,15 +95,15 @@ export function sqliteDeadLetters(db: DatabaseSync, writes: GroupCommit): Sqlite
 
   return {
     async deadLetterGroups(filter) {
-      return all(groupsStatement(filter, placeholder)).map(toDeadLetterGroup)
+      return all(groupsStatement(filter, SQLITE, leadOf(filter))).map(toDeadLetterGroup)
     },
 
     async listDeadLetters(query) {
-      return all(listStatement(query, placeholder)).map(toDeadLetterRow)
+      return all(listStatement(query, SQLITE, leadOf(query))).map(toDeadLetterRow)
     },
 
     async countDeadLetters(filter) {
-      const [row] = all(countStatement(filter, placeholder))
+      const [row] = all(countStatement(filter, SQLITE, leadOf(filter)))
       return { count: Number(row?.count ?? 0), upTo: (row?.up_to as number | null | undefined) ?? null }
     },
 

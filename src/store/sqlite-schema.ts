@@ -182,7 +182,8 @@ export const SQLITE_MIGRATIONS: string[] = [
     SELECT a.error_class FROM attempts a WHERE a.delivery_id = deliveries.id ORDER BY a.id DESC LIMIT 1)
   WHERE status = 'dead';
   CREATE INDEX deliveries_dead_cause
-    ON deliveries (target, last_status, last_error_class, discarded_at, finished_at) WHERE status = 'dead';
+    ON deliveries (target, last_status, last_error_class, discarded_at, finished_at, event_seq)
+    WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      INTEGER PRIMARY KEY,
     at      INTEGER NOT NULL,

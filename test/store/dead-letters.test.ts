@@ -1,10 +1,16 @@
 // Dead-letter triage and the audit log, one suite on both stores (store-harness.ts): grouping by
 // target and cause, filters, a count that bounds the replay that follows it, discards that bulk
 // replays leave alone, attempts that say which replay they belong to, and the audit newest first.
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { countStatement, groupsStatement, listStatement } from '../../src/store/dead-letter-sql.ts'
+import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 import type { AttemptOutcome, OutboxStore } from '../../src/store/types.ts'
 import { outcome } from '../support/attempts.ts'
 import { DEAD, DELIVERED, outboxEvent as event, eventKey as key, MINUTE } from '../support/outbox.ts'
+import { tempDir } from '../support/relay.ts'
 import { type Harness, postgres, sqlite, type TestClock, testClock } from './store-harness.ts'
 
 const HTTP_500: Partial<AttemptOutcome> = { httpStatus: 500, errorClass: 'http', error: 'HTTP 500' }
@@ -190,3 +196,58 @@ for (const factory of [sqlite, postgres]) {
     })
   })
 }
+
+describe('the SQLite dead-letter statements, led either way', () => {
+  it('give the same answer whether they read the events first or the dead letters', async () => {
+    const dir = tempDir('dead-letter-leads-')
+    const path = join(dir, 'relay.sqlite')
+    const clock = testClock()
+    const store = openSqliteStore({ path, clock })
+    try {
+      for (let id = 1; id <= 12; id++) {
+        clock.at = 1000 * id
+        await store.accept([
+          event(id, {
+            targets: ['crm', 'bot'],
+            session: id % 3 === 0 ? 'three' : 'other',
+            jid: `${id % 4}@c.us`,
+          }),
+        ])
+      }
+      clock.at = null
+      const now = Date.now()
+      for (const target of ['crm', 'bot']) {
+        const claimed = await store.claim({ target, limit: 100, owner: 'w', now, leaseMs: MINUTE })
+        expect(claimed).toHaveLength(12)
+        for (const d of claimed) {
+          const id = Number(d.eventKey.split(':')[2])
+          const how = id % 2 === 0 ? HTTP_500 : REFUSED
+          await store.record(d.id, id === 5 ? DELIVERED : DEAD, outcome({ now, owner: 'w', ...how }))
+        }
+      }
+      const db = new DatabaseSync(path, { readOnly: true })
+      const sqlite = { placeholder: () => '?', ordered: true }
+      const run = ({ text, values }: { text: string; values: unknown[] }) =>
+        db.prepare(text).all(...(values as never[]))
+      const filters = [
+        { whatsappId: 'three' },
+        { receivedFrom: 3000, receivedBefore: 9000 },
+        { chat: '2@c.us', target: 'crm' },
+        { whatsappId: 'other', receivedFrom: 2000, lastStatus: null },
+      ]
+      for (const filter of filters) {
+        const both = (['events', 'deliveries'] as const).map((lead) => ({
+          groups: run(groupsStatement(filter, sqlite, lead)),
+          list: run(listStatement({ ...filter, limit: 100 }, sqlite, lead)),
+          count: run(countStatement(filter, sqlite, lead)),
+        }))
+        expect(both[0], JSON.stringify(filter)).toEqual(both[1])
+        expect(both[0]?.list.length, JSON.stringify(filter)).toBeGreaterThan(0)
+      }
+      db.close()
+    } finally {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
