@@ -56,7 +56,9 @@ export function postgresDeadLetters(query: Query): PostgresDeadLetters {
     let after = 0
     let total = 0
     for (;;) {
-      const [row] = await rows(chunkChange(chunkStatement(filter, after, upTo, POSTGRES, 'deliveries'), set, extra))
+      const [row] = await rows(
+        chunkChange(chunkStatement(filter, after, upTo, POSTGRES, 'deliveries'), set, extra),
+      )
       if (row?.last === null || row?.last === undefined) return total
       total += Number(row.changed)
       after = Number(row.last)
