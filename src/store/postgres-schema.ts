@@ -198,7 +198,7 @@ export const POSTGRES_MIGRATIONS: string[] = [
     SELECT a.error_class FROM attempts a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1)
   WHERE d.status = 'dead';
   CREATE INDEX deliveries_dead_cause
-    ON deliveries (target, last_status, last_error_class, discarded_at, finished_at, event_seq)
+    ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
     WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -170,7 +170,8 @@ export const SQLITE_MIGRATIONS: string[] = [
   // and how often it was replayed; each attempt, which replay it belongs to (0: the first
   // schedule). A discarded dead letter stays dead, marked. Dead ones already stored get their class
   // from their last attempt (few rows: the dead are a backlog). deliveries_dead_cause covers the
-  // grouping; audit_log is read newest first by its key.
+  // grouping (with each one's event, to look up a session's or a time's) and gives one cause's
+  // dead letters in id order, newest first without a sort; audit_log is read newest first by its key.
   `
   ALTER TABLE deliveries ADD COLUMN last_error_class TEXT;
   ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
@@ -182,7 +183,7 @@ export const SQLITE_MIGRATIONS: string[] = [
     SELECT a.error_class FROM attempts a WHERE a.delivery_id = deliveries.id ORDER BY a.id DESC LIMIT 1)
   WHERE status = 'dead';
   CREATE INDEX deliveries_dead_cause
-    ON deliveries (target, last_status, last_error_class, discarded_at, finished_at, event_seq)
+    ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
     WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      INTEGER PRIMARY KEY,
