@@ -125,7 +125,9 @@ export function listStatement(query: DeadLetterQuery, dialect: Dialect, lead: Le
 export function countStatement(filter: DeadLetterFilter, dialect: Dialect, lead: Lead): Built {
   const w = where({ ...filter, discarded: false }, dialect, lead)
   return {
-    text: `SELECT count(*) AS count, max(d.id) AS up_to FROM ${from(filter, dialect, lead)} WHERE ${w.text}`,
+    text: `
+      SELECT d.target, count(*) AS count, max(d.id) AS up_to FROM ${from(filter, dialect, lead)}
+      WHERE ${w.text} GROUP BY d.target`,
     values: w.values,
   }
 }
@@ -160,6 +162,16 @@ export function toDeadLetterRow(row: Row): DeadLetterRow {
     discardedAt: row.discarded_at as number | null,
     discardReason: row.discard_reason as string | null,
     discardedBy: row.discarded_by as string | null,
+  }
+}
+
+/** A count's rows, one per target, as countDeadLetters answers. */
+export function toDeadLetterCount(rows: Row[]): { count: number; upTo: number | null; targets: string[] } {
+  const upTo = rows.reduce<number | null>((top, row) => Math.max(top ?? 0, Number(row.up_to)), null)
+  return {
+    count: rows.reduce((sum, row) => sum + Number(row.count), 0),
+    upTo,
+    targets: rows.map((row) => row.target as string),
   }
 }
 

@@ -10,6 +10,7 @@ import {
   groupsStatement,
   listStatement,
   toAuditRow,
+  toDeadLetterCount,
   toDeadLetterGroup,
   toDeadLetterRow,
 } from './dead-letter-sql.ts'
@@ -75,8 +76,7 @@ export function postgresDeadLetters(query: Query): PostgresDeadLetters {
     },
 
     async countDeadLetters(filter) {
-      const [row] = await rows(countStatement(filter, POSTGRES, 'deliveries'))
-      return { count: Number(row?.count ?? 0), upTo: row?.up_to === null ? null : Number(row?.up_to) }
+      return toDeadLetterCount(await rows(countStatement(filter, POSTGRES, 'deliveries')))
     },
 
     async replayDeadLetters(filter, now) {

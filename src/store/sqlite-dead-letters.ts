@@ -12,6 +12,7 @@ import {
   type Lead,
   listStatement,
   toAuditRow,
+  toDeadLetterCount,
   toDeadLetterGroup,
   toDeadLetterRow,
 } from './dead-letter-sql.ts'
@@ -103,8 +104,7 @@ export function sqliteDeadLetters(db: DatabaseSync, writes: GroupCommit): Sqlite
     },
 
     async countDeadLetters(filter) {
-      const [row] = all(countStatement(filter, SQLITE, leadOf(filter)))
-      return { count: Number(row?.count ?? 0), upTo: (row?.up_to as number | null | undefined) ?? null }
+      return toDeadLetterCount(all(countStatement(filter, SQLITE, leadOf(filter))))
     },
 
     async replayDeadLetters(filter, now) {

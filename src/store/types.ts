@@ -498,8 +498,13 @@ export interface DeadLetterStore {
   deadLetterGroups(filter: DeadLetterFilter): Promise<DeadLetterGroup[]>
   /** Dead letters, newest (highest id) first. */
   listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterRow[]>
-  /** How many dead letters (not discarded) match, and the highest id among them (null: none). */
-  countDeadLetters(filter: DeadLetterFilter): Promise<{ count: number; upTo: number | null }>
+  /**
+   * How many dead letters (not discarded) match, the highest id among them (null: none), and the
+   * targets they are of.
+   */
+  countDeadLetters(
+    filter: DeadLetterFilter,
+  ): Promise<{ count: number; upTo: number | null; targets: string[] }>
   /**
    * Marks dead deliveries discarded (kept, and left out of every replay but one by id), by id or
    * by filter. Those discarded already keep their mark. Returns how many.

@@ -89,6 +89,12 @@ for (const factory of [sqlite, postgres]) {
       expect(await store.countDeadLetters({ ...window, errorClass: 'http' })).toEqual({
         count: 2,
         upTo: expect.any(Number),
+        targets: ['crm'],
+      })
+      expect(await store.countDeadLetters({ chat: '+79990000007' })).toEqual({
+        count: 0,
+        upTo: null,
+        targets: [],
       })
     })
 

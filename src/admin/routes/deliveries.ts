@@ -1,6 +1,5 @@
 // Deliveries (dead letters above all), one with its attempt history, and replay.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import type { DeadLetterFilter } from '../../store/types.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import {
   commonAnswers,
@@ -77,11 +76,12 @@ export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, o
       }
       const filter =
         'dead' in selector ? selector.dead : 'target' in selector ? { target: selector.target } : null
-      const warnings = filter === null ? [] : await warningsOf(opts, filter)
+      // The count says which targets it touches: those still failing or paused are warned of.
+      const counted = filter === null ? null : await opts.store.countDeadLetters(filter)
+      const warnings = counted === null ? [] : await warningsOf(opts, counted.targets)
       const withWarnings = warnings.length > 0 ? { warnings } : {}
-      if (dryRun && filter !== null) {
-        const { count, upTo } = await opts.store.countDeadLetters(filter)
-        return { replayed: 0, matched: count, upTo, ...withWarnings }
+      if (dryRun && counted !== null) {
+        return { replayed: 0, matched: counted.count, upTo: counted.upTo, ...withWarnings }
       }
       const now = opts.now()
       const result = await opts.store.replay(selector, now)
@@ -101,14 +101,11 @@ export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, o
  * The targets of a bulk replay that are paused (what it replays waits) or that this replica sees
  * failing (what it replays may die again), said so that the operator fixes the target first.
  */
-async function warningsOf(opts: AdminOptions, filter: DeadLetterFilter): Promise<string[]> {
-  const names =
-    filter.target !== undefined
-      ? [filter.target]
-      : (await opts.store.deadLetterGroups(filter)).filter((g) => g.count > 0).map((g) => g.target)
+async function warningsOf(opts: AdminOptions, targets: string[]): Promise<string[]> {
+  if (targets.length === 0) return []
   const paused = await opts.store.pausedTargets()
   const failing = new Set(opts.failingTargets())
-  return [...new Set(names)].flatMap((name) => {
+  return targets.flatMap((name) => {
     if (paused.has(name)) return [`${name} is paused: what is replayed waits until it is resumed`]
     if (failing.has(name)) return [`${name} is still failing: what is replayed may die again`]
     return []
