@@ -34,7 +34,7 @@ export function deadPage(main, { query: params }) {
     fill(
       sections,
       targets.length === 0
-        ? h('p', {}, 'No target is configured.')
+        ? h('p', {}, filter.target ? `No target is named ${filter.target}.` : 'No target is configured.')
         : targets.map((target) =>
             targetSection({
               target,
