@@ -200,6 +200,7 @@ export const POSTGRES_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead_cause
     ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
     WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at      bigint NOT NULL,

@@ -171,7 +171,9 @@ export const SQLITE_MIGRATIONS: string[] = [
   // schedule). A discarded dead letter stays dead, marked. Dead ones already stored get their class
   // from their last attempt (few rows: the dead are a backlog). deliveries_dead_cause covers the
   // grouping (with each one's event, to look up a session's or a time's) and gives one cause's
-  // dead letters in id order, newest first without a sort; audit_log is read newest first by its key.
+  // dead letters in id order, newest first without a sort; deliveries_dead_event finds the dead
+  // letters of a chat's events without reading their delivered ones. Both hold dead rows only, so
+  // the ingest does not write them. audit_log is read newest first by its key.
   `
   ALTER TABLE deliveries ADD COLUMN last_error_class TEXT;
   ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
@@ -185,6 +187,7 @@ export const SQLITE_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead_cause
     ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
     WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      INTEGER PRIMARY KEY,
     at      INTEGER NOT NULL,
