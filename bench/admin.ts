@@ -3,7 +3,8 @@
 // BENCH_DATABASE_URL, into a fresh PostgreSQL schema instead), starts the relay on it, and times
 // each filter of GET /admin/events and /admin/deliveries, and one event by key, with sequential
 // requests after a warm-up; the event console's lists too (newest first, pages both ways, outcome
-// and target filters, each row with its outcomes and preview). The target: p95 under 50 ms.
+// and target filters, each row with its outcomes and preview), and the dead-letter triage's groups,
+// lists and counts. The target: p95 under 50 ms.
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Pool } from 'undici'
@@ -31,6 +32,8 @@ interface Case {
   name: string
   /** Built once the cases before it have run: a second page needs the first one's cursor. */
   path: () => string
+  /** Sent as a POST with this JSON body (a replay's dry run); a GET without. */
+  body?: object
 }
 
 interface Outcome {
@@ -75,11 +78,15 @@ export async function admin(): Promise<string> {
   const relay = await startRelay({ dataDir, env })
   const origin = new URL(relay.url).origin
   const pool = new Pool(origin, { connections: 1, pipelining: 1, keepAliveTimeout: 30_000 })
-  const get = async (path: string) => {
+  const get = async (path: string, json?: object) => {
     const { statusCode, body } = await pool.request({
       path,
-      method: 'GET',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      method: json ? 'POST' : 'GET',
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(json ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(json ? { body: JSON.stringify(json) } : {}),
       headersTimeout: 30_000,
       bodyTimeout: 30_000,
     })
@@ -143,14 +150,17 @@ export async function admin(): Promise<string> {
     { name: 'deliveries, one session', path: () => `/admin/deliveries?${q({ session })}` },
     { name: 'deliveries, received in one hour', path: () => `/admin/deliveries?${q(hour)}` },
     { name: 'one event by key', path: () => `/admin/events/${encodeURIComponent(key)}` },
-  ]
+    // Dead-letter triage (routes/dead-letters.ts): the groups by cause and the newest-first list,
+    // each filter, and the count a bulk replay's dry run makes.
+    ...deadLetterCases({ session, group, hour, q }),
+  ].filter((c) => c.name.includes(process.env.BENCH_ADMIN_CASES ?? ''))
 
   const outcomes: Outcome[] = []
   let foreignCores = 0
   try {
     await waitForIdle('the admin requests')
     const foreign = sampleForeignCpu()
-    for (const { name, path: build } of cases) {
+    for (const { name, path: build, body } of cases) {
       // Cursors come from a first page: `older` pages on (as `before`), its own seq back (`after`).
       const pageOf = async (params: Record<string, string>) =>
         JSON.parse((await get(`/admin/events?${q(params)}`)).text) as {
@@ -170,22 +180,32 @@ export async function admin(): Promise<string> {
         olderDead = `/admin/events?${q({ outcome: 'dead', target: SEED_TARGETS.all, before: String(first.older ?? 0) })}`
       }
       const path = build()
-      const probe = await get(path)
+      const probe = await get(path, body)
       if (probe.status !== 200) {
-        outcomes.push({ name, path, rows: 0, refused: `HTTP ${probe.status} ${probe.text.slice(0, 120)}` })
+        outcomes.push({
+          name,
+          path,
+          rows: 0,
+          refused: `HTTP ${probe.status} ${probe.text.slice(0, 120)}`,
+        })
         continue
       }
-      for (let i = 0; i < warmup; i++) await get(path)
+      for (let i = 0; i < warmup; i++) await get(path, body)
       const latency = latencyHistogram()
       let rows = 0
       for (let i = 0; i < requests; i++) {
         const started = nowMs()
-        const { status, text } = await get(path)
+        const { status, text } = await get(path, body)
         latency.record(nowMs() - started)
         if (status !== 200) throw new Error(`${path} answered ${status} after answering 200: ${text}`)
         if (i === 0) rows = rowsOf(JSON.parse(text))
       }
-      outcomes.push({ name, path, rows, latency })
+      outcomes.push({
+        name,
+        path: body ? `POST ${path} ${JSON.stringify(body)}` : path,
+        rows,
+        latency,
+      })
       process.stderr.write(`  ${name}: p95 ${fmt.ms(latency.percentile(95))} ms\n`)
     }
     foreignCores = foreign.stop()
@@ -230,9 +250,72 @@ export async function admin(): Promise<string> {
 }
 
 /** How many rows an answer holds: a list's, or 1 for one event (which holds its deliveries). */
-function rowsOf(answer: { key?: string; events?: unknown[]; deliveries?: unknown[] }): number {
+function rowsOf(answer: {
+  key?: string
+  events?: unknown[]
+  deliveries?: unknown[]
+  deadLetters?: unknown[]
+  groups?: unknown[]
+  matched?: number
+}): number {
   if (answer.key !== undefined) return 1
-  return answer.events?.length ?? answer.deliveries?.length ?? 0
+  if (answer.matched !== undefined) return answer.matched
+  return (
+    answer.events?.length ??
+    answer.deliveries?.length ??
+    answer.deadLetters?.length ??
+    answer.groups?.length ??
+    0
+  )
+}
+
+/** The dead-letter queries of the triage page (and the CLI's replay --dead), over the seeded dead. */
+function deadLetterCases({
+  session,
+  group,
+  hour,
+  q,
+}: {
+  session: string
+  group: string
+  hour: { from: string; to: string }
+  q: (params: Record<string, string>) => string
+}): Case[] {
+  const target = SEED_TARGETS.messages
+  return [
+    { name: 'dead letters, groups by cause', path: () => '/admin/dead-letters/groups' },
+    {
+      name: 'dead letters, groups of one session',
+      path: () => `/admin/dead-letters/groups?${q({ session })}`,
+    },
+    {
+      name: 'dead letters, groups in one hour',
+      path: () => `/admin/dead-letters/groups?${q(hour)}`,
+    },
+    {
+      name: 'dead letters, groups of a chat',
+      path: () => `/admin/dead-letters/groups?${q({ chat: group })}`,
+    },
+    { name: 'dead letters, newest first', path: () => '/admin/dead-letters' },
+    { name: 'dead letters, one target', path: () => `/admin/dead-letters?${q({ target })}` },
+    {
+      name: 'dead letters, one cause',
+      path: () => `/admin/dead-letters?${q({ target, status: '500', errorClass: 'http' })}`,
+    },
+    { name: 'dead letters, one session', path: () => `/admin/dead-letters?${q({ session })}` },
+    { name: 'dead letters, received in one hour', path: () => `/admin/dead-letters?${q(hour)}` },
+    { name: 'dead letters, a chat', path: () => `/admin/dead-letters?${q({ chat: group })}` },
+    {
+      name: 'dead letters, count of one hour (dry run)',
+      path: () => '/admin/replay',
+      body: { dead: { ...hour }, dryRun: true },
+    },
+    {
+      name: 'dead letters, count of one session and cause (dry run)',
+      path: () => '/admin/replay',
+      body: { dead: { session, status: null, errorClass: 'connection' }, dryRun: true },
+    },
+  ]
 }
 
 /** A path as a table cell: values of keys and times cut short. */

@@ -84,9 +84,22 @@ Commands that ask a running relay (its admin API; nothing else of the server is 
   replay --event <key>   Send one event again to every target it went to
   replay --target NAME --dead
                          Send every dead delivery of a target again (500 ids a request,
-                         a progress bar on a terminal)
+                         a progress bar on a terminal; discarded ones left out)
+  replay --event <key> --failed
+                         Send it again to the targets it died at only
+  replay --dead FILTER [--dry-run | --yes]
+                         Count the dead deliveries a filter matches (and say which targets
+                         still fail or are paused); with --yes, replay exactly those.
+                         FILTER: [--target NAME] [--session ID] [--chat JID|PHONE]
+                         [--from TIME] [--to TIME] [--status CODE|none]
+                         [--error-class http|timeout|connection|media|unknown]
+  discard <id>... | - --reason TEXT
+  discard --dead FILTER --reason TEXT [--yes]
+                         Let dead deliveries go: kept, marked with the reason, counted,
+                         left out of bulk replays (a replay by id still sends one)
   pause <target>         Hold a target's deliveries (kept in the store, for every replica)
   resume <target>        Send what waited, oldest first
+  audit                  Who replayed, discarded, paused or resumed what, and how, newest first
   admin-url              A one-time link that signs a browser in to the dashboard (10 min)
   alerts [--test]        Open and recent alerts, and each channel (--test: a test message to each)
 

@@ -247,8 +247,8 @@ export async function seedSqliteOutbox(
     const insertEvent = db.prepare(SQL.insertEvents)
     const insertDelivery = db.prepare(`
       INSERT INTO deliveries (id, event_seq, target, status, attempts, next_attempt_at, last_status, last_error,
-                              ordering_key, finished_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+                              ordering_key, finished_at, last_error_class)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
     const insertAttempt = db.prepare(`
       INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica)
       VALUES (?, ?, ?, ?, ?, ?, ?, 'bench-seed')`)
@@ -280,6 +280,7 @@ export async function seedSqliteOutbox(
           d.lastError,
           d.lane,
           d.finishedAt,
+          d.attempt?.errorClass ?? null,
         )
         const a = d.attempt
         if (a) insertAttempt.run(d.id, a.startedAt, a.durationMs, a.status, a.errorClass, a.error, a.excerpt)

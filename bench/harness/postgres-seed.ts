@@ -108,10 +108,10 @@ async function writeBatch(client: pg.Client, rows: SeedRow[]): Promise<void> {
   )
   await client.query(
     `INSERT INTO deliveries (id, event_seq, target, status, attempts, next_attempt_at, last_status, last_error,
-                             ordering_key, finished_at)
+                             ordering_key, finished_at, last_error_class)
      OVERRIDING SYSTEM VALUE
      SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::integer[], $6::bigint[],
-                          $7::integer[], $8::text[], $9::text[], $10::bigint[])`,
+                          $7::integer[], $8::text[], $9::text[], $10::bigint[], $11::text[])`,
     [
       deliveries.map((d) => d.id),
       deliveries.map((d) => d.seq),
@@ -123,6 +123,7 @@ async function writeBatch(client: pg.Client, rows: SeedRow[]): Promise<void> {
       deliveries.map((d) => d.lastError),
       deliveries.map((d) => d.lane),
       deliveries.map((d) => d.finishedAt),
+      deliveries.map((d) => d.attempt?.errorClass ?? null),
     ],
   )
   await client.query(

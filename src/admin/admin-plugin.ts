@@ -12,14 +12,22 @@ import type { Alerts } from '../alerts/alerts.ts'
 import type { ReplicaStatus } from '../delivery/replica-heartbeat.ts'
 import type { Target, TargetType } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
-import type { AdminSessionStore, AdminStore, AlertStore } from '../store/types.ts'
+import type {
+  AdminSessionStore,
+  AdminStore,
+  AlertStore,
+  AuditStore,
+  DeadLetterStore,
+} from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 import { adminAuth, createAuthFailures } from './auth.ts'
 import { type AuthLimitsOptions, createAuthLimits } from './auth-limits.ts'
 import { dashboardRoutes } from './dashboard/plugin.ts'
 import { openApi } from './openapi.ts'
 import { alertRoutes } from './routes/alerts.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { conflictRoutes } from './routes/conflicts.ts'
+import { deadLetterRoutes } from './routes/dead-letters.ts'
 import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
 import { refusedRoutes } from './routes/refused.ts'
@@ -29,7 +37,7 @@ import { targetRoutes } from './routes/targets.ts'
 import { createAdminSessions } from './sessions.ts'
 
 export interface AdminOptions {
-  store: AdminStore & AdminSessionStore & AlertStore
+  store: AdminStore & AdminSessionStore & AlertStore & DeadLetterStore & AuditStore
   token: string
   /** Read-only access; null = none. */
   viewerToken: string | null
@@ -178,6 +186,8 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(conflictRoutes, opts)
   await app.register(targetRoutes, opts)
   await app.register(alertRoutes, opts)
+  await app.register(deadLetterRoutes, opts)
+  await app.register(auditRoutes, opts)
 }
 
 /** One issue per field: an unknown key is named itself, not as "(root)". */

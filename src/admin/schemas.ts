@@ -3,9 +3,7 @@
 import { z } from 'zod'
 import { TARGET_TYPES, targetNameSchema } from '../delivery/targets.ts'
 import { partyOf } from '../events/parties.ts'
-import type { AdminStore } from '../store/types.ts'
-
-type ReplaySelector = Parameters<AdminStore['replay']>[0]
+import type { AttemptErrorClass, DeadLetterFilter, ReplaySelector } from '../store/types.ts'
 
 export const errorAnswer = z.object({ error: z.string() }).meta({ id: 'Error' })
 
@@ -94,10 +92,69 @@ export const targetParams = z.strictObject({ name: targetNameSchema })
 
 export const MAX_REPLAY_IDS = 10_000
 const ID_RANGE = `must be a whole number from 1 to ${Number.MAX_SAFE_INTEGER}`
-const SELECTORS = ['ids', 'target', 'event'] as const
+const SELECTORS = ['ids', 'target', 'event', 'dead'] as const
 
-// One object rather than a union of three: a union can only say "Invalid input" of the whole body,
-// where this names the field at fault (and the cap, for too many ids).
+const ERROR_CLASSES = ['http', 'timeout', 'connection', 'media'] as const
+
+/** Dead letters to act on, in a JSON body: every condition given must hold. */
+export const deadLetterBodyFilter = z
+  .strictObject({
+    target: targetNameSchema.optional(),
+    session: boundedText(128).optional().describe('The WhatsApp session (whatsapp_id)'),
+    chat: boundedText(128).optional().describe('A chat jid, or a phone number for its one-to-one chat'),
+    from: instant.optional().describe('Its event received at or after'),
+    to: instant.optional().describe('Its event received before'),
+    status: z
+      .number('must be an HTTP status or null')
+      .int('must be an HTTP status or null')
+      .min(100, 'must be an HTTP status or null')
+      .max(599, 'must be an HTTP status or null')
+      .nullable()
+      .optional()
+      .describe('The last attempt’s HTTP status; null: no answer came'),
+    errorClass: z
+      .enum(ERROR_CLASSES, 'must be http, timeout, connection or media (or null)')
+      .nullable()
+      .optional()
+      .describe('The last attempt’s error class; null: not known'),
+    upTo: z
+      .number(ID_RANGE)
+      .int(ID_RANGE)
+      .min(1, ID_RANGE)
+      .optional()
+      .describe(
+        'Delivery ids up to this one only: the `upTo` of a dry run, so no more is replayed than counted',
+      ),
+  })
+  // All the dead letters of every target at once is rarely meant: a condition says which.
+  .refine((given) => Object.keys(given).length > 0, 'give at least one condition (upTo counts)')
+  .transform(toDeadLetterFilter)
+  .describe('Dead letters (not discarded) matching every condition given')
+
+function toDeadLetterFilter(given: {
+  target?: string | undefined
+  session?: string | undefined
+  chat?: string | undefined
+  from?: number | undefined
+  to?: number | undefined
+  status?: number | null | undefined
+  errorClass?: AttemptErrorClass | null | undefined
+  upTo?: number | undefined
+}): DeadLetterFilter {
+  const filter: DeadLetterFilter = {}
+  if (given.target !== undefined) filter.target = given.target
+  if (given.session !== undefined) filter.whatsappId = given.session
+  if (given.chat !== undefined) filter.chat = given.chat
+  if (given.from !== undefined) filter.receivedFrom = given.from
+  if (given.to !== undefined) filter.receivedBefore = given.to
+  if (given.status !== undefined) filter.lastStatus = given.status
+  if (given.errorClass !== undefined) filter.errorClass = given.errorClass
+  if (given.upTo !== undefined) filter.upTo = given.upTo
+  return filter
+}
+
+// One object rather than a union: a union can only say "Invalid input" of the whole body, where
+// this names the field at fault (and the cap, for too many ids).
 export const replayBody = z
   .strictObject(
     {
@@ -106,29 +163,52 @@ export const replayBody = z
         .min(1, 'give at least one id')
         .max(MAX_REPLAY_IDS, `at most ${MAX_REPLAY_IDS} ids per replay`)
         .optional()
-        .describe('These deliveries'),
-      target: targetNameSchema.optional().describe('With status "dead": every dead delivery of this target'),
+        .describe('These deliveries (discarded ones too)'),
+      target: targetNameSchema
+        .optional()
+        .describe('With status "dead": every dead delivery of this target, the discarded left out'),
       status: z.literal('dead', 'must be "dead"').optional(),
-      event: eventKey.optional().describe('Every delivery of this event'),
+      event: eventKey
+        .optional()
+        .describe('Every finished delivery of this event; with status "dead", its dead ones only'),
+      dead: deadLetterBodyFilter.optional(),
+      dryRun: z
+        .boolean('must be true or false')
+        .optional()
+        .describe('With target or dead: count what would be replayed, and replay nothing'),
     },
     { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
   )
   .superRefine((body, ctx) => {
     const given = SELECTORS.filter((field) => body[field] !== undefined)
     if (given.length !== 1) {
-      const message = 'give exactly one of ids, target (with status "dead") or event'
+      const message = 'give exactly one of ids, target (with status "dead"), event or dead'
       ctx.addIssue({ code: 'custom', path: [], message })
     }
-    if ((body.target === undefined) !== (body.status === undefined)) {
+    if (body.target !== undefined && body.status === undefined) {
       ctx.addIssue({ code: 'custom', path: ['status'], message: 'goes with target, and must be "dead"' })
     }
+    if (body.status !== undefined && body.target === undefined && body.event === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['status'], message: 'goes with target or event' })
+    }
+    if (body.dryRun && body.target === undefined && body.dead === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['dryRun'], message: 'goes with target or dead' })
+    }
   })
-  .transform(({ ids, target, event }): ReplaySelector => {
-    if (ids !== undefined) return { ids }
-    if (event !== undefined) return { eventKey: event }
-    return { target: target ?? '', status: 'dead' }
-  })
-  .describe('Deliveries by id, every dead one of a target, or every one of an event: exactly one')
+  .transform(
+    ({ ids, target, event, status, dead, dryRun }): { selector: ReplaySelector; dryRun: boolean } => {
+      const dry = dryRun === true
+      if (ids !== undefined) return { selector: { ids }, dryRun: dry }
+      if (event !== undefined) {
+        return { selector: status ? { eventKey: event, status } : { eventKey: event }, dryRun: dry }
+      }
+      if (dead !== undefined) return { selector: { dead }, dryRun: dry }
+      return { selector: { target: target ?? '', status: 'dead' }, dryRun: dry }
+    },
+  )
+  .describe(
+    'Deliveries by id, every dead one of a target, the finished (or dead) ones of an event, or the dead letters a filter matches: exactly one',
+  )
 
 const schemaIssue = z.object({ path: z.string(), message: z.string() })
 
@@ -178,6 +258,10 @@ const attemptRow = z
     error: z.string().nullable(),
     responseExcerpt: z.string().nullable().describe('The first 1 KiB of the answer, as text'),
     replica: z.string().describe('The dispatcher that made the attempt'),
+    replay: z
+      .number()
+      .int()
+      .describe('0: the first schedule (its first try and retries); n: an attempt after the n-th replay'),
   })
   .meta({ id: 'Attempt' })
 
@@ -235,7 +319,20 @@ export const eventAnswer = eventRow
   })
   .meta({ id: 'EventDetail' })
 export const deliveryAnswer = deliveryDetail
-export const replayAnswer = z.object({ replayed: z.number().int() })
+export const replayAnswer = z.object({
+  replayed: z.number().int().describe('0 for a dry run'),
+  matched: z.number().int().optional().describe('A dry run: how many it would replay'),
+  upTo: z
+    .number()
+    .int()
+    .nullable()
+    .optional()
+    .describe('A dry run: the highest id it counted; give it back as dead.upTo to replay exactly those'),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('Targets of the replay still failing or paused: what is replayed may die again, or wait'),
+})
 
 const refusedAnswer = z.object({
   refused: z.array(
@@ -460,3 +557,139 @@ export const deliveryListAnswer = z.object({ deliveries: z.array(deliveryRow), .
 
 export const refusedListQuery = pageQuery.extend(bothWays).refine(oneWay, ONE_WAY)
 export const refusedListAnswer = refusedAnswer.omit({ next: true }).extend(pageCursors)
+
+// Dead-letter triage (routes/dead-letters.ts) and the audit log (routes/audit.ts).
+
+/** Dead letters in a query string: every condition given must hold. */
+const deadLetterQueryFields = {
+  target: targetNameSchema.optional(),
+  session: boundedText(128).optional().describe('The WhatsApp session (whatsapp_id)'),
+  chat: boundedText(128).optional().describe('A chat jid, or a phone number for its one-to-one chat'),
+  from: instant.optional().describe('Its event received at or after'),
+  to: instant.optional().describe('Its event received before'),
+  status: z
+    .string()
+    .regex(/^([1-5]\d\d|none)$/, 'must be an HTTP status or none')
+    .transform((text) => (text === 'none' ? null : Number(text)))
+    .optional()
+    .describe('The last attempt’s HTTP status; none: no answer came'),
+  errorClass: z
+    .enum([...ERROR_CLASSES, 'unknown'], 'must be http, timeout, connection, media or unknown')
+    .transform((text) => (text === 'unknown' ? null : text))
+    .optional()
+    .describe('The last attempt’s error class'),
+}
+
+type DeadLetterQueryFields = {
+  target?: string | undefined
+  session?: string | undefined
+  chat?: string | undefined
+  from?: number | undefined
+  to?: number | undefined
+  status?: number | null | undefined
+  errorClass?: AttemptErrorClass | null | undefined
+}
+
+/** The store's filter of a dead-letter query string. */
+export function deadLetterFilterOf(query: DeadLetterQueryFields): DeadLetterFilter {
+  return toDeadLetterFilter(query)
+}
+
+export const deadLetterGroupsQuery = z.strictObject(deadLetterQueryFields)
+
+export const deadLettersQuery = z.strictObject({
+  ...deadLetterQueryFields,
+  discarded: z
+    .enum(['true', 'false'], 'must be true or false')
+    .transform((value) => value === 'true')
+    .optional()
+    .describe('true: the discarded ones only (by default, those not discarded)'),
+  before: cursor.optional().describe('The `next` of the previous (newer) page'),
+  limit,
+})
+
+const errorClassOrNull = z.enum(ERROR_CLASSES).nullable()
+
+export const deadLetterGroupsAnswer = z.object({
+  groups: z.array(
+    z
+      .object({
+        target: z.string(),
+        lastStatus: z.number().int().nullable().describe('null: no answer came'),
+        errorClass: errorClassOrNull.describe('null: not known'),
+        count: z.number().int().describe('Not discarded: what a replay of the group sends'),
+        discarded: z.number().int(),
+        newestAt: z.number().int().describe('When the newest died (ms since the epoch)'),
+        oldestAt: z.number().int(),
+      })
+      .meta({ id: 'DeadLetterGroup' }),
+  ),
+  total: z.number().int().describe('Dead letters not discarded, over every group'),
+  discarded: z.number().int(),
+})
+
+export const deadLettersAnswer = z.object({
+  deadLetters: z.array(
+    deliveryRow
+      .extend({
+        chat: z.string().nullable(),
+        errorClass: errorClassOrNull,
+        replays: z.number().int().describe('How often it was replayed before'),
+        discardedAt: z.number().int().nullable(),
+        discardReason: z.string().nullable(),
+        discardedBy: z.string().nullable().describe('Who discarded it: a dashboard session, or a token'),
+      })
+      .meta({ id: 'DeadLetter' }),
+  ),
+  next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
+})
+
+export const discardBody = z
+  .strictObject(
+    {
+      ids: z
+        .array(z.number(ID_RANGE).int(ID_RANGE).min(1, ID_RANGE), 'must be an array of delivery ids')
+        .min(1, 'give at least one id')
+        .max(MAX_REPLAY_IDS, `at most ${MAX_REPLAY_IDS} ids per discard`)
+        .optional(),
+      dead: deadLetterBodyFilter.optional(),
+      reason: z
+        .string('must be text')
+        .trim()
+        .min(1, 'say why: 1 to 500 characters')
+        .max(500, 'say why: 1 to 500 characters'),
+    },
+    { error: (issue) => (issue.code === 'invalid_type' ? 'must be a JSON object' : undefined) },
+  )
+  .superRefine((body, ctx) => {
+    if ((body.ids === undefined) === (body.dead === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give exactly one of ids or dead' })
+    }
+  })
+  .describe('Dead letters to discard (kept, marked, left out of every replay but one by id), and why')
+
+export const discardAnswer = z.object({ discarded: z.number().int() })
+
+export const auditQuery = z.strictObject({
+  before: cursor.optional().describe('The `next` of the previous (newer) page'),
+  limit,
+})
+
+export const auditAnswer = z.object({
+  entries: z.array(
+    z
+      .object({
+        id: z.number().int(),
+        at: z.number().int().describe('ms since the epoch'),
+        action: z.enum(['replay', 'discard', 'pause', 'resume']),
+        via: z.enum(['api', 'cli', 'dashboard']).describe('dashboard: a signed-in browser; cli: the CLI'),
+        role: z.enum(['admin', 'viewer']),
+        session: z.string().nullable().describe('The dashboard session; null for a bearer token'),
+        subject: z.string().describe('A target, or what was selected, in words'),
+        count: z.number().int().nullable().describe('Deliveries changed; null for a pause or a resume'),
+        reason: z.string().nullable(),
+      })
+      .meta({ id: 'AuditEntry' }),
+  ),
+  next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
+})

@@ -3,6 +3,9 @@
 // date's form) is left to it, and its 400 names the option.
 import { parseArgs } from 'node:util'
 
+/** The conditions of a dead-letter filter besides --target (replay --dead, discard --dead). */
+const DEAD_FILTERS = ['session', 'chat', 'from', 'to', 'status', 'error-class'] as const
+
 export const ADMIN_COMMAND_OPTIONS = {
   status: [],
   events: [
@@ -23,11 +26,13 @@ export const ADMIN_COMMAND_OPTIONS = {
   event: [],
   deliveries: ['status', 'target', 'session', 'from', 'to', 'limit', 'before', 'after', 'all'],
   delivery: [],
-  replay: ['event', 'target', 'dead'],
+  replay: ['event', 'target', 'dead', ...DEAD_FILTERS, 'failed', 'dry-run', 'yes'],
   pause: [],
   resume: [],
   'admin-url': [],
   alerts: ['test'],
+  discard: ['target', 'dead', ...DEAD_FILTERS, 'reason', 'yes'],
+  audit: ['limit', 'all'],
 } as const satisfies Record<string, readonly string[]>
 
 export type AdminCommand = keyof typeof ADMIN_COMMAND_OPTIONS
@@ -55,11 +60,33 @@ const OPTIONS = {
   event: { type: 'string' },
   dead: { type: 'boolean' },
   test: { type: 'boolean' },
+  'error-class': { type: 'string' },
+  failed: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  yes: { type: 'boolean' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
 /** What `replay` sends again. */
-export type ReplaySelector = { ids: number[]; stdin: boolean } | { event: string } | { target: string }
+export type ReplaySelector =
+  | { ids: number[]; stdin: boolean }
+  | { event: string; failed: boolean }
+  | { target: string }
+  | DeadSelection
+
+/**
+ * The dead letters a filter matches (the API's `dead`, its names): counted first; acted on only
+ * with `yes`.
+ */
+export interface DeadSelection {
+  dead: Record<string, string | number | null>
+  dryRun: boolean
+  yes: boolean
+}
+
+/** What `discard` marks, and why. */
+export type DiscardSelection = ({ ids: number[]; stdin: boolean } | DeadSelection) & { reason: string }
 
 export interface AdminOptions {
   /** --url; else RELAY_URL, else the relay's own PORT on this machine. */
@@ -77,6 +104,7 @@ export interface AdminOptions {
   replay?: ReplaySelector
   /** alerts --test: a test message to every channel. */
   test?: boolean
+  discard?: DiscardSelection
 }
 
 /** Rows shown without --limit (the API's own default page). */
@@ -113,7 +141,7 @@ export function parseAdminCommand(
   for (const name of ['session', 'action', 'chat', 'party', 'status', 'target', 'outcome'] as const) {
     const value = values[name]?.trim()
     if (value === '') throw new UsageError(`${command}: --${name} needs a value`)
-    if (value !== undefined && command !== 'replay') filters[name] = value
+    if (value !== undefined && command !== 'replay' && command !== 'discard') filters[name] = value
   }
   for (const name of ['from', 'to'] as const) {
     const value = values[name]?.trim()
@@ -146,12 +174,30 @@ export function parseAdminCommand(
   if (values.test) options.test = true
   const subject = subjectOf(command, positionals)
   if (subject !== undefined) options.subject = subject
+  const dead = deadSelection(command, values, filters)
   if (command === 'replay') {
-    options.replay = replaySelector(positionals, {
-      event: values.event,
-      target: values.target,
-      dead: values.dead,
-    })
+    options.replay =
+      dead ??
+      replaySelector(positionals, {
+        event: values.event,
+        target: values.target,
+        dead: values.dead,
+        failed: values.failed,
+      })
+  } else if (command === 'discard') {
+    const reason = values.reason?.trim()
+    if (!reason) throw new UsageError('discard needs --reason TEXT: why it is let go (kept with it)')
+    if (dead !== null) options.discard = { ...dead, reason }
+    else {
+      if (positionals.length === 0 || values.target !== undefined) {
+        throw new UsageError(
+          'discard needs delivery ids (or - to read them from stdin), or --dead with a filter',
+        )
+      }
+      const stdin = positionals.includes('-')
+      const ids = positionals.filter((word) => word !== '-').map((word) => count('discard', '<id>', word, 1))
+      options.discard = { ids, stdin, reason }
+    }
   } else if (subject === undefined && positionals.length > 0) {
     throw new UsageError(`${command}: unexpected argument "${positionals[0]}"`)
   }
@@ -174,9 +220,54 @@ function subjectOf(command: AdminCommand, positionals: string[]): string | undef
   return subject
 }
 
+/**
+ * `--dead` with a filter (more than --target alone, or --dry-run, --yes): the API's dead-letter
+ * filter; null for anything else. `replay --target NAME --dead` alone keeps its paged replay by id.
+ */
+function deadSelection(
+  command: AdminCommand,
+  values: Record<string, string | boolean | undefined>,
+  filters: Record<string, string>,
+): DeadSelection | null {
+  if (command !== 'replay' && command !== 'discard') return null
+  const conditions: Record<string, string | number | null> = {}
+  for (const name of ['session', 'chat'] as const) {
+    const value = typeof values[name] === 'string' ? (values[name] as string).trim() : undefined
+    if (value) conditions[name] = value
+  }
+  for (const name of ['from', 'to'] as const)
+    if (filters[name] !== undefined) conditions[name] = filters[name]
+  const status = typeof values.status === 'string' ? values.status.trim() : undefined
+  if (status !== undefined) {
+    if (!/^([1-5]\d\d|none)$/.test(status)) {
+      throw new UsageError(`${command}: --status must be an HTTP status or none, got "${status}"`)
+    }
+    conditions.status = status === 'none' ? null : Number(status)
+  }
+  const errorClass = typeof values['error-class'] === 'string' ? values['error-class'].trim() : undefined
+  if (errorClass !== undefined) conditions.errorClass = errorClass === 'unknown' ? null : errorClass
+  const filtered = Object.keys(conditions).length > 0 || values['dry-run'] === true || values.yes === true
+  if (!filtered && command === 'replay') return null
+  if (!values.dead) {
+    if (Object.keys(conditions).length > 0) throw new UsageError(`${command}: these filters go with --dead`)
+    if (values['dry-run'] || (values.yes && command === 'replay')) {
+      throw new UsageError(`${command}: --dry-run and --yes go with --dead and a filter`)
+    }
+    return null
+  }
+  const target = typeof values.target === 'string' ? values.target.trim() : undefined
+  if (target) conditions.target = target
+  if (Object.keys(conditions).length === 0) {
+    throw new UsageError(
+      `${command} --dead needs a filter: --target, --session, --chat, --from, --to, --status or --error-class`,
+    )
+  }
+  return { dead: conditions, dryRun: values['dry-run'] === true, yes: values.yes === true }
+}
+
 function replaySelector(
   positionals: string[],
-  { event, target, dead }: { event?: string; target?: string; dead?: boolean },
+  { event, target, dead, failed }: { event?: string; target?: string; dead?: boolean; failed?: boolean },
 ): ReplaySelector {
   const given = [positionals.length > 0, event !== undefined, target !== undefined].filter(Boolean).length
   if (given !== 1) {
@@ -185,7 +276,8 @@ function replaySelector(
     )
   }
   if (dead && target === undefined) throw new UsageError('replay: --dead goes with --target')
-  if (event !== undefined) return { event }
+  if (failed && event === undefined) throw new UsageError('replay: --failed goes with --event')
+  if (event !== undefined) return { event, failed: failed === true }
   if (target !== undefined) {
     if (!dead) throw new UsageError('replay: --target replays dead deliveries only: add --dead')
     return { target: target.trim() }

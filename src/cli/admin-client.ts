@@ -64,7 +64,12 @@ export function createAdminClient({ url, token, timeoutMs = 30_000 }: AdminClien
 
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const target = new URL(path.replace(/^\//, ''), base)
-    const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' }
+    // x-relay-client: the relay's audit log says a change came from the CLI.
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token}`,
+      accept: 'application/json',
+      'x-relay-client': 'cli',
+    }
     if (body !== undefined) headers['content-type'] = 'application/json'
     let response: Awaited<ReturnType<Agent['request']>>
     let text: string

@@ -19,6 +19,7 @@ import { alerts } from './alerts-command.ts'
 import type { Output } from './output.ts'
 import { replay } from './replay.ts'
 import { clean, iso, safeJson } from './table.ts'
+import { audit, discard } from './triage.ts'
 
 export interface AdminContext {
   client: AdminClient
@@ -242,4 +243,6 @@ const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
   pause: pauseOrResume('pause'),
   resume: pauseOrResume('resume'),
   'admin-url': adminUrl,
+  discard,
+  audit,
 }

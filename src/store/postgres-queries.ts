@@ -142,15 +142,16 @@ export const SQL = {
         next_attempt_at = coalesce(o.next, d.next_attempt_at),
         last_status = o.http,
         last_error = o.error,
+        last_error_class = o.error_class,
         finished_at = CASE WHEN o.status IS NULL THEN NULL ELSE o.now END,
         lease_owner = NULL,
         lease_expires_at = NULL
       FROM outcome o
       WHERE d.id = o.id AND d.lease_owner = o.owner
-      RETURNING o.*
+      RETURNING o.*, d.replays
     )
-    INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica)
-    SELECT id, started, duration, http, error_class, error, excerpt, owner FROM recorded`,
+    INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica, replay)
+    SELECT id, started, duration, http, error_class, error, excerpt, owner, replays FROM recorded`,
 
   // leases. No releaseAll: other replicas may be alive and sending what they leased.
   release: `
@@ -246,7 +247,8 @@ export const SQL = {
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE d.id = $1`,
   attemptsOfDelivery: `
-    SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica
+    SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica,
+           replay
     FROM attempts WHERE delivery_id = $1 ORDER BY id`,
   getEvent: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues, headers, body
@@ -262,22 +264,22 @@ export const SQL = {
     WHERE d.event_seq = $1 ORDER BY d.id`,
   attemptsOfEvent: `
     SELECT a.id, a.delivery_id, a.started_at, a.duration_ms, a.status, a.error_class, a.error,
-           a.response_excerpt, a.replica
+           a.response_excerpt, a.replica, a.replay
     FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
     WHERE d.event_seq = $1 ORDER BY a.id`,
-  // A replay starts the schedule afresh; the last status and error stay until the next attempt,
-  // and the attempt history stays whole.
+  // A replay starts the schedule afresh and counts itself; a discard mark goes (as in
+  // sqlite-queries.ts). Every dead one of a target and a filter's go by postgres-dead-letters.ts.
   replayIds: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL,
-      lease_owner = NULL, lease_expires_at = NULL
+      lease_owner = NULL, lease_expires_at = NULL, replays = replays + 1,
+      discarded_at = NULL, discard_reason = NULL, discarded_by = NULL
     WHERE id = ANY($2::bigint[]) AND status <> 'pending'`,
-  replayDead: `
-    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL
-    WHERE target = $2 AND status = 'dead'`,
   replayEvent: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, finished_at = NULL,
-      lease_owner = NULL, lease_expires_at = NULL
-    WHERE event_seq = (SELECT seq FROM events WHERE key = $2) AND status <> 'pending'`,
+      lease_owner = NULL, lease_expires_at = NULL, replays = replays + 1,
+      discarded_at = NULL, discard_reason = NULL, discarded_by = NULL
+    WHERE event_seq = (SELECT seq FROM events WHERE key = $2) AND status <> 'pending'
+      AND ($3::text IS NULL OR status = $3)`,
   countDeliveries:
     'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status ORDER BY 1, 2',
   // What waits per target, and since when: the received time of its oldest pending event.

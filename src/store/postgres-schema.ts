@@ -239,6 +239,33 @@ export const POSTGRES_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
   CREATE INDEX deliveries_dead_target_event ON deliveries (target, event_seq) WHERE status = 'dead';
   `,
+  // Triage of dead letters and who did what: as in sqlite-schema.ts.
+  `
+  ALTER TABLE deliveries ADD COLUMN last_error_class text;
+  ALTER TABLE deliveries ADD COLUMN replays integer NOT NULL DEFAULT 0;
+  ALTER TABLE deliveries ADD COLUMN discarded_at bigint;
+  ALTER TABLE deliveries ADD COLUMN discard_reason text;
+  ALTER TABLE deliveries ADD COLUMN discarded_by text;
+  ALTER TABLE attempts ADD COLUMN replay integer NOT NULL DEFAULT 0;
+  UPDATE deliveries d SET last_error_class = (
+    SELECT a.error_class FROM attempts a WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1)
+  WHERE d.status = 'dead';
+  CREATE INDEX deliveries_dead_cause
+    ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
+    WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
+  CREATE TABLE audit_log (
+    id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at      bigint NOT NULL,
+    action  text NOT NULL,
+    via     text NOT NULL,
+    role    text NOT NULL,
+    session text,
+    subject text NOT NULL,
+    count   integer,
+    reason  text
+  );
+  `,
 ]
 /**
  * Brings the schema up to date in one transaction. Replicas starting together queue on an

@@ -29,6 +29,7 @@ import { postgresAlerts } from './postgres-alerts.ts'
 import { keepConflicts } from './postgres-conflicts.ts'
 import { postgresEventSummaries } from './postgres-event-list.ts'
 import { postgresHeartbeats } from './postgres-heartbeats.ts'
+import { postgresDeadLetters } from './postgres-dead-letters.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
 import {
@@ -202,10 +203,13 @@ export async function openPostgresStore({
   const health = createWriteHealth(clock)
   let closed = false
 
+  const deadLetters = postgresDeadLetters(query)
+
   return {
     ...postgresAdminSessions(query),
     ...postgresHeartbeats(query, transaction),
     ...postgresAlerts(query, transaction),
+    ...deadLetters,
 
     accept: (events) => health.watch(accepts.submit(events)),
 
@@ -385,13 +389,14 @@ export async function openPostgresStore({
       }, SNAPSHOT)
     },
 
+    // Every dead one of a target, and a filter's, go a chunk per statement.
     async replay(selector, now) {
+      if ('dead' in selector) return deadLetters.replayDeadLetters(selector.dead, now)
+      if ('target' in selector) return deadLetters.replayDeadLetters({ target: selector.target }, now)
       const result =
         'ids' in selector
           ? await query(SQL.replayIds, [now, selector.ids])
-          : 'eventKey' in selector
-            ? await query(SQL.replayEvent, [now, selector.eventKey])
-            : await query(SQL.replayDead, [now, selector.target])
+          : await query(SQL.replayEvent, [now, selector.eventKey, selector.status ?? null])
       return { replayed: result.rowCount ?? 0 }
     },
 

@@ -57,6 +57,7 @@ export function toAttemptRow(row: Row): AttemptRow {
     error: row.error as string | null,
     responseExcerpt: row.response_excerpt as string | null,
     replica: row.replica as string,
+    replay: row.replay as number,
   }
 }
 

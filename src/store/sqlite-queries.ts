@@ -202,14 +202,16 @@ export const SQL = {
       next_attempt_at = coalesce(:next, next_attempt_at),
       last_status = :http,
       last_error = :error,
+      last_error_class = :errorClass,
       finished_at = CASE WHEN :status IS NULL THEN NULL ELSE :now END,
       lease_owner = NULL,
       lease_expires_at = NULL
     WHERE id = :id AND lease_owner = :owner`,
   // Run only when the record took effect (the lease was still held), in its transaction.
   insertAttempt: `
-    INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica)
-    VALUES (:id, :started, :duration, :http, :errorClass, :error, :excerpt, :replica)`,
+    INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica, replay)
+    VALUES (:id, :started, :duration, :http, :errorClass, :error, :excerpt, :replica,
+            (SELECT replays FROM deliveries WHERE id = :id))`,
 
   // leases: one relay process owns a SQLite file, so every lease found at its start is its own
   // predecessor's (recoverLeases).
@@ -279,7 +281,8 @@ export const SQL = {
     FROM deliveries d JOIN events e ON e.seq = d.event_seq
     WHERE d.id = ?`,
   attemptsOfDelivery: `
-    SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica
+    SELECT id, delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica,
+           replay
     FROM attempts WHERE delivery_id = ? ORDER BY id`,
   getEvent: `
     SELECT seq, key, whatsapp_id, event_id, action, event_date, chat, received_at, issues, headers, body
@@ -295,22 +298,24 @@ export const SQL = {
     WHERE d.event_seq = ? ORDER BY d.id`,
   attemptsOfEvent: `
     SELECT a.id, a.delivery_id, a.started_at, a.duration_ms, a.status, a.error_class, a.error,
-           a.response_excerpt, a.replica
+           a.response_excerpt, a.replica, a.replay
     FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
     WHERE d.event_seq = ? ORDER BY a.id`,
-  // A replay starts the schedule afresh; the last status and error stay until the next attempt,
-  // and the attempt history stays whole.
+  // A replay starts the schedule afresh and counts itself (attempts then say which replay they
+  // belong to); the last status and error stay until the next attempt, and the attempt history
+  // stays whole. A discard mark goes: the delivery is alive again. Every dead one of a target
+  // leaves the discarded out; one event's may be its dead ones only (its targets that failed).
   replayIds: `
     UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, finished_at = NULL,
-      lease_owner = NULL, lease_expires_at = NULL
+      lease_owner = NULL, lease_expires_at = NULL, replays = replays + 1,
+      discarded_at = NULL, discard_reason = NULL, discarded_by = NULL
     WHERE id IN (SELECT value FROM json_each(?2)) AND status <> 'pending'`,
-  replayDead: `
-    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL
-    WHERE target = ? AND status = 'dead'`,
   replayEvent: `
-    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL,
-      lease_owner = NULL, lease_expires_at = NULL
-    WHERE event_seq = (SELECT seq FROM events WHERE key = ?) AND status <> 'pending'`,
+    UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, finished_at = NULL,
+      lease_owner = NULL, lease_expires_at = NULL, replays = replays + 1,
+      discarded_at = NULL, discard_reason = NULL, discarded_by = NULL
+    WHERE event_seq = (SELECT seq FROM events WHERE key = ?2) AND status <> 'pending'
+      AND (?3 IS NULL OR status = ?3)`,
   countDeliveries: 'SELECT target, status, count(*) AS count FROM deliveries GROUP BY target, status',
   // What waits per target, and since when: the received time of its oldest pending event.
   backlog: `

@@ -207,4 +207,39 @@ export const SQLITE_MIGRATIONS: string[] = [
   `
   CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
   `,
+  // Triage of dead letters and who did what (admin/routes/dead-letters.ts, audit.ts). A delivery
+  // keeps the error class of its last attempt, to be grouped by cause without reading attempts,
+  // and how often it was replayed; each attempt, which replay it belongs to (0: the first
+  // schedule). A discarded dead letter stays dead, marked. Dead ones already stored get their class
+  // from their last attempt (few rows: the dead are a backlog). deliveries_dead_cause covers the
+  // grouping (with each one's event, to look up a session's or a time's) and gives one cause's
+  // dead letters in id order, newest first without a sort; deliveries_dead_event finds the dead
+  // letters of a chat's events without reading their delivered ones. Both hold dead rows only, so
+  // the ingest does not write them. audit_log is read newest first by its key.
+  `
+  ALTER TABLE deliveries ADD COLUMN last_error_class TEXT;
+  ALTER TABLE deliveries ADD COLUMN replays INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE deliveries ADD COLUMN discarded_at INTEGER;
+  ALTER TABLE deliveries ADD COLUMN discard_reason TEXT;
+  ALTER TABLE deliveries ADD COLUMN discarded_by TEXT;
+  ALTER TABLE attempts ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
+  UPDATE deliveries SET last_error_class = (
+    SELECT a.error_class FROM attempts a WHERE a.delivery_id = deliveries.id ORDER BY a.id DESC LIMIT 1)
+  WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_cause
+    ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
+    WHERE status = 'dead';
+  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
+  CREATE TABLE audit_log (
+    id      INTEGER PRIMARY KEY,
+    at      INTEGER NOT NULL,
+    action  TEXT NOT NULL,
+    via     TEXT NOT NULL,
+    role    TEXT NOT NULL,
+    session TEXT,
+    subject TEXT NOT NULL,
+    count   INTEGER,
+    reason  TEXT
+  ) STRICT;
+  `,
 ]

@@ -29,6 +29,7 @@ import { sqliteAdminSessions } from './sqlite-admin-sessions.ts'
 import { sqliteAlerts } from './sqlite-alerts.ts'
 import { sqliteEventSummaries } from './sqlite-event-list.ts'
 import { sqliteHeartbeats } from './sqlite-heartbeats.ts'
+import { sqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
 import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
@@ -147,10 +148,13 @@ export function openSqliteStore({
     return { key: event.key, inserted: false, conflict }
   }
 
+  const deadLetters = sqliteDeadLetters(db, writes)
+
   return {
     ...sqliteAdminSessions(db, writes),
     ...sqliteHeartbeats(db, writes),
     ...sqliteAlerts(db, writes),
+    ...deadLetters,
 
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
@@ -224,10 +228,11 @@ export function openSqliteStore({
 
     async record(id, decision, outcome): Promise<void> {
       const { status, next } = decisionColumns(decision)
-      const { owner, now, httpStatus: http, error } = outcome
+      const { owner, now, httpStatus: http, error, errorClass } = outcome
       await writes.submit(() => {
         // No attempt without its outcome: a lease that ran out leaves both to its new holder.
-        if (Number(sql.record.run({ id, owner, status, next, now, http, error }).changes) === 0) return
+        const changes = sql.record.run({ id, owner, status, next, now, http, error, errorClass }).changes
+        if (Number(changes) === 0) return
         sql.insertAttempt.run({ id, ...attemptColumns(outcome) })
       }, BOOKKEEPING)
     },
@@ -411,14 +416,15 @@ export function openSqliteStore({
       }
     },
 
+    // Every dead one of a target, and a filter's, go a chunk per transaction.
     replay(selector, now) {
+      if ('dead' in selector) return deadLetters.replayDeadLetters(selector.dead, now)
+      if ('target' in selector) return deadLetters.replayDeadLetters({ target: selector.target }, now)
       return writes.submit(() => {
         const result =
           'ids' in selector
             ? sql.replayIds.run(now, JSON.stringify(selector.ids))
-            : 'eventKey' in selector
-              ? sql.replayEvent.run(now, selector.eventKey)
-              : sql.replayDead.run(now, selector.target)
+            : sql.replayEvent.run(now, selector.eventKey, selector.status ?? null)
         return { replayed: Number(result.changes) }
       })
     },

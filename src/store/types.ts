@@ -219,6 +219,11 @@ export interface AttemptRow {
   responseExcerpt: string | null
   /** The dispatcher (lease owner id) that made the attempt. */
   replica: string
+  /**
+   * 0 for an attempt of the delivery's first schedule (the first try and its retries); n for one
+   * made after its n-th replay, which starts the count of attempts afresh.
+   */
+  replay: number
 }
 
 /** A delivery with its attempt history. */
@@ -344,10 +349,7 @@ export interface AdminStore {
    * Makes finished deliveries due again from scratch (attempts reset), by id or all dead ones of
    * a target. Returns how many.
    */
-  replay(
-    selector: { ids: number[] } | { target: string; status: 'dead' } | { eventKey: string },
-    now: number,
-  ): Promise<{ replayed: number }>
+  replay(selector: ReplaySelector, now: number): Promise<{ replayed: number }>
   /** Delivery counts per target and status, for metrics. */
   countDeliveries(): Promise<{ target: string; status: DeliveryStatus; count: number }[]>
   /** Per target with pending deliveries: how many, and when the oldest of their events arrived. */
@@ -481,7 +483,9 @@ export interface OutboxStore
     StreamStore,
     AdminSessionStore,
     ReplicaStore,
-    AlertStore {
+    AlertStore,
+    DeadLetterStore,
+    AuditStore {
   /**
    * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
    * events, so retention purging a quiet session's events does not send its backfill to the start.
@@ -613,4 +617,124 @@ export interface AlertStore {
   /** A small named value the evaluator keeps across restarts (how far it has read the events). */
   alertState(name: string): Promise<string | null>
   setAlertState(name: string, value: string): Promise<void>
+
+/**
+ * What a replay sends again: deliveries by id (discarded ones too: named one by one), every dead
+ * one of a target (not discarded), the finished ones of an event (with `status: 'dead'`, its dead
+ * ones only: the targets that got it are left alone), or the dead letters a filter matches.
+ */
+export type ReplaySelector =
+  | { ids: number[] }
+  | { target: string; status: 'dead' }
+  | { eventKey: string; status?: 'dead' }
+  | { dead: DeadLetterFilter }
+
+/** Which dead deliveries: every condition given must hold. */
+export interface DeadLetterFilter {
+  target?: string
+  /** Of one session's events. */
+  whatsappId?: string
+  /** Of one chat's events: its jid, or a phone number for its one-to-one chat. */
+  chat?: string
+  /** Of events received at or after this time (ms since the epoch). */
+  receivedFrom?: number
+  /** Of events received before this time (ms since the epoch). */
+  receivedBefore?: number
+  /** The last attempt's HTTP status; null: it got no answer. */
+  lastStatus?: number | null
+  /** The last attempt's error class; null: not known (a delivery that died before it was kept). */
+  errorClass?: AttemptErrorClass | null
+  /** Deliveries with an id up to this one only: what a count saw, so a replay does no more. */
+  upTo?: number
+}
+
+export interface DeadLetterQuery extends DeadLetterFilter {
+  /** true: the discarded ones only; otherwise those not discarded. */
+  discarded?: boolean
+  /** Rows with an id below this one (keyset pagination, newest first). */
+  beforeId?: number
+  limit: number
+}
+
+/** Dead letters of one target and one cause. */
+export interface DeadLetterGroup {
+  target: string
+  lastStatus: number | null
+  errorClass: AttemptErrorClass | null
+  /** Not discarded: what a bulk replay would send. */
+  count: number
+  discarded: number
+  /** When the newest and the oldest of them died (ms since the epoch). */
+  newestAt: number
+  oldestAt: number
+}
+
+/** A dead delivery, with what the operator needs to triage it. */
+export interface DeadLetterRow extends DeliveryRow {
+  chat: string | null
+  errorClass: AttemptErrorClass | null
+  /** How often it was replayed before. */
+  replays: number
+  discardedAt: number | null
+  discardReason: string | null
+  /** Who discarded it (AuditActor's text form). */
+  discardedBy: string | null
+}
+
+export interface DiscardMark {
+  at: number
+  reason: string
+  by: string
+}
+
+export interface DeadLetterStore {
+  /** Dead letters per target and cause, the newest death first. */
+  deadLetterGroups(filter: DeadLetterFilter): Promise<DeadLetterGroup[]>
+  /** Dead letters, newest (highest id) first. */
+  listDeadLetters(query: DeadLetterQuery): Promise<DeadLetterRow[]>
+  /**
+   * How many dead letters (not discarded) match, the highest id among them (null: none), and the
+   * targets they are of.
+   */
+  countDeadLetters(
+    filter: DeadLetterFilter,
+  ): Promise<{ count: number; upTo: number | null; targets: string[] }>
+  /**
+   * Marks dead deliveries discarded (kept, and left out of every replay but one by id), by id or
+   * by filter. Those discarded already keep their mark. Returns how many.
+   */
+  discard(
+    selector: { ids: number[] } | { dead: DeadLetterFilter },
+    mark: DiscardMark,
+  ): Promise<{ discarded: number }>
+}
+
+export type AuditAction = 'replay' | 'discard' | 'pause' | 'resume'
+/** How the change was asked for: the dashboard, the CLI, or another client of the API. */
+export type AuditVia = 'api' | 'cli' | 'dashboard'
+
+export interface AuditEntry {
+  at: number
+  action: AuditAction
+  via: AuditVia
+  /** The role of the token or of the session that asked. */
+  role: AdminRole
+  /** The dashboard session that asked; null for a bearer token. */
+  session: string | null
+  /** What it acted on: a target, or the selector as JSON. */
+  subject: string
+  /** How many deliveries it changed; null for a pause or a resume. */
+  count: number | null
+  reason: string | null
+}
+
+export interface AuditRow extends AuditEntry {
+  id: number
+}
+
+/** Who did what: every replay, discard, pause and resume. */
+export interface AuditStore {
+  recordAudit(entry: AuditEntry): Promise<void>
+  /** Newest first: `beforeId` pages on to older ones. */
+  listAudit(query: { beforeId?: number; limit: number }): Promise<AuditRow[]>
 }

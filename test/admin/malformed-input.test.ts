@@ -394,7 +394,10 @@ describe('POST /admin/replay', () => {
 
   it('names each field at fault in a selector', async () => {
     const cases: [unknown, { path: string; message: string }[]][] = [
-      [{}, [{ path: '(root)', message: 'give exactly one of ids, target (with status "dead") or event' }]],
+      [
+        {},
+        [{ path: '(root)', message: 'give exactly one of ids, target (with status "dead"), event or dead' }],
+      ],
       [{ ids: [] }, [{ path: 'ids', message: 'give at least one id' }]],
       [
         { ids: [0, 2.5] },
@@ -407,7 +410,7 @@ describe('POST /admin/replay', () => {
       [{ target: 'crm', status: 'pending' }, [{ path: 'status', message: 'must be "dead"' }]],
       [
         { ids: [1], event: '191b80a9238:message:1' },
-        [{ path: '(root)', message: 'give exactly one of ids, target (with status "dead") or event' }],
+        [{ path: '(root)', message: 'give exactly one of ids, target (with status "dead"), event or dead' }],
       ],
       [{ ids: [1], extra: true }, [{ path: 'extra', message: 'unknown field' }]],
       [

@@ -301,6 +301,7 @@ for (const factory of [sqlite, postgres]) {
           error: null,
           responseExcerpt: `{"error":"down ${n + 1}","text":"привет 👋"}`,
           replica: `worker-${n + 1}`,
+          replay: 0,
         })),
         {
           id: expect.any(Number),
@@ -312,6 +313,7 @@ for (const factory of [sqlite, postgres]) {
           error: null,
           responseExcerpt: '',
           replica: 'worker-1',
+          replay: 0,
         },
       ])
       const ids = detail?.history.map((a) => a.id) ?? []

@@ -35,13 +35,20 @@ async function expectFoundByChat(store: OutboxStore) {
   expect(await keys('79991234567')).toEqual([key(1), key(5)])
 }
 
+/** The index of the migration that keeps parties: the schema is brought up to just before it. */
+function partiesMigration(migrations: string[]): number {
+  const index = migrations.findIndex((migration) => migration.includes('CREATE TABLE event_parties'))
+  if (index === -1) throw new Error('no migration creates event_parties')
+  return index
+}
+
 describe('events stored before parties were kept', () => {
   it('sqlite: are found by their chat as a party', async () => {
     const dir = tempDir('parties-migration-')
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
     const path = join(dir, 'relay.sqlite')
     const old = new DatabaseSync(path)
-    const before = SQLITE_MIGRATIONS.findIndex((sql) => sql.includes('CREATE TABLE event_parties'))
+    const before = partiesMigration(SQLITE_MIGRATIONS)
     for (const migration of SQLITE_MIGRATIONS.slice(0, before)) old.exec(migration)
     old.exec(`PRAGMA user_version = ${before}`)
     const insert = old.prepare(`
@@ -59,10 +66,7 @@ describe('events stored before parties were kept', () => {
     const schema = await freshSchema('parties_migration')
     cleanups.push(() => schema.drop())
     await withAdmin(async (client) => {
-      // The schema as it was just before the parties came (later migrations may follow it).
-      const before = POSTGRES_MIGRATIONS.findIndex((migration) =>
-        migration.includes('CREATE TABLE event_parties'),
-      )
+      const before = partiesMigration(POSTGRES_MIGRATIONS)
       await client.query(
         'CREATE TABLE relay_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
       )

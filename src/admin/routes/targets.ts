@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { commonAnswers, errorAnswer, pauseAnswer, targetParams, targetsAnswer } from '../schemas.ts'
+import { recordAudit } from './audit.ts'
 import { stateOf } from './target-state.ts'
 
 export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
@@ -49,7 +50,9 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
             .code(409)
             .send({ error: `"${name}" is a stream: its consumers pull, there is nothing to ${action}` })
         }
-        await opts.store.setPaused(name, action === 'pause', opts.now())
+        const at = opts.now()
+        await opts.store.setPaused(name, action === 'pause', at)
+        await recordAudit(opts.store, request, at, { action, subject: name, count: null })
         if (action === 'resume') opts.onResume(name)
         request.log.info({ target: name }, action === 'pause' ? 'target paused' : 'target resumed')
         const paused = await opts.store.pausedTargets()

@@ -1,11 +1,14 @@
 // The dashboard: hash routes (the paths under /admin/ are the JSON API), each page a module that
 // draws itself and refreshes from the API every few seconds while the tab is visible.
 import { api, signOut } from './api.js'
+import { auditPage } from './audit.js'
+import { conflictsPage } from './conflicts.js'
 import { deadPage } from './dead.js'
 import { h, refreshAges } from './dom.js'
 import { eventPage } from './event.js'
 import { eventsPage } from './events.js'
 import { overviewPage } from './overview.js'
+import { refusedPage } from './refused.js'
 import { targetsPage } from './targets.js'
 import { isoText, setTimeZone, timeZone } from './time.js'
 import { complain, say, setReadOnly, setRedraw } from './ui.js'
@@ -18,6 +21,9 @@ const routes = [
   [/^\/events\/(.+)$/, eventPage],
   [/^\/dead$/, deadPage],
   [/^\/targets$/, targetsPage],
+  [/^\/refused$/, refusedPage],
+  [/^\/conflicts$/, conflictsPage],
+  [/^\/audit$/, auditPage],
 ]
 
 const main = document.getElementById('main')

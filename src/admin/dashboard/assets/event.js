@@ -150,20 +150,39 @@ function eventFacts(event) {
   ])
 }
 
+// The targets it died at are offered first; the ones that got it get it again only when asked,
+// after a confirmation that says so.
 function replayEventButton(event) {
   const finished = event.deliveries.filter((delivery) => delivery.status !== 'pending').length
   if (finished === 0) return null
+  const failed = event.deliveries.filter((delivery) => delivery.status === 'dead').length
+  const send = async (body) => {
+    const { replayed } = await api('replay', { method: 'POST', body })
+    return `Sent again: ${plural(replayed, 'delivery', 'deliveries')} of ${event.key}.`
+  }
   return h(
     'p',
     { class: 'actions' },
-    actionButton(
-      `Send again to ${plural(finished, 'target')}`,
-      async () => {
-        const { replayed } = await api('replay', { method: 'POST', body: { event: event.key } })
-        return `Sent again: ${plural(replayed, 'delivery', 'deliveries')} of ${event.key}.`
-      },
-      { dataset: { focus: 'replay event' } },
-    ),
+    failed > 0
+      ? actionButton(
+          `Send again to ${plural(failed, 'failed target')}`,
+          () => send({ event: event.key, status: 'dead' }),
+          { dataset: { focus: 'replay event failed' } },
+        )
+      : null,
+    finished > failed
+      ? actionButton(
+          failed > 0
+            ? `Send again to all ${finished} targets`
+            : `Send again to ${plural(finished, 'target')}`,
+          () => {
+            const got = finished - failed
+            const question = `Send ${event.key} again to ${plural(finished, 'target')}? ${got === 1 ? '1 of them got it already' : `${got} of them got it already`}.`
+            return confirm(question) ? send({ event: event.key }) : null
+          },
+          { class: failed > 0 ? 'quiet' : undefined, dataset: { focus: 'replay event' } },
+        )
+      : null,
   )
 }
 
@@ -187,6 +206,10 @@ function deliverySection(delivery) {
       'p',
       { class: 'muted' },
       `Delivery ${delivery.id} · ${plural(delivery.attempts, 'attempt')}`,
+      // A replay counts its attempts afresh: the rows above them are said to be older.
+      (delivery.history.at(-1)?.replay ?? 0) > 0
+        ? ` since replay ${delivery.history.at(-1).replay}, ${delivery.history.length} in all`
+        : null,
       delivery.status === 'pending' ? [' · ', nextTry(delivery)] : null,
     ),
     delivery.history.length === 0
@@ -194,13 +217,14 @@ function deliverySection(delivery) {
       : h(
           'ol',
           { class: 'attempts', 'aria-label': `Attempts to ${delivery.target}` },
-          delivery.history.map((attempt, i) => attemptItem(attempt, i)),
+          delivery.history.map((attempt, i) => attemptItem(delivery.history, i)),
         ),
   )
 }
 
 /** One attempt, compact: what came of it on one line, then the error and the answer, if any. */
-function attemptItem(attempt, i) {
+function attemptItem(history, i) {
+  const attempt = history[i]
   const ok = attempt.status !== null && attempt.status < 300
   return h(
     'li',
@@ -208,7 +232,7 @@ function attemptItem(attempt, i) {
     h(
       'p',
       { class: 'attempt-line' },
-      h('span', { class: 'attempt-n' }, `#${i + 1}`),
+      h('span', { class: 'attempt-n' }, `#${attemptNumber(history, i)}`),
       ' ',
       badge(outcomeOf(attempt), ok ? 'ok' : 'dead'),
       ' ',
@@ -219,6 +243,13 @@ function attemptItem(attempt, i) {
     attempt.error ? h('p', { class: 'attempt-error' }, attempt.error) : null,
     attempt.responseExcerpt ? h('pre', { class: 'excerpt' }, attempt.responseExcerpt) : null,
   )
+}
+
+/** "2" of the first schedule (its retries), "replay 1 · 1" of one after a replay. */
+function attemptNumber(history, i) {
+  const { replay } = history[i]
+  const n = history.slice(0, i + 1).filter((attempt) => attempt.replay === replay).length
+  return replay === 0 ? String(n) : `replay ${replay} · ${n}`
 }
 
 function bodySection(event) {

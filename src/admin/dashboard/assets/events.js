@@ -5,7 +5,7 @@
 import { api, query } from './api.js'
 import { badge, fill, h, link, time } from './dom.js'
 import { emptyOutbox } from './empty.js'
-import { instantOf, isoText } from './time.js'
+import { filterText, instantOf } from './time.js'
 import { redrawNow, say, unlessSame } from './ui.js'
 
 const PAGE_SIZE = 50
@@ -123,10 +123,7 @@ function searchForm(params) {
       ),
     )
   // Times are typed and shown as ISO 8601 (a time without a zone is read in the zone chosen).
-  const timeValue = (name) => {
-    const iso = params.get(name)
-    return iso && !Number.isNaN(Date.parse(iso)) ? isoText(Date.parse(iso)) : (iso ?? '')
-  }
+  const timeValue = (name) => filterText(params.get(name))
   const form = h(
     'form',
     { class: 'search', role: 'search', 'aria-label': 'Search events' },

@@ -68,3 +68,8 @@ export function instantOf(text) {
   const d = new Date(zoned || zone === 'local' ? withT : `${withT}Z`)
   return Number.isNaN(d.getTime()) ? null : d.toISOString()
 }
+
+/** A filter's instant as the operator reads it, in the zone chosen; as given when it is not a time. */
+export function filterText(iso) {
+  return iso && !Number.isNaN(Date.parse(iso)) ? isoText(Date.parse(iso)) : (iso ?? '')
+}
