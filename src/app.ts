@@ -122,7 +122,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       authLimits: { perAddress: config.adminAuthFailuresPerMinute, overall: config.adminAuthFailuresOverall },
       onAuthFailure: relay.metrics.adminAuthFailed,
       onAuthLocked: relay.metrics.adminAuthLocked,
-      targets: config.targets.map(({ name, type }) => ({ name, type })),
+      targets: config.targets,
       onReplay: () => relay.dispatcher.notify(),
       onResume: (target) => relay.dispatcher.notify([target]),
       failingTargets: () => relay.dispatcher.failing(),
@@ -130,6 +130,8 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       pingStore: () => relay.store.ping(),
       registration: () => relay.whatsgate?.registrar?.status() ?? null,
       now: () => relay.clock.now(),
+      concurrency: () => relay.dispatcher.concurrency(),
+      streamConsumers: () => relay.streams?.consumers() ?? new Map(),
     })
   }
   if (relay.streams) {

@@ -8,9 +8,9 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod'
 import type { Registry } from 'prom-client'
-import type { TargetType } from '../delivery/targets.ts'
+import type { Target } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
-import type { AdminSessionStore, AdminStore } from '../store/types.ts'
+import type { AdminSessionStore, AdminStore, StatsStore } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 import { adminAuth, createAuthFailures } from './auth.ts'
 import { type AuthLimitsOptions, createAuthLimits } from './auth-limits.ts'
@@ -21,12 +21,13 @@ import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
 import { refusedRoutes } from './routes/refused.ts'
 import { sessionRoutes } from './routes/sessions.ts'
+import { statsRoutes } from './routes/stats.ts'
 import { statusRoutes } from './routes/status.ts'
 import { targetRoutes } from './routes/targets.ts'
 import { createAdminSessions } from './sessions.ts'
 
 export interface AdminOptions {
-  store: AdminStore & AdminSessionStore
+  store: AdminStore & AdminSessionStore & StatsStore
   token: string
   /** Read-only access; null = none. */
   viewerToken: string | null
@@ -37,8 +38,8 @@ export interface AdminOptions {
   /** Counts refused credentials and lockouts (metrics). */
   onAuthFailure?: (credential: string) => void
   onAuthLocked?: () => void
-  /** The configured targets: their names and kinds (a stream's consumers pull: no pause). */
-  targets: readonly { name: string; type: TargetType }[]
+  /** The configured targets (a stream's consumers pull: no pause); shown without credentials. */
+  targets: readonly Target[]
   /** Wakes the dispatcher after a replay. */
   onReplay: () => void
   /** Wakes the dispatcher for a target resumed; other replicas find its work at their next poll. */
@@ -54,6 +55,10 @@ export interface AdminOptions {
   registration: () => RegistrationStatus | null
   /** The relay's clock: replays, pauses, sessions and the status's ages are stamped with it. */
   now: () => number
+  /** Per target, how many sends this replica's dispatcher allows at once now. */
+  concurrency?: () => ReadonlyMap<string, number>
+  /** Per stream target, how many consumers are connected to this replica. */
+  streamConsumers?: () => ReadonlyMap<string, number>
 }
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const
@@ -168,6 +173,7 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(refusedRoutes, opts)
   await app.register(conflictRoutes, opts)
   await app.register(targetRoutes, opts)
+  await app.register(statsRoutes, opts)
 }
 
 /** One issue per field: an unknown key is named itself, not as "(root)". */

@@ -3,6 +3,7 @@
 // Tables are found through the connection's search_path, so a `?options=-c search_path=relay`
 // on DATABASE_URL keeps them in their own schema.
 import type { PoolClient } from 'pg'
+import { POSTGRES_TRAFFIC_BACKFILL } from './postgres-stats.ts'
 
 /** Advisory lock classes (the two-int form), so the relay's locks never meet anyone else's. */
 export const LOCK_CLASS = {
@@ -185,6 +186,20 @@ export const POSTGRES_MIGRATIONS: string[] = [
   SELECT seq, CASE WHEN chat ~ '^[0-9]{1,64}@c\\.us$' THEN split_part(chat, '@', 1) ELSE chat END
   FROM events WHERE chat IS NOT NULL;
   CREATE INDEX event_parties_party ON event_parties (party, seq);
+  `,
+  // Traffic per minute and target (postgres-stats.ts): '' counts the events received, a target's
+  // row what became of its deliveries. Written with what it counts; filled from what is stored.
+  `
+  CREATE TABLE traffic_minutes (
+    minute    bigint NOT NULL,
+    target    text NOT NULL,
+    received  bigint NOT NULL DEFAULT 0,
+    delivered bigint NOT NULL DEFAULT 0,
+    failed    bigint NOT NULL DEFAULT 0,
+    dead      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, target)
+  );
+  ${POSTGRES_TRAFFIC_BACKFILL};
   `,
 ]
 

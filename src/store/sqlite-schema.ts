@@ -1,3 +1,5 @@
+import { SQLITE_TRAFFIC_BACKFILL } from './sqlite-stats.ts'
+
 // Migrations, applied in order at start; `PRAGMA user_version` records how far a file has come.
 export const SQLITE_MIGRATIONS: string[] = [
   `
@@ -164,5 +166,19 @@ export const SQLITE_MIGRATIONS: string[] = [
       THEN substr(chat, 1, length(chat) - 5) ELSE chat END
   FROM events WHERE chat IS NOT NULL;
   CREATE INDEX event_parties_party ON event_parties (party, seq);
+  `,
+  // Traffic per minute and target (sqlite-stats.ts): '' counts the events received, a target's
+  // row what became of its deliveries. Written with what it counts; filled from what is stored.
+  `
+  CREATE TABLE traffic_minutes (
+    minute    INTEGER NOT NULL,
+    target    TEXT NOT NULL,
+    received  INTEGER NOT NULL DEFAULT 0,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    failed    INTEGER NOT NULL DEFAULT 0,
+    dead      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, target)
+  ) STRICT, WITHOUT ROWID;
+  ${SQLITE_TRAFFIC_BACKFILL};
   `,
 ]

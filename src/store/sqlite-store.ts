@@ -28,6 +28,7 @@ import {
 import { sqliteAdminSessions } from './sqlite-admin-sessions.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
+import { sqliteTrafficReads, sqliteTrafficWrites } from './sqlite-stats.ts'
 import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
 import type {
   AcceptResult,
@@ -79,6 +80,7 @@ export function openSqliteStore({
   migrate(db)
 
   const sql = prepare(db)
+  const traffic = sqliteTrafficWrites(db)
   const lists = {
     events: preparedPerFilters(db, SQL.listEvents),
     deliveries: preparedPerFilters(db, SQL.listDeliveries),
@@ -135,6 +137,7 @@ export function openSqliteStore({
 
   return {
     ...sqliteAdminSessions(db, writes),
+    ...sqliteTrafficReads(db),
 
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
@@ -146,7 +149,7 @@ export function openSqliteStore({
           if (paused.has(delivery.target)) return false
           return delivery.orderingKey === null || !sql.lanePending.get(delivery.target, delivery.orderingKey)
         }
-        return events.map((event) => {
+        const results = events.map((event): AcceptResult => {
           const row = sql.insertEvents.get(
             event.key,
             event.whatsappId,
@@ -180,6 +183,8 @@ export function openSqliteStore({
           }
           return { key: event.key, inserted: true, receivedAt: now, leased }
         })
+        traffic.received(now, results.filter((result) => result.inserted).length)
+        return results
       })
       return health.watch(written)
     },
@@ -213,6 +218,7 @@ export function openSqliteStore({
         // No attempt without its outcome: a lease that ran out leaves both to its new holder.
         if (Number(sql.record.run({ id, owner, status, next, now, http, error }).changes) === 0) return
         sql.insertAttempt.run({ id, ...attemptColumns(outcome) })
+        traffic.recorded(id, now, decision, outcome.errorClass !== null)
       }, BOOKKEEPING)
     },
 
@@ -252,6 +258,8 @@ export function openSqliteStore({
       return writes.submit(() => {
         const delivered = sql.purgeDelivered.run(deliveredBefore, limit).changes
         const dead = sql.purgeDead.run(deadBefore, limit).changes
+        // Traffic counts are kept as long as the events kept longest.
+        traffic.purge(Math.min(deliveredBefore, deadBefore))
         return Number(delivered) + Number(dead)
       })
     },
@@ -424,10 +432,11 @@ export function openSqliteStore({
     },
 
     markStreamDelivered(target, upTo, now, limit) {
-      return writes.submit(
-        () => Number(sql.markStreamDelivered.run(target, upTo, now, limit).changes),
-        BOOKKEEPING,
-      )
+      return writes.submit(() => {
+        const marked = Number(sql.markStreamDelivered.run(target, upTo, now, limit).changes)
+        traffic.streamDelivered(target, now, marked)
+        return marked
+      }, BOOKKEEPING)
     },
 
     async streamPosition(target) {

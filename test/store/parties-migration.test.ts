@@ -19,6 +19,9 @@ const GROUP = '120363025246125888@g.us'
 // Chats as stored before: a one-to-one jid, a group's, one of another kind, and none.
 const OLD_CHATS = ['79991234567@c.us', GROUP, '12345@lid', null]
 
+/** The migration that began keeping parties: the schema before it is the old one. */
+const isPartiesMigration = (migration: string) => migration.includes('CREATE TABLE event_parties')
+
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
@@ -41,7 +44,7 @@ describe('events stored before parties were kept', () => {
     cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
     const path = join(dir, 'relay.sqlite')
     const old = new DatabaseSync(path)
-    const before = SQLITE_MIGRATIONS.length - 1
+    const before = SQLITE_MIGRATIONS.findIndex(isPartiesMigration)
     for (const migration of SQLITE_MIGRATIONS.slice(0, before)) old.exec(migration)
     old.exec(`PRAGMA user_version = ${before}`)
     const insert = old.prepare(`
@@ -59,7 +62,7 @@ describe('events stored before parties were kept', () => {
     const schema = await freshSchema('parties_migration')
     cleanups.push(() => schema.drop())
     await withAdmin(async (client) => {
-      const before = POSTGRES_MIGRATIONS.length - 1
+      const before = POSTGRES_MIGRATIONS.findIndex(isPartiesMigration)
       await client.query(
         'CREATE TABLE relay_migrations (version integer PRIMARY KEY, applied_at bigint NOT NULL)',
       )

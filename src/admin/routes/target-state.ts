@@ -1,8 +1,69 @@
-// A target's state as the operator sees it: paused (in the store, for every replica) above failing
-// (what this replica's dispatcher sees) above ok.
-export type TargetState = 'ok' | 'failing' | 'paused'
+// A target's state as the operator sees it, decided here for the status, the targets page, the
+// CLI and the dashboard alike, from what is true now: paused (in the store, for every replica);
+// for a stream, whether a consumer is connected to read what waits; failing (this replica's
+// dispatcher sees its attempts fail) only while something is left to fail; dead letters when
+// deliveries died and nothing of it is being retried; else ok.
+export type TargetState = 'ok' | 'failing' | 'paused' | 'dead_letters' | 'no_consumer'
 
-export function stateOf(name: string, paused: Map<string, number>, failing: Iterable<string>): TargetState {
+export interface TargetFacts {
+  type?: string
+  /** Deliveries not yet finished. */
+  pending?: number
+  /** Deliveries that died and wait for a replay. */
+  dead?: number
+  /** A stream's consumers connected to this replica; undefined when not known. */
+  consumers?: number | undefined
+}
+
+export function stateOf(
+  name: string,
+  paused: ReadonlyMap<string, number>,
+  failing: Iterable<string>,
+  { type, pending = 0, dead = 0, consumers }: TargetFacts = {},
+): TargetState {
   if (paused.has(name)) return 'paused'
-  return new Set(failing).has(name) ? 'failing' : 'ok'
+  if (type === 'stream') return consumers === 0 ? 'no_consumer' : 'ok'
+  if (pending > 0 && new Set(failing).has(name)) return 'failing'
+  return dead > 0 ? 'dead_letters' : 'ok'
+}
+
+/** The state in words, with the count that makes it: `dead letters: 160`, `no consumer, 235 waiting`. */
+export function stateText(state: TargetState, { pending = 0, dead = 0 }: TargetFacts = {}): string {
+  const waiting = pending > 0 ? `, ${pending} waiting` : ''
+  switch (state) {
+    case 'dead_letters':
+      return `dead letters: ${dead}`
+    case 'no_consumer':
+      return `no consumer${waiting}`
+    case 'failing':
+      return `failing${waiting}`
+    case 'paused':
+      return `paused${waiting}`
+    default:
+      return 'ok'
+  }
+}
+
+// Query parameters whose values are credentials, whatever the service calls them.
+const SECRET_PARAM = /token|key|secret|pass|auth|sig|credential|code/i
+
+/**
+ * A target's URL as the operator may see it: no user, password or fragment, and secret-looking
+ * query values replaced. A URL that does not parse is shown as its scheme only.
+ */
+export function shownUrl(url: string): string {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(not a URL)'
+  }
+  parsed.username = ''
+  parsed.password = ''
+  parsed.hash = ''
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (SECRET_PARAM.test(name)) parsed.searchParams.set(name, '***')
+  }
+  // URLSearchParams writes `***` as `%2A%2A%2A`: shown as typed.
+  return parsed.toString().replaceAll('%2A%2A%2A', '***')
 }
