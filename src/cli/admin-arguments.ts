@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 
 export const ADMIN_COMMAND_OPTIONS = {
   status: [],
+  targets: [],
   events: ['session', 'action', 'chat', 'party', 'from', 'to', 'nonconforming', 'limit', 'after', 'all'],
   event: [],
   deliveries: ['status', 'target', 'session', 'from', 'to', 'limit', 'after', 'all'],

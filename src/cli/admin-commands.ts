@@ -14,6 +14,8 @@ import {
   eventView,
   type Status,
   statusView,
+  type TargetInfo,
+  targetsView,
 } from './admin-views.ts'
 import type { Output } from './output.ts'
 import { replay } from './replay.ts'
@@ -149,6 +151,11 @@ const status: AdminRun = async (ctx) => {
   }
 }
 
+const targets: AdminRun = async (ctx) => {
+  const document = await ctx.client.get<{ targets: TargetInfo[] }>('/admin/targets')
+  show(ctx, document, () => targetsView(document.targets))
+}
+
 const events: AdminRun = async (ctx) => {
   const { rows, next } = await list<EventRow>(
     ctx.client,
@@ -212,6 +219,7 @@ const adminUrl: AdminRun = async (ctx) => {
 
 const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
   status,
+  targets,
   events,
   event,
   deliveries,

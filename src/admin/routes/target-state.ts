@@ -52,6 +52,8 @@ const SECRET_PARAM = /token|key|secret|pass|auth|sig|credential|code/i
  * query values replaced. A URL that does not parse is shown as its scheme only.
  */
 export function shownUrl(url: string): string {
+  // A stream's: the relay's own path its consumers read.
+  if (url.startsWith('/')) return url.split(/[?#]/)[0] as string
   let parsed: URL
   try {
     parsed = new URL(url)
