@@ -27,21 +27,13 @@ export function stateOf(
   return dead > 0 ? 'dead_letters' : 'ok'
 }
 
-/** The state in words, with the count that makes it: `dead letters: 160`, `no consumer, 235 waiting`. */
-export function stateText(state: TargetState, { pending = 0, dead = 0 }: TargetFacts = {}): string {
-  const waiting = pending > 0 ? `, ${pending} waiting` : ''
-  switch (state) {
-    case 'dead_letters':
-      return `dead letters: ${dead}`
-    case 'no_consumer':
-      return `no consumer${waiting}`
-    case 'failing':
-      return `failing${waiting}`
-    case 'paused':
-      return `paused${waiting}`
-    default:
-      return 'ok'
-  }
+/**
+ * The state in words: `dead letters: 160` carries its count, as no other column does; what waits
+ * is shown beside it (pending), so the others are the state alone.
+ */
+export function stateText(state: TargetState, { dead = 0 }: TargetFacts = {}): string {
+  if (state === 'dead_letters') return `dead letters: ${dead}`
+  return state === 'no_consumer' ? 'no consumer' : state
 }
 
 // Query parameters whose values are credentials, whatever the service calls them.
