@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { VERSION } from '../../version.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { commonAnswers, statusAnswer } from '../schemas.ts'
-import { stateOf, stateText } from './target-state.ts'
+import { truthOf } from './target-state.ts'
 import { ageSeconds } from './targets.ts'
 
 export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
@@ -23,29 +23,28 @@ export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
         opts.store.countReceivedSince(now - 60_000),
         opts.store.countReceivedSince(now - 3_600_000),
       ])
-      const failing = opts.failingTargets()
-      const consumers = opts.streamConsumers?.() ?? new Map<string, number>()
+      const readings = {
+        paused,
+        failing: opts.failingTargets(),
+        backlog,
+        dead,
+        consumers: opts.streamConsumers?.() ?? new Map<string, number>(),
+      }
       return {
         version: VERSION,
         uptimeSeconds: Math.round(process.uptime()),
         store: { kind: opts.storeKind, healthy },
-        targets: opts.targets.map(({ name, type }) => {
-          const waiting = backlog.get(name)
-          const facts = {
-            type,
-            pending: waiting?.pending ?? 0,
-            dead: dead.get(name) ?? 0,
-            consumers: type === 'stream' ? (consumers.get(name) ?? 0) : undefined,
-          }
-          const state = stateOf(name, paused, failing, facts)
+        targets: opts.targets.map((target) => {
+          const truth = truthOf(target, readings)
           return {
-            name,
-            type,
-            state,
-            stateText: stateText(state, facts),
-            pending: facts.pending,
-            dead: facts.dead,
-            oldestPendingAgeSeconds: waiting ? ageSeconds(now, waiting.oldestReceivedAt) : null,
+            name: target.name,
+            type: target.type,
+            state: truth.state,
+            stateText: truth.stateText,
+            pending: truth.pending,
+            dead: truth.dead,
+            oldestPendingAgeSeconds:
+              truth.oldestReceivedAt === undefined ? null : ageSeconds(now, truth.oldestReceivedAt),
           }
         }),
         registration: opts.registration(),

@@ -36,6 +36,28 @@ export function stateText(state: TargetState, { dead = 0 }: TargetFacts = {}): s
   return state === 'no_consumer' ? 'no consumer' : state
 }
 
+/** What the store and this replica know now, read once for every target. */
+export interface Readings {
+  paused: ReadonlyMap<string, number>
+  failing: Iterable<string>
+  backlog: ReadonlyMap<string, { pending: number; oldestReceivedAt: number }>
+  dead: ReadonlyMap<string, number>
+  consumers: ReadonlyMap<string, number>
+}
+
+/** One target's state, its words and the facts they rest on: what the status and the targets show. */
+export function truthOf({ name, type }: { name: string; type: string }, readings: Readings) {
+  const waiting = readings.backlog.get(name)
+  const facts = {
+    type,
+    pending: waiting?.pending ?? 0,
+    dead: readings.dead.get(name) ?? 0,
+    consumers: type === 'stream' ? (readings.consumers.get(name) ?? 0) : undefined,
+  }
+  const state = stateOf(name, readings.paused, readings.failing, facts)
+  return { state, stateText: stateText(state, facts), ...facts, oldestReceivedAt: waiting?.oldestReceivedAt }
+}
+
 // Query parameters whose values are credentials, whatever the service calls them.
 const SECRET_PARAM = /token|key|secret|pass|auth|sig|credential|code/i
 

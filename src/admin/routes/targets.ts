@@ -7,7 +7,7 @@ import { MINUTE_MS, minuteOf } from '../../store/sqlite-stats.ts'
 import type { TrafficCounts } from '../../store/types.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { commonAnswers, errorAnswer, pauseAnswer, targetParams, targetsAnswer } from '../schemas.ts'
-import { shownUrl, stateOf, stateText } from './target-state.ts'
+import { shownUrl, stateOf, truthOf } from './target-state.ts'
 
 export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
@@ -27,31 +27,30 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
         opts.store.targetTraffic(minuteOf(now) - 59 * MINUTE_MS),
         opts.store.targetTraffic(hourOf(now) - 23 * HOUR_MS),
       ])
-      const failing = opts.failingTargets()
+      const readings = {
+        paused,
+        failing: opts.failingTargets(),
+        backlog,
+        dead,
+        consumers: opts.streamConsumers?.() ?? new Map<string, number>(),
+      }
       const concurrency = opts.concurrency?.() ?? new Map<string, number>()
-      const consumers = opts.streamConsumers?.() ?? new Map<string, number>()
       return {
         targets: opts.targets.map((target) => {
           const { name, type } = target
-          const waiting = backlog.get(name)
-          const facts = {
-            type,
-            pending: waiting?.pending ?? 0,
-            dead: dead.get(name) ?? 0,
-            consumers: type === 'stream' ? (consumers.get(name) ?? 0) : undefined,
-          }
-          const state = stateOf(name, paused, failing, facts)
+          const truth = truthOf(target, readings)
           const pushed = type !== 'stream'
           return {
             name,
             type,
-            state,
-            stateText: stateText(state, facts),
+            state: truth.state,
+            stateText: truth.stateText,
             pausedAt: paused.get(name) ?? null,
-            pending: facts.pending,
-            dead: facts.dead,
-            oldestPendingAgeSeconds: waiting ? ageSeconds(now, waiting.oldestReceivedAt) : null,
-            consumers: facts.consumers ?? null,
+            pending: truth.pending,
+            dead: truth.dead,
+            oldestPendingAgeSeconds:
+              truth.oldestReceivedAt === undefined ? null : ageSeconds(now, truth.oldestReceivedAt),
+            consumers: truth.consumers ?? null,
             url: shownUrl(target.url),
             events: [...target.events],
             sessions: target.sessions ? [...target.sessions] : null,
