@@ -3,8 +3,9 @@
 // BENCH_DATABASE_URL, into a fresh PostgreSQL schema instead), starts the relay on it, and times
 // each filter of GET /admin/events and /admin/deliveries, and one event by key, with sequential
 // requests after a warm-up; the event console's lists too (newest first, pages both ways, outcome
-// and target filters, each row with its outcomes and preview), and the dead-letter triage's groups,
-// lists and counts. The target: p95 under 50 ms.
+// and target filters, each row with its outcomes and preview), the dead-letter triage's groups,
+// lists and counts, the overview's charts (GET /admin/stats) and GET /admin/targets. The target:
+// p95 under 50 ms.
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Pool } from 'undici'
@@ -153,6 +154,9 @@ export async function admin(): Promise<string> {
     // Dead-letter triage (routes/dead-letters.ts): the groups by cause and the newest-first list,
     // each filter, and the count a bulk replay's dry run makes.
     ...deadLetterCases({ session, group, hour, q }),
+    { name: 'chart: stats, last hour per minute', path: () => '/admin/stats?range=hour' },
+    { name: 'chart: stats, last day per hour', path: () => '/admin/stats?range=day' },
+    { name: 'targets, state, traffic and configuration', path: () => '/admin/targets' },
   ].filter((c) => c.name.includes(process.env.BENCH_ADMIN_CASES ?? ''))
 
   const outcomes: Outcome[] = []
@@ -249,7 +253,7 @@ export async function admin(): Promise<string> {
   ].join('\n')
 }
 
-/** How many rows an answer holds: a list's, or 1 for one event (which holds its deliveries). */
+/** How many rows an answer holds: a list's (a chart's buckets, the targets), or 1 for one event (which holds its deliveries). */
 function rowsOf(answer: {
   key?: string
   events?: unknown[]
@@ -257,6 +261,8 @@ function rowsOf(answer: {
   deadLetters?: unknown[]
   groups?: unknown[]
   matched?: number
+  buckets?: unknown[]
+  targets?: unknown[]
 }): number {
   if (answer.key !== undefined) return 1
   if (answer.matched !== undefined) return answer.matched
@@ -265,6 +271,8 @@ function rowsOf(answer: {
     answer.deliveries?.length ??
     answer.deadLetters?.length ??
     answer.groups?.length ??
+    answer.buckets?.length ??
+    answer.targets?.length ??
     0
   )
 }

@@ -122,7 +122,7 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       authLimits: { perAddress: config.adminAuthFailuresPerMinute, overall: config.adminAuthFailuresOverall },
       onAuthFailure: relay.metrics.adminAuthFailed,
       onAuthLocked: relay.metrics.adminAuthLocked,
-      targets: config.targets.map(({ name, type }) => ({ name, type })),
+      targets: config.targets,
       onReplay: () => relay.dispatcher.notify(),
       onResume: (target) => relay.dispatcher.notify([target]),
       failingTargets: () => relay.dispatcher.failing(),
@@ -133,6 +133,8 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       now: () => relay.clock.now(),
       alerts: relay.alerts,
       routing: config.targets,
+      concurrency: () => relay.dispatcher.concurrency(),
+      streamConsumers: () => relay.streams?.consumers() ?? new Map(),
     })
   }
   if (relay.streams) {

@@ -100,6 +100,8 @@ Commands that ask a running relay (its admin API; nothing else of the server is 
   pause <target>         Hold a target's deliveries (kept in the store, for every replica)
   resume <target>        Send what waited, oldest first
   audit                  Who replayed, discarded, paused or resumed what, and how, newest first
+  targets                Each target: its state (dead letters: N, no consumer, ...), backlog,
+                         configuration (no credentials) and last hour and day
   admin-url              A one-time link that signs a browser in to the dashboard (10 min)
   alerts [--test]        Open and recent alerts, and each channel (--test: a test message to each)
 

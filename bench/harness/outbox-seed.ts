@@ -6,6 +6,7 @@
 // PostgreSQL) after the relay's store has opened it once, so the schema is the relay's, migrated.
 import { DatabaseSync } from 'node:sqlite'
 import { SQL } from '../../src/store/sqlite-queries.ts'
+import { SQLITE_TRAFFIC_BACKFILL } from '../../src/store/sqlite-stats.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
 
 export const SEED_SESSIONS = 20
@@ -293,6 +294,8 @@ export async function seedSqliteOutbox(
     for (const { sql } of indexes) db.exec(sql)
     db.exec(`INSERT INTO session_marks SELECT whatsapp_id, max(event_date) FROM events GROUP BY whatsapp_id
              ON CONFLICT (whatsapp_id) DO UPDATE SET newest_event_date = excluded.newest_event_date`)
+    // The traffic counts, as the migration makes them for an outbox that had none.
+    db.exec(SQLITE_TRAFFIC_BACKFILL)
     db.exec('COMMIT')
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
     const now = performance.now()

@@ -4,6 +4,7 @@
 // table that has had time to settle (statistics, and the visibility map index-only scans need).
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
+import { POSTGRES_TRAFFIC_BACKFILL } from '../../src/store/postgres-stats.ts'
 import { openPostgresStore } from '../../src/store/postgres-store.ts'
 import {
   NONCONFORMING_ISSUES,
@@ -66,7 +67,10 @@ export async function seedPostgresOutbox(
       SELECT setval(pg_get_serial_sequence('deliveries', 'id'), (SELECT max(id) FROM deliveries));
       INSERT INTO session_marks SELECT whatsapp_id, max(event_date) FROM events GROUP BY whatsapp_id
       ON CONFLICT (whatsapp_id) DO UPDATE SET newest_event_date = excluded.newest_event_date`)
-    for (const table of ['events', 'deliveries', 'attempts']) await client.query(`VACUUM ANALYZE ${table}`)
+    // The traffic counts, as the migration makes them for an outbox that had none.
+    await client.query(POSTGRES_TRAFFIC_BACKFILL)
+    for (const table of ['events', 'deliveries', 'attempts', 'traffic_minutes'])
+      await client.query(`VACUUM ANALYZE ${table}`)
     const now = performance.now()
     return {
       ...counts,

@@ -18,6 +18,7 @@ import type {
   AlertStore,
   AuditStore,
   DeadLetterStore,
+  StatsStore,
 } from '../store/types.ts'
 import type { RegistrationStatus } from '../whatsgate/registrar.ts'
 import { adminAuth, createAuthFailures } from './auth.ts'
@@ -32,12 +33,13 @@ import { deliveryRoutes } from './routes/deliveries.ts'
 import { eventRoutes } from './routes/events.ts'
 import { refusedRoutes } from './routes/refused.ts'
 import { sessionRoutes } from './routes/sessions.ts'
+import { statsRoutes } from './routes/stats.ts'
 import { statusRoutes } from './routes/status.ts'
 import { targetRoutes } from './routes/targets.ts'
 import { createAdminSessions } from './sessions.ts'
 
 export interface AdminOptions {
-  store: AdminStore & AdminSessionStore & AlertStore & DeadLetterStore & AuditStore
+  store: AdminStore & AdminSessionStore & AlertStore & DeadLetterStore & AuditStore & StatsStore
   token: string
   /** Read-only access; null = none. */
   viewerToken: string | null
@@ -48,8 +50,8 @@ export interface AdminOptions {
   /** Counts refused credentials and lockouts (metrics). */
   onAuthFailure?: (credential: string) => void
   onAuthLocked?: () => void
-  /** The configured targets: their names and kinds (a stream's consumers pull: no pause). */
-  targets: readonly { name: string; type: TargetType }[]
+  /** The configured targets (a stream's consumers pull: no pause); shown without credentials. */
+  targets: readonly Target[]
   /** Wakes the dispatcher after a replay. */
   onReplay: () => void
   /** Wakes the dispatcher for a target resumed; other replicas find its work at their next poll. */
@@ -71,6 +73,10 @@ export interface AdminOptions {
   alerts?: Pick<Alerts, 'channels' | 'test'>
   /** The configured targets as routing reads them: the events' "why not" (routes/event-outcomes.ts). */
   routing: readonly Target[]
+  /** Per target, how many sends this replica's dispatcher allows at once now. */
+  concurrency?: () => ReadonlyMap<string, number>
+  /** Per stream target, how many consumers are connected to this replica. */
+  streamConsumers?: () => ReadonlyMap<string, number>
 }
 
 const PLACES = { querystring: 'query', params: 'path', body: 'body', headers: 'headers' } as const
@@ -188,6 +194,7 @@ export async function adminPlugin(app: FastifyInstance, opts: AdminOptions): Pro
   await app.register(alertRoutes, opts)
   await app.register(deadLetterRoutes, opts)
   await app.register(auditRoutes, opts)
+  await app.register(statsRoutes, opts)
 }
 
 /** One issue per field: an unknown key is named itself, not as "(root)". */

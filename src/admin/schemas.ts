@@ -350,9 +350,47 @@ const refusedAnswer = z.object({
   next: z.number().int().nullable(),
 })
 
-export const targetState = z.enum(['ok', 'failing', 'paused'])
+export const targetState = z
+  .enum(['ok', 'failing', 'paused', 'dead_letters', 'no_consumer'])
+  .describe('admin/routes/target-state.ts decides it; stateText says it with its count')
 /** http, a broker, or a stream its consumers pull. */
 const targetType = z.enum(TARGET_TYPES)
+
+/** What happened to a target's deliveries in a stretch of time. */
+const outcomeCounts = z.object({
+  delivered: z.number().int(),
+  failed: z.number().int().describe('attempts that failed'),
+  dead: z.number().int(),
+})
+
+/** A target's configuration (no credential) and what is true of it now. */
+const targetTruth = {
+  stateText: z.string().describe('the state in words, with its count: "dead letters: 160"'),
+  url: z.string().describe('without user, password or secret-looking query values'),
+  events: z.array(z.string()),
+  sessions: z.array(z.string()).nullable().describe('null: every session'),
+  filter: z.unknown().describe('the content filter as configured; null: none'),
+  retry: z
+    .object({
+      maxAttempts: z.number().int(),
+      maxAgeMs: z.number().int().nullable(),
+      initialDelayMs: z.number().int(),
+      maxDelayMs: z.number().int(),
+    })
+    .nullable()
+    .describe('null for a stream: its consumers pull'),
+  concurrency: z
+    .object({ now: z.number().int().nullable(), cap: z.number().int() })
+    .nullable()
+    .describe("sends at once: this replica's adaptive limit now, and the configured cap"),
+  ordering: z.enum(['none', 'chat']),
+  signed: z.boolean().describe('Standard Webhooks signatures with a secret of its own'),
+  dead: z.number().int(),
+  oldestPendingAgeSeconds: z.number().int().nullable(),
+  consumers: z.number().int().nullable().describe("a stream's consumers connected to this replica"),
+  lastHour: outcomeCounts,
+  lastDay: outcomeCounts,
+}
 
 export const targetsAnswer = z.object({
   targets: z.array(
@@ -362,6 +400,7 @@ export const targetsAnswer = z.object({
       state: targetState,
       pausedAt: z.number().int().nullable(),
       pending: z.number().int(),
+      ...targetTruth,
     }),
   ),
 })
@@ -383,6 +422,8 @@ export const statusAnswer = z.object({
       state: targetState,
       pending: z.number().int(),
       oldestPendingAgeSeconds: z.number().int().nullable(),
+      stateText: z.string(),
+      dead: z.number().int(),
     }),
   ),
   registration: z
@@ -692,4 +733,26 @@ export const auditAnswer = z.object({
       .meta({ id: 'AuditEntry' }),
   ),
   next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
+
+export const statsQuery = z.strictObject({
+  range: z.enum(['hour', 'day']).default('hour').describe('hour: per minute; day: per hour'),
+})
+
+const trafficCounts = z.object({
+  received: z.number().int(),
+  delivered: z.number().int(),
+  failed: z.number().int().describe('attempts that failed'),
+  dead: z.number().int(),
+})
+
+export const statsAnswer = z.object({
+  range: z.enum(['hour', 'day']),
+  bucketSeconds: z.number().int(),
+  /** Every bucket of the range, oldest first, the current one last. */
+  buckets: z.array(trafficCounts.extend({ at: z.number().int() })),
+  totals: trafficCounts,
+  backlog: z.number().int().describe('deliveries pending now'),
+  deadLetters: z.number().int(),
+  lastEventAt: z.number().int().nullable(),
+  sessions: z.array(z.object({ whatsappId: z.string(), lastEventAt: z.number().int() })),
 })

@@ -8,6 +8,7 @@ const DEAD_FILTERS = ['session', 'chat', 'from', 'to', 'status', 'error-class'] 
 
 export const ADMIN_COMMAND_OPTIONS = {
   status: [],
+  targets: [],
   events: [
     'session',
     'action',

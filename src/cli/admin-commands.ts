@@ -14,6 +14,8 @@ import {
   eventView,
   type Status,
   statusView,
+  type TargetInfo,
+  targetsView,
 } from './admin-views.ts'
 import { alerts } from './alerts-command.ts'
 import type { Output } from './output.ts'
@@ -169,6 +171,11 @@ const status: AdminRun = async (ctx) => {
   }
 }
 
+const targets: AdminRun = async (ctx) => {
+  const document = await ctx.client.get<{ targets: TargetInfo[] }>('/admin/targets')
+  show(ctx, document, () => targetsView(document.targets))
+}
+
 const events: AdminRun = async (ctx) => {
   const { rows, older, newer } = await list<EventRow>(
     ctx.client,
@@ -235,6 +242,7 @@ const adminUrl: AdminRun = async (ctx) => {
 const ADMIN_COMMANDS: Record<AdminCommand, AdminRun> = {
   alerts,
   status,
+  targets,
   events,
   event,
   deliveries,

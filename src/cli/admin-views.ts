@@ -66,6 +66,8 @@ export interface Status {
     name: string
     type: string
     state: string
+    /** The state with its count (newer relays). */
+    stateText?: string
     pending: number
     oldestPendingAgeSeconds: number | null
   }[]
@@ -188,7 +190,7 @@ export function statusView(status: Status, shownUrl: string): string[] {
     const rows = status.targets.map((t) => [
       t.name,
       t.type,
-      t.state,
+      t.stateText ?? t.state,
       String(t.pending),
       span(t.oldestPendingAgeSeconds),
     ])
@@ -273,5 +275,80 @@ function plural(n: number, word: string): string {
 
 function trimEnd(lines: string[]): string[] {
   while (lines.at(-1) === '') lines.pop()
+  return lines
+}
+
+interface Outcomes {
+  delivered: number
+  failed: number
+  dead: number
+}
+
+/** One target as GET /admin/targets describes it. */
+export interface TargetInfo {
+  name: string
+  type: string
+  state: string
+  stateText: string
+  pausedAt: number | null
+  pending: number
+  dead: number
+  oldestPendingAgeSeconds: number | null
+  consumers: number | null
+  url: string
+  events: string[]
+  sessions: string[] | null
+  filter: unknown
+  retry: { maxAttempts: number; maxAgeMs: number | null; initialDelayMs: number; maxDelayMs: number } | null
+  concurrency: { now: number | null; cap: number } | null
+  ordering: string
+  signed: boolean
+  lastHour: Outcomes
+  lastDay: Outcomes
+}
+
+const outcomes = (o: Outcomes) => `${o.delivered} delivered, ${o.failed} failed, ${o.dead} dead`
+
+/** Each target: its state and backlog in a table, then its configuration and traffic. */
+export function targetsView(targets: readonly TargetInfo[]): string[] {
+  if (targets.length === 0) return ['no target configured: events are stored and forwarded nowhere']
+  const lines = table(
+    ['TARGET', 'TYPE', 'STATE', 'PENDING', 'OLDEST WAITING', 'LAST HOUR'],
+    targets.map((t) => [
+      t.name,
+      t.type,
+      t.stateText,
+      String(t.pending),
+      span(t.oldestPendingAgeSeconds),
+      outcomes(t.lastHour),
+    ]),
+  )
+  for (const t of targets) {
+    lines.push('', `${clean(t.name)} (${clean(t.type)}): ${clean(t.stateText)}`)
+    const facts: [string, string][] = [
+      ['url', t.url],
+      ['events', t.events.join(', ')],
+      ['sessions', t.sessions === null ? 'all' : t.sessions.join(', ')],
+      ['filter', t.filter === null ? 'none' : JSON.stringify(t.filter)],
+    ]
+    if (t.retry) {
+      const age = t.retry.maxAgeMs === null ? '' : `, for at most ${span(t.retry.maxAgeMs / 1000)}`
+      const delays = `${span(t.retry.initialDelayMs / 1000)} to ${span(t.retry.maxDelayMs / 1000)} apart`
+      facts.push(['retry', `${t.retry.maxAttempts} attempts, ${delays}${age}`])
+    }
+    if (t.concurrency) {
+      facts.push(['concurrency', `${t.concurrency.now ?? '-'} now, at most ${t.concurrency.cap}`])
+    }
+    if (t.consumers !== null) facts.push(['consumers', `${t.consumers} connected to this relay`])
+    facts.push(
+      ['ordering', t.ordering === 'chat' ? 'per chat' : 'none'],
+      ['signed', t.signed ? 'yes' : 'no'],
+      ['paused since', iso(t.pausedAt)],
+      ['dead letters', String(t.dead)],
+      ['last hour', outcomes(t.lastHour)],
+      ['last day', outcomes(t.lastDay)],
+    )
+    lines.push(...facts.map(([name, value]) => `  ${name.padEnd(13)}${excerpt(value, 300)}`))
+  }
   return lines
 }

@@ -49,7 +49,7 @@ export type Invocation =
   | { kind: 'admin'; command: AdminCommand; options: AdminOptions }
 
 const COMMAND_LIST =
-  'register, unregister, backfill, callback-url, secret, backup, restore, status, events, event, deliveries, delivery, replay, discard, pause, resume, audit, admin-url, help'
+  'register, unregister, backfill, callback-url, secret, backup, restore, status, targets, events, event, deliveries, delivery, replay, discard, pause, resume, audit, admin-url, help'
 
 export function parseCommand(argv: string[]): Invocation {
   const [first, ...rest] = argv

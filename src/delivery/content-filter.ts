@@ -52,7 +52,17 @@ export const filterSchema = z.unknown().transform((input, ctx): EventFilter => {
 /** Compiles a filter into its predicate. Throws FilterSyntaxError naming the offending path. */
 export function compileFilter(input: unknown): EventFilter {
   const miss = filterOf(input, [])
-  return Object.assign((event: unknown) => miss(event) === null, { miss })
+  const filter: EventFilter = Object.assign((event: unknown) => miss(event) === null, { miss })
+  sources.set(filter, structuredClone(input))
+  return filter
+}
+
+// Each compiled filter's JSON as configured, for the operator's view of the target.
+const sources = new WeakMap<EventFilter, unknown>()
+
+/** The filter as it was written (JSON), or undefined for a predicate not compiled here. */
+export function filterSourceOf(filter: EventFilter): unknown {
+  return sources.get(filter)
 }
 
 const SCALAR = 'a string, number, boolean or null'

@@ -1,6 +1,7 @@
 // The statements of the PostgreSQL store (postgres-store.ts), on the tables of postgres-schema.ts.
 // Same names, in the same order, as sqlite-queries.ts; a statement only one store needs says why.
 // Writes here take a batch as arrays (unnest): one round trip however many rows.
+import { ADD_TRAFFIC } from './postgres-stats.ts'
 
 // An event list's outcome filter ($12; its target $13) as a condition on one delivery: the custom plan keeps
 // only the branch asked for (sqlite-queries.ts OUTCOME_CONDITIONS says the same per outcome).
@@ -48,6 +49,10 @@ export const SQL = {
     ), parties AS (
       INSERT INTO event_parties (seq, party)
       SELECT i.seq, p.party FROM unnest($11::text[], $12::text[]) AS p (key, party) JOIN inserted i USING (key)
+    ), counted AS (
+      INSERT INTO traffic_minutes (minute, target, received)
+      SELECT $10::bigint - $10::bigint % 60000, '', count(*) FROM inserted HAVING count(*) > 0
+      ${ADD_TRAFFIC}
     )
     SELECT seq, key FROM inserted`,
   // A delivery asked for leased (the fresh path: a lease owner given) is written leased unless its
@@ -148,7 +153,13 @@ export const SQL = {
         lease_expires_at = NULL
       FROM outcome o
       WHERE d.id = o.id AND d.lease_owner = o.owner
-      RETURNING o.*, d.replays
+      RETURNING o.*, d.replays, d.target
+    ), counted AS (
+      INSERT INTO traffic_minutes (minute, target, delivered, failed, dead)
+      SELECT now - now % 60000, target, count(*) FILTER (WHERE status = 'delivered'),
+             count(*) FILTER (WHERE error_class IS NOT NULL), count(*) FILTER (WHERE status = 'dead')
+      FROM recorded GROUP BY 1, 2 ORDER BY 1, 2
+      ${ADD_TRAFFIC}
     )
     INSERT INTO attempts (delivery_id, started_at, duration_ms, status, error_class, error, response_excerpt, replica, replay)
     SELECT id, started, duration, http, error_class, error, excerpt, owner, replays FROM recorded`,
@@ -308,9 +319,17 @@ export const SQL = {
     SET position = greatest(stream_positions.position, excluded.position), confirmed_at = excluded.confirmed_at
     RETURNING position`,
   markStreamDelivered: `
-    UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, finished_at = $3
-    WHERE id IN (
-      SELECT id FROM deliveries WHERE target = $1 AND status = 'pending' AND id <= $2 LIMIT $4)`,
+    WITH marked AS (
+      UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, finished_at = $3
+      WHERE id IN (
+        SELECT id FROM deliveries WHERE target = $1 AND status = 'pending' AND id <= $2 LIMIT $4)
+      RETURNING 1
+    ), counted AS (
+      INSERT INTO traffic_minutes (minute, target, delivered)
+      SELECT $3::bigint - $3::bigint % 60000, $1, count(*) FROM marked HAVING count(*) > 0
+      ${ADD_TRAFFIC}
+    )
+    SELECT count(*)::int AS marked FROM marked`,
   streamPosition: 'SELECT position FROM stream_positions WHERE target = $1',
 
   // The write probe: one row updated, a real write (a read passes on a read-only database).

@@ -3,6 +3,7 @@
 // Tables are found through the connection's search_path, so a `?options=-c search_path=relay`
 // on DATABASE_URL keeps them in their own schema.
 import type { PoolClient } from 'pg'
+import { POSTGRES_TRAFFIC_BACKFILL } from './postgres-stats.ts'
 
 /** Advisory lock classes (the two-int form), so the relay's locks never meet anyone else's. */
 export const LOCK_CLASS = {
@@ -253,7 +254,6 @@ export const POSTGRES_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead_cause
     ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
     WHERE status = 'dead';
-  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at      bigint NOT NULL,
@@ -265,6 +265,20 @@ export const POSTGRES_MIGRATIONS: string[] = [
     count   integer,
     reason  text
   );
+  `,
+  // Traffic per minute and target (postgres-stats.ts): '' counts the events received, a target's
+  // row what became of its deliveries. Written with what it counts; filled from what is stored.
+  `
+  CREATE TABLE traffic_minutes (
+    minute    bigint NOT NULL,
+    target    text NOT NULL,
+    received  bigint NOT NULL DEFAULT 0,
+    delivered bigint NOT NULL DEFAULT 0,
+    failed    bigint NOT NULL DEFAULT 0,
+    dead      bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, target)
+  );
+  ${POSTGRES_TRAFFIC_BACKFILL};
   `,
 ]
 /**

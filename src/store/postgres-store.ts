@@ -32,6 +32,7 @@ import { postgresHeartbeats } from './postgres-heartbeats.ts'
 import { postgresDeadLetters } from './postgres-dead-letters.ts'
 import { SQL } from './postgres-queries.ts'
 import { LOCK_CLASS, migrate } from './postgres-schema.ts'
+import { PURGE_TRAFFIC, postgresTrafficReads } from './postgres-stats.ts'
 import {
   attemptColumns,
   decisionColumns,
@@ -210,6 +211,7 @@ export async function openPostgresStore({
     ...postgresHeartbeats(query, transaction),
     ...postgresAlerts(query, transaction),
     ...deadLetters,
+    ...postgresTrafficReads(query),
 
     accept: (events) => health.watch(accepts.submit(events)),
 
@@ -270,6 +272,8 @@ export async function openPostgresStore({
       return transaction(async (client) => {
         const delivered = await client.query(SQL.purgeDelivered, [deliveredBefore, limit])
         const dead = await client.query(SQL.purgeDead, [deadBefore, limit])
+        // Traffic counts are kept as long as the events kept longest.
+        await client.query(PURGE_TRAFFIC, [Math.min(deliveredBefore, deadBefore)])
         return (delivered.rowCount ?? 0) + (dead.rowCount ?? 0)
       })
     },
@@ -451,7 +455,8 @@ export async function openPostgresStore({
     },
 
     async markStreamDelivered(target, upTo, now, limit) {
-      return (await query(SQL.markStreamDelivered, [target, upTo, now, limit])).rowCount ?? 0
+      const { rows } = await query<{ marked: number }>(SQL.markStreamDelivered, [target, upTo, now, limit])
+      return rows[0]?.marked ?? 0
     },
 
     async streamPosition(target) {

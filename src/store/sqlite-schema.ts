@@ -1,3 +1,5 @@
+import { SQLITE_TRAFFIC_BACKFILL } from './sqlite-stats.ts'
+
 // Migrations, applied in order at start; `PRAGMA user_version` records how far a file has come.
 export const SQLITE_MIGRATIONS: string[] = [
   `
@@ -213,7 +215,7 @@ export const SQLITE_MIGRATIONS: string[] = [
   // schedule). A discarded dead letter stays dead, marked. Dead ones already stored get their class
   // from their last attempt (few rows: the dead are a backlog). deliveries_dead_cause covers the
   // grouping (with each one's event, to look up a session's or a time's) and gives one cause's
-  // dead letters in id order, newest first without a sort; deliveries_dead_event finds the dead
+  // dead letters in id order, newest first without a sort; deliveries_dead_event (the migration before) finds the dead
   // letters of a chat's events without reading their delivered ones. Both hold dead rows only, so
   // the ingest does not write them. audit_log is read newest first by its key.
   `
@@ -229,7 +231,6 @@ export const SQLITE_MIGRATIONS: string[] = [
   CREATE INDEX deliveries_dead_cause
     ON deliveries (target, last_status, last_error_class, id, discarded_at, finished_at, event_seq)
     WHERE status = 'dead';
-  CREATE INDEX deliveries_dead_event ON deliveries (event_seq) WHERE status = 'dead';
   CREATE TABLE audit_log (
     id      INTEGER PRIMARY KEY,
     at      INTEGER NOT NULL,
@@ -241,5 +242,19 @@ export const SQLITE_MIGRATIONS: string[] = [
     count   INTEGER,
     reason  TEXT
   ) STRICT;
+  `,
+  // Traffic per minute and target (sqlite-stats.ts): '' counts the events received, a target's
+  // row what became of its deliveries. Written with what it counts; filled from what is stored.
+  `
+  CREATE TABLE traffic_minutes (
+    minute    INTEGER NOT NULL,
+    target    TEXT NOT NULL,
+    received  INTEGER NOT NULL DEFAULT 0,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    failed    INTEGER NOT NULL DEFAULT 0,
+    dead      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, target)
+  ) STRICT, WITHOUT ROWID;
+  ${SQLITE_TRAFFIC_BACKFILL};
   `,
 ]

@@ -32,6 +32,7 @@ import { sqliteHeartbeats } from './sqlite-heartbeats.ts'
 import { sqliteDeadLetters } from './sqlite-dead-letters.ts'
 import { type DeliveryFilter, type EventFilter, SQL } from './sqlite-queries.ts'
 import { SQLITE_MIGRATIONS } from './sqlite-schema.ts'
+import { sqliteTrafficReads, sqliteTrafficWrites } from './sqlite-stats.ts'
 import { type BoundReads, type BoundsRow, boundsOf, type ProbeRow } from './time-range.ts'
 import type {
   AcceptResult,
@@ -94,6 +95,7 @@ export function openSqliteStore({
 
   const sql = prepare(db)
   const summaries = sqliteEventSummaries(db)
+  const traffic = sqliteTrafficWrites(db)
   const lists = {
     events: preparedPerFilters(db, SQL.listEvents),
     deliveries: preparedPerFilters(db, SQL.listDeliveries),
@@ -155,6 +157,7 @@ export function openSqliteStore({
     ...sqliteHeartbeats(db, writes),
     ...sqliteAlerts(db, writes),
     ...deadLetters,
+    ...sqliteTrafficReads(db),
 
     accept(events: NewEvent[]): Promise<AcceptResult[]> {
       const now = clock.now()
@@ -166,7 +169,7 @@ export function openSqliteStore({
           if (paused.has(delivery.target)) return false
           return delivery.orderingKey === null || !sql.lanePending.get(delivery.target, delivery.orderingKey)
         }
-        return events.map((event) => {
+        const results = events.map((event): AcceptResult => {
           const row = sql.insertEvents.get(
             event.key,
             event.whatsappId,
@@ -200,6 +203,8 @@ export function openSqliteStore({
           }
           return { key: event.key, inserted: true, receivedAt: now, leased }
         })
+        traffic.received(now, results.filter((result) => result.inserted).length)
+        return results
       })
       return health.watch(written)
     },
@@ -234,6 +239,7 @@ export function openSqliteStore({
         const changes = sql.record.run({ id, owner, status, next, now, http, error, errorClass }).changes
         if (Number(changes) === 0) return
         sql.insertAttempt.run({ id, ...attemptColumns(outcome) })
+        traffic.recorded(id, now, decision, outcome.errorClass !== null)
       }, BOOKKEEPING)
     },
 
@@ -273,6 +279,8 @@ export function openSqliteStore({
       return writes.submit(() => {
         const delivered = sql.purgeDelivered.run(deliveredBefore, limit).changes
         const dead = sql.purgeDead.run(deadBefore, limit).changes
+        // Traffic counts are kept as long as the events kept longest.
+        traffic.purge(Math.min(deliveredBefore, deadBefore))
         return Number(delivered) + Number(dead)
       })
     },
@@ -478,10 +486,11 @@ export function openSqliteStore({
     },
 
     markStreamDelivered(target, upTo, now, limit) {
-      return writes.submit(
-        () => Number(sql.markStreamDelivered.run(target, upTo, now, limit).changes),
-        BOOKKEEPING,
-      )
+      return writes.submit(() => {
+        const marked = Number(sql.markStreamDelivered.run(target, upTo, now, limit).changes)
+        traffic.streamDelivered(target, now, marked)
+        return marked
+      }, BOOKKEEPING)
     },
 
     async streamPosition(target) {

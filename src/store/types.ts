@@ -485,7 +485,8 @@ export interface OutboxStore
     ReplicaStore,
     AlertStore,
     DeadLetterStore,
-    AuditStore {
+    AuditStore,
+    StatsStore {
   /**
    * The newest `event_date` ever stored, per session: where a backfill starts. Kept apart from the
    * events, so retention purging a quiet session's events does not send its backfill to the start.
@@ -737,4 +738,42 @@ export interface AuditStore {
   recordAudit(entry: AuditEntry): Promise<void>
   /** Newest first: `beforeId` pages on to older ones. */
   listAudit(query: { beforeId?: number; limit: number }): Promise<AuditRow[]>
+
+/** What happened in some stretch of time: events received, deliveries delivered, failed attempts, deliveries that died. */
+export interface TrafficCounts {
+  received: number
+  delivered: number
+  /** Attempts that failed (a retry follows, or the delivery died). */
+  failed: number
+  dead: number
+}
+
+/** One bucket of a traffic series: its start (ms since the epoch) and its counts. */
+export interface TrafficBucket extends TrafficCounts {
+  at: number
+}
+
+export interface SessionLastEvent {
+  whatsappId: string
+  /** When the relay stored the session's newest event (ms since the epoch). */
+  receivedAt: number
+}
+
+/**
+ * The numbers of the overview and the targets page, from the store, so they survive a restart and
+ * every replica reads the same. Counted per minute in the transactions that accept events and
+ * record attempts (store/sqlite-stats.ts, postgres-stats.ts).
+ */
+export interface StatsStore {
+  /**
+   * From `since` on, per bucket of `bucketMs` (a whole number of minutes, buckets aligned to it
+   * since the epoch), oldest first; only buckets where something happened.
+   */
+  traffic(since: number, bucketMs: number): Promise<TrafficBucket[]>
+  /** Per target, what became of its deliveries from `since` on (`received` is always 0). */
+  targetTraffic(since: number): Promise<Map<string, TrafficCounts>>
+  /** Per target with dead deliveries, how many. */
+  deadLetters(): Promise<Map<string, number>>
+  /** Each session's newest stored event, by session id. */
+  lastEvents(): Promise<SessionLastEvent[]>
 }

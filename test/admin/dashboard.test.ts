@@ -355,7 +355,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
 
     let focused = ''
-    for (let i = 0; i < 10 && focused !== 'Events'; i++) {
+    for (let i = 0; i < 40 && focused !== 'Events'; i++) {
       await page.keyboard.press('Tab')
       focused = await page.evaluate(() =>
         document.activeElement?.closest('nav') ? (document.activeElement.textContent ?? '') : '',

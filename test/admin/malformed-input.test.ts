@@ -298,7 +298,9 @@ describe('malformed input to the admin API', () => {
   for (const op of withInput) {
     it(`${op.method} ${op.path}: every malformed input is a 4xx naming its field`, async () => {
       const cases = [...pathCases(op), ...queryCases(op), ...bodyCases(op)]
-      expect(cases.length).toBeGreaterThanOrEqual(20)
+      // One query parameter and no body (GET /admin/stats?range=) makes fewer cases than the rest.
+      const single = op.params.length === 1 && op.bodyFields === null
+      expect(cases.length).toBeGreaterThanOrEqual(single ? 8 : 20)
       for (const { label, request, field } of cases) {
         const res = await relay.app.inject({ ...request, headers: { ...auth, ...request.headers } })
         expectRefusal(res, `${op.method} ${op.path} ${label}`, field)

@@ -85,7 +85,7 @@ describe('target pause and resume', () => {
     await first.app.close()
 
     const second = await relayOn(dataDir, env)
-    expect(await targets(second)).toEqual([
+    expect(await targets(second)).toMatchObject([
       { name: 'crm', type: 'http', state: 'paused', pausedAt: paused.json().pausedAt, pending: 0 },
       { name: 'bot', type: 'http', state: 'ok', pausedAt: null, pending: 0 },
     ])

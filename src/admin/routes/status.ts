@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { VERSION } from '../../version.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { commonAnswers, statusAnswer } from '../schemas.ts'
-import { stateOf } from './target-state.ts'
+import { truthOf } from './target-state.ts'
+import { ageSeconds } from './targets.ts'
 
 export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(
@@ -11,32 +12,40 @@ export const statusRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
     { schema: { summary: 'The relay at a glance', response: { 200: statusAnswer, ...commonAnswers } } },
     async () => {
       const now = opts.now()
-      const [healthy, paused, backlog, lastMinute, lastHour, replicas] = await Promise.all([
+      const [healthy, paused, backlog, dead, lastMinute, lastHour, replicas] = await Promise.all([
         opts.pingStore().then(
           () => true,
           () => false,
         ),
         opts.store.pausedTargets(),
         opts.store.backlog(),
+        opts.store.deadLetters(),
         opts.store.countReceivedSince(now - 60_000),
         opts.store.countReceivedSince(now - 3_600_000),
         opts.replicas().catch(() => []),
       ])
-      const failing = opts.failingTargets()
+      const readings = {
+        paused,
+        failing: opts.failingTargets(),
+        backlog,
+        dead,
+        consumers: opts.streamConsumers?.() ?? new Map<string, number>(),
+      }
       return {
         version: VERSION,
         uptimeSeconds: Math.round(process.uptime()),
         store: { kind: opts.storeKind, healthy },
-        targets: opts.targets.map(({ name, type }) => {
-          const waiting = backlog.get(name)
+        targets: opts.targets.map((target) => {
+          const truth = truthOf(target, readings)
           return {
-            name,
-            type,
-            state: stateOf(name, paused, failing),
-            pending: waiting?.pending ?? 0,
-            oldestPendingAgeSeconds: waiting
-              ? Math.max(0, Math.round((now - waiting.oldestReceivedAt) / 1000))
-              : null,
+            name: target.name,
+            type: target.type,
+            state: truth.state,
+            stateText: truth.stateText,
+            pending: truth.pending,
+            dead: truth.dead,
+            oldestPendingAgeSeconds:
+              truth.oldestReceivedAt === undefined ? null : ageSeconds(now, truth.oldestReceivedAt),
           }
         }),
         registration: opts.registration(),

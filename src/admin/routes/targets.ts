@@ -1,29 +1,69 @@
-// Targets: their state and backlog, paused and resumed (kept in the store, so a pause holds across
-// restarts and for every replica).
+// Targets: their configuration (without credentials), their traffic, their state as it truly is
+// (target-state.ts), paused and resumed (kept in the store, so a pause holds across restarts and
+// for every replica).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { filterSourceOf } from '../../delivery/content-filter.ts'
+import { MINUTE_MS, minuteOf } from '../../store/sqlite-stats.ts'
+import type { TrafficCounts } from '../../store/types.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { commonAnswers, errorAnswer, pauseAnswer, targetParams, targetsAnswer } from '../schemas.ts'
 import { recordAudit } from './audit.ts'
-import { stateOf } from './target-state.ts'
+import { shownUrl, stateOf, truthOf } from './target-state.ts'
 
 export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
-  // pending counts every delivery not yet finished.
   app.get(
     '/admin/targets',
-    { schema: { summary: 'Each configured target', response: { 200: targetsAnswer, ...commonAnswers } } },
+    {
+      schema: {
+        summary: 'Each configured target: its configuration (no credentials), traffic and true state',
+        response: { 200: targetsAnswer, ...commonAnswers },
+      },
+    },
     async () => {
-      const [paused, counts] = await Promise.all([opts.store.pausedTargets(), opts.store.countDeliveries()])
-      const failing = opts.failingTargets()
-      const pending = new Map<string, number>()
-      for (const row of counts) if (row.status === 'pending') pending.set(row.target, row.count)
+      const now = opts.now()
+      const [paused, backlog, dead, lastHour, lastDay] = await Promise.all([
+        opts.store.pausedTargets(),
+        opts.store.backlog(),
+        opts.store.deadLetters(),
+        opts.store.targetTraffic(minuteOf(now) - 59 * MINUTE_MS),
+        opts.store.targetTraffic(hourOf(now) - 23 * HOUR_MS),
+      ])
+      const readings = {
+        paused,
+        failing: opts.failingTargets(),
+        backlog,
+        dead,
+        consumers: opts.streamConsumers?.() ?? new Map<string, number>(),
+      }
+      const concurrency = opts.concurrency?.() ?? new Map<string, number>()
       return {
-        targets: opts.targets.map(({ name, type }) => ({
-          name,
-          type,
-          state: stateOf(name, paused, failing),
-          pausedAt: paused.get(name) ?? null,
-          pending: pending.get(name) ?? 0,
-        })),
+        targets: opts.targets.map((target) => {
+          const { name, type } = target
+          const truth = truthOf(target, readings)
+          const pushed = type !== 'stream'
+          return {
+            name,
+            type,
+            state: truth.state,
+            stateText: truth.stateText,
+            pausedAt: paused.get(name) ?? null,
+            pending: truth.pending,
+            dead: truth.dead,
+            oldestPendingAgeSeconds:
+              truth.oldestReceivedAt === undefined ? null : ageSeconds(now, truth.oldestReceivedAt),
+            consumers: truth.consumers ?? null,
+            url: shownUrl(target.url),
+            events: [...target.events],
+            sessions: target.sessions ? [...target.sessions] : null,
+            filter: target.filter ? (filterSourceOf(target.filter) ?? null) : null,
+            retry: pushed ? { ...target.retry } : null,
+            concurrency: pushed ? { now: concurrency.get(name) ?? null, cap: target.concurrency } : null,
+            ordering: target.ordering,
+            signed: target.secrets.length > 0,
+            lastHour: outcomesOf(lastHour.get(name)),
+            lastDay: outcomesOf(lastDay.get(name)),
+          }
+        }),
       }
     },
   )
@@ -64,4 +104,12 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
       },
     )
   }
+}
+
+export const HOUR_MS = 60 * MINUTE_MS
+export const hourOf = (at: number) => at - (at % HOUR_MS)
+export const ageSeconds = (now: number, since: number) => Math.max(0, Math.round((now - since) / 1000))
+
+function outcomesOf(counts: TrafficCounts | undefined) {
+  return { delivered: counts?.delivered ?? 0, failed: counts?.failed ?? 0, dead: counts?.dead ?? 0 }
 }
