@@ -10,7 +10,7 @@ import {
 import type { Registry } from 'prom-client'
 import type { Alerts } from '../alerts/alerts.ts'
 import type { ReplicaStatus } from '../delivery/replica-heartbeat.ts'
-import type { Target, TargetType } from '../delivery/targets.ts'
+import type { Target } from '../delivery/targets.ts'
 import { createAggregateLog } from '../shared/aggregate-log.ts'
 import type {
   AdminSessionStore,

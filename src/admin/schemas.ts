@@ -517,6 +517,7 @@ export const alertsAnswer = z.object({
 export const alertTestAnswer = z.object({
   queued: z.number().int().describe('Test messages queued, one per channel'),
 })
+
 // Lists newest first (events, deliveries, refused requests): `before` pages to older rows, `after`
 // to newer ones; each answer gives both cursors. Events also say, row by row, what became of them.
 const olderCursor = wholeNumber(0).describe('The `older` of a page: the rows received before it')
@@ -733,6 +734,7 @@ export const auditAnswer = z.object({
       .meta({ id: 'AuditEntry' }),
   ),
   next: z.number().int().nullable().describe('The cursor of the next (older) page; null after the last'),
+})
 
 export const statsQuery = z.strictObject({
   range: z.enum(['hour', 'day']).default('hour').describe('hour: per minute; day: per hour'),

@@ -618,6 +618,7 @@ export interface AlertStore {
   /** A small named value the evaluator keeps across restarts (how far it has read the events). */
   alertState(name: string): Promise<string | null>
   setAlertState(name: string, value: string): Promise<void>
+}
 
 /**
  * What a replay sends again: deliveries by id (discarded ones too: named one by one), every dead
@@ -738,6 +739,7 @@ export interface AuditStore {
   recordAudit(entry: AuditEntry): Promise<void>
   /** Newest first: `beforeId` pages on to older ones. */
   listAudit(query: { beforeId?: number; limit: number }): Promise<AuditRow[]>
+}
 
 /** What happened in some stretch of time: events received, deliveries delivered, failed attempts, deliveries that died. */
 export interface TrafficCounts {

@@ -11,8 +11,8 @@ import {
   replayAnswer,
   replayBody,
 } from '../schemas.ts'
-import { pageOf } from './page-cursors.ts'
 import { describeSelection, recordAudit } from './audit.ts'
+import { pageOf } from './page-cursors.ts'
 
 export const deliveryRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts) => {
   app.get(

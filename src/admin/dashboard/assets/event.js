@@ -217,7 +217,7 @@ function deliverySection(delivery) {
       : h(
           'ol',
           { class: 'attempts', 'aria-label': `Attempts to ${delivery.target}` },
-          delivery.history.map((attempt, i) => attemptItem(delivery.history, i)),
+          delivery.history.map((_, i) => attemptItem(delivery.history, i)),
         ),
   )
 }
