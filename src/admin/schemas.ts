@@ -366,6 +366,11 @@ const outcomeCounts = z.object({
 /** A target's configuration (no credential) and what is true of it now. */
 const targetTruth = {
   stateText: z.string().describe('the state in words, with its count: "dead letters: 160"'),
+  failing: z
+    .boolean()
+    .describe(
+      "this replica's recent attempts at it fail, even with nothing left to retry (a replay may die again)",
+    ),
   url: z.string().describe('without user, password or secret-looking query values'),
   events: z.array(z.string()),
   sessions: z.array(z.string()).nullable().describe('null: every session'),

@@ -28,9 +28,10 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
         opts.store.targetTraffic(minuteOf(now) - 59 * MINUTE_MS),
         opts.store.targetTraffic(hourOf(now) - 23 * HOUR_MS),
       ])
+      const failing = new Set(opts.failingTargets())
       const readings = {
         paused,
-        failing: opts.failingTargets(),
+        failing,
         backlog,
         dead,
         consumers: opts.streamConsumers?.() ?? new Map<string, number>(),
@@ -46,6 +47,7 @@ export const targetRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opt
             type,
             state: truth.state,
             stateText: truth.stateText,
+            failing: failing.has(name),
             pausedAt: paused.get(name) ?? null,
             pending: truth.pending,
             dead: truth.dead,

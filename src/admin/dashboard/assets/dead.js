@@ -77,7 +77,7 @@ export function deadPage(main, { query: params }) {
 /** What a target's state means for a replay: said beside its dead letters and in the confirmation. */
 function stateWarning(target) {
   if (target.state === 'paused') return `${target.name} is paused: what you replay waits until it is resumed.`
-  if (target.state === 'failing') return `${target.name} is still failing: what you replay may die again.`
+  if (target.failing) return `${target.name} is still failing: what you replay may die again.`
   return null
 }
 
