@@ -91,7 +91,15 @@ export function onEvents(filter: DeadLetterFilter): boolean {
 /** Deliveries alone, unless a condition is on their event (or `withEvents`: a list shows them). */
 function from(filter: DeadLetterFilter, dialect: Dialect, lead: Lead, withEvents = false): string {
   if (!withEvents && !onEvents(filter)) return 'deliveries d'
-  if (!dialect.ordered) return 'deliveries d JOIN events e ON e.seq = d.event_seq'
+  if (!dialect.ordered) {
+    // A chat's events are few: each one's dead deliveries looked up (deliveries_dead_event) beat
+    // reading every dead letter, which PostgreSQL's planner prefers when it hashes the two sides
+    // (118 against 10 ms on the admin bench's million events). OFFSET 0 keeps the lookup per event.
+    return filter.chat !== undefined
+      ? `events e CROSS JOIN LATERAL (
+           SELECT * FROM deliveries WHERE event_seq = e.seq AND status = 'dead' OFFSET 0) d`
+      : 'deliveries d JOIN events e ON e.seq = d.event_seq'
+  }
   return lead === 'events'
     ? 'events e CROSS JOIN deliveries d ON d.event_seq = e.seq'
     : 'deliveries d CROSS JOIN events e ON e.seq = d.event_seq'
