@@ -144,8 +144,8 @@ export function overviewPage(main, { query }) {
 }
 
 function lastEvent(at) {
-  if (at === null) return 'never: point WhatsGate’s webhook at this relay'
-  return [time(at), ` (${age((Date.now() - at) / 1000)} ago)`]
+  // time() says how long ago beside the instant.
+  return at === null ? 'never: point WhatsGate’s webhook at this relay' : time(at)
 }
 
 const pad = (n) => String(n).padStart(2, '0')
