@@ -132,7 +132,6 @@ export async function buildApp({ env, logger, envFile = null, ...relayOptions }:
       replicas: () => relay.heartbeat.replicas(),
       now: () => relay.clock.now(),
       alerts: relay.alerts,
-      routing: config.targets,
       concurrency: () => relay.dispatcher.concurrency(),
       streamConsumers: () => relay.streams?.consumers() ?? new Map(),
     })

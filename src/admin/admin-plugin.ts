@@ -50,7 +50,10 @@ export interface AdminOptions {
   /** Counts refused credentials and lockouts (metrics). */
   onAuthFailure?: (credential: string) => void
   onAuthLocked?: () => void
-  /** The configured targets (a stream's consumers pull: no pause); shown without credentials. */
+  /**
+   * The configured targets (a stream's consumers pull: no pause): shown without credentials, and
+   * read by routing for the events' "why not" (routes/event-outcomes.ts).
+   */
   targets: readonly Target[]
   /** Wakes the dispatcher after a replay. */
   onReplay: () => void
@@ -71,8 +74,6 @@ export interface AdminOptions {
   now: () => number
   /** The alerts loop (alerts/): its channels, and a test message to each. */
   alerts?: Pick<Alerts, 'channels' | 'test'>
-  /** The configured targets as routing reads them: the events' "why not" (routes/event-outcomes.ts). */
-  routing: readonly Target[]
   /** Per target, how many sends this replica's dispatcher allows at once now. */
   concurrency?: () => ReadonlyMap<string, number>
   /** Per stream target, how many consumers are connected to this replica. */

@@ -131,16 +131,7 @@ export const deadLetterBodyFilter = z
   .transform(toDeadLetterFilter)
   .describe('Dead letters (not discarded) matching every condition given')
 
-function toDeadLetterFilter(given: {
-  target?: string | undefined
-  session?: string | undefined
-  chat?: string | undefined
-  from?: number | undefined
-  to?: number | undefined
-  status?: number | null | undefined
-  errorClass?: AttemptErrorClass | null | undefined
-  upTo?: number | undefined
-}): DeadLetterFilter {
+function toDeadLetterFilter(given: DeadLetterQueryFields & { upTo?: number | undefined }): DeadLetterFilter {
   const filter: DeadLetterFilter = {}
   if (given.target !== undefined) filter.target = given.target
   if (given.session !== undefined) filter.whatsappId = given.session

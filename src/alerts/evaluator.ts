@@ -165,10 +165,8 @@ export function createEvaluator(deps: EvaluatorDeps) {
   async function deadLetters(now: number): Promise<void> {
     if (now - lastDeadCheck < DEAD_CHECK_MS) return
     lastDeadCheck = now
-    const counts = new Map<string, number>()
-    for (const row of await store.countDeliveries()) {
-      if (row.status === 'dead') counts.set(row.target, row.count)
-    }
+    // The dead deliveries' own index, not a count of every delivery by status.
+    const counts = await store.deadLetters()
     const kept = await store.alertState(DEAD_COUNTS)
     const before = kept === null ? null : new Map(Object.entries(JSON.parse(kept) as Record<string, number>))
     if (before) {

@@ -5,14 +5,11 @@
 import type { AlertNotices, AlertRow, NewAlertMessage } from '../store/types.ts'
 import { type AlertChannel, channelWants } from './channels.ts'
 
-export interface AlertItem {
-  condition: string
-  subject: string
-  session: string | null
-  detail: string
-  openedAt: number
-  resolvedAt: number | null
-}
+/** A condition as a message (and GET /admin/alerts) tells it. */
+export type AlertItem = Pick<
+  AlertRow,
+  'condition' | 'subject' | 'session' | 'detail' | 'openedAt' | 'resolvedAt'
+>
 
 export interface AlertMessage {
   /** `alert`: conditions told; `test`: POST /admin/alerts/test. */
@@ -35,7 +32,7 @@ export function composeMessages(
       rows
         .filter((row) => channelWants(channel, row.condition, row.session))
         .filter((row) => !(row.condition === 'alert.channel_failing' && row.subject === channel.name))
-        .map(toItem)
+        .map(alertItemOf)
     const message: AlertMessage = {
       kind: 'alert',
       at,
@@ -54,7 +51,7 @@ export function testMessages(channels: readonly AlertChannel[], at: number): New
   return channels.map((channel) => ({ channel: channel.name, body: JSON.stringify(message) }))
 }
 
-function toItem(row: AlertRow): AlertItem {
+export function alertItemOf(row: AlertRow): AlertItem {
   return {
     condition: row.condition,
     subject: row.subject,

@@ -14,6 +14,7 @@ import type {
   AdminRole,
   AttemptErrorClass,
   AuditAction,
+  AuditEntry,
   AuditRow,
   AuditVia,
   DeadLetterFilter,
@@ -196,6 +197,20 @@ export function toDeadLetterGroup(row: Row): DeadLetterGroup {
 }
 
 export const AUDIT_COLUMNS = 'at, action, via, role, session, subject, count, reason'
+
+/** An audit entry's values, in AUDIT_COLUMNS's order. */
+export function auditValues(entry: AuditEntry): (string | number | null)[] {
+  return [
+    entry.at,
+    entry.action,
+    entry.via,
+    entry.role,
+    entry.session,
+    entry.subject,
+    entry.count,
+    entry.reason,
+  ]
+}
 
 export function toAuditRow(row: Row): AuditRow {
   return {

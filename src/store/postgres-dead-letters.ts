@@ -3,6 +3,7 @@
 import type { QueryResult, QueryResultRow } from 'pg'
 import {
   AUDIT_COLUMNS,
+  auditValues,
   type Built,
   chunkStatement,
   countStatement,
@@ -96,16 +97,10 @@ export function postgresDeadLetters(query: Query): PostgresDeadLetters {
     },
 
     async recordAudit(entry) {
-      await query(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-        entry.at,
-        entry.action,
-        entry.via,
-        entry.role,
-        entry.session,
-        entry.subject,
-        entry.count,
-        entry.reason,
-      ])
+      await query(
+        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        auditValues(entry),
+      )
     },
 
     async listAudit({ beforeId, limit }) {

@@ -4,6 +4,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import {
   AUDIT_COLUMNS,
+  auditValues,
   type Built,
   chunkStatement,
   countStatement,
@@ -122,16 +123,7 @@ export function sqliteDeadLetters(db: DatabaseSync, writes: GroupCommit): Sqlite
 
     recordAudit(entry) {
       return writes.submit(() => {
-        sql.insertAudit.run(
-          entry.at,
-          entry.action,
-          entry.via,
-          entry.role,
-          entry.session,
-          entry.subject,
-          entry.count,
-          entry.reason,
-        )
+        sql.insertAudit.run(...auditValues(entry))
       })
     },
 

@@ -2,6 +2,7 @@
 // waits for it; and a test message to every channel (admin only: auth.ts refuses a viewer's POST).
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { describeChannel } from '../../alerts/channels.ts'
+import { alertItemOf } from '../../alerts/messages.ts'
 import type { AlertRow } from '../../store/types.ts'
 import type { AdminOptions } from '../admin-plugin.ts'
 import { alertsAnswer, alertTestAnswer, commonAnswers } from '../schemas.ts'
@@ -110,12 +111,7 @@ function sessionsOf(activity: string | null, rows: AlertRow[]) {
 
 function toCondition(row: AlertRow) {
   return {
-    condition: row.condition,
-    subject: row.subject,
-    session: row.session,
-    detail: row.detail,
-    openedAt: row.openedAt,
-    resolvedAt: row.resolvedAt,
+    ...alertItemOf(row),
     told: row.resolvedAt === null ? row.openNotifiedAt !== null : row.resolveNotifiedAt !== null,
   }
 }

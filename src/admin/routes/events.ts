@@ -63,7 +63,7 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
         ...event,
         outcomes: outcomesOf(
           deliveries.filter((delivery) => delivery.seq === event.seq),
-          opts.routing,
+          opts.targets,
           pausedNames,
         ),
         preview: previewOf(bodies.get(event.seq)),
@@ -95,7 +95,7 @@ export const eventRoutes: FastifyPluginAsyncZod<AdminOptions> = async (app, opts
         ...stored,
         ...asText(body),
         conflicts: conflicts.map(withTextBody),
-        routing: routingOf(event, opts.routing, paused),
+        routing: routingOf(event, opts.targets, paused),
       }
     },
   )

@@ -5,8 +5,8 @@
 // discarded with a reason: kept, marked, and left out of every bulk replay.
 import { api, query } from './api.js'
 import { fill, h, link, plural, time } from './dom.js'
-import { filterText, instantOf } from './time.js'
-import { actionButton, redrawNow, say, unlessSame } from './ui.js'
+import { filterText } from './time.js'
+import { actionButton, submitsFilters, unlessSame } from './ui.js'
 
 const PAGE_SIZE = 50
 /** The filter, named as the API's query names it. */
@@ -337,21 +337,6 @@ function filterForm(params) {
       link('#/dead', 'Clear'),
     ),
   )
-  form.addEventListener('submit', (event) => {
-    event.preventDefault()
-    const data = new FormData(form)
-    const values = Object.fromEntries(FILTERS.map((name) => [name, String(data.get(name) ?? '').trim()]))
-    for (const name of ['from', 'to']) {
-      const instant = instantOf(values[name])
-      if (instant === null) {
-        say(`"${values[name]}" is not a time: write it as ISO 8601, e.g. 2026-12-02T10:00:00Z`)
-        return
-      }
-      values[name] = instant
-    }
-    const target = `#/dead${query(values)}`
-    if (location.hash === target) void redrawNow()
-    else location.hash = target
-  })
+  submitsFilters(form, FILTERS, '#/dead')
   return form
 }

@@ -5,8 +5,8 @@
 import { api, query } from './api.js'
 import { badge, fill, h, link, time } from './dom.js'
 import { emptyOutbox } from './empty.js'
-import { filterText, instantOf } from './time.js'
-import { redrawNow, say, unlessSame } from './ui.js'
+import { filterText } from './time.js'
+import { submitsFilters, unlessSame } from './ui.js'
 
 const PAGE_SIZE = 50
 const FIELDS = ['session', 'action', 'party', 'outcome', 'target', 'from', 'to', 'conforming', 'key']
@@ -171,22 +171,6 @@ function searchForm(params) {
       link('#/events', 'Clear'),
     ),
   )
-  form.addEventListener('submit', (event) => {
-    event.preventDefault()
-    const data = new FormData(form)
-    const values = Object.fromEntries(FIELDS.map((name) => [name, String(data.get(name) ?? '').trim()]))
-    for (const name of ['from', 'to']) {
-      const instant = instantOf(values[name])
-      if (instant === null) {
-        say(`"${values[name]}" is not a time: write it as ISO 8601, e.g. 2026-12-02T10:00:00Z`)
-        return
-      }
-      values[name] = instant
-    }
-    const target = `#/events${query(values)}`
-    // The same search again (a hash that does not change fires no hashchange): look again.
-    if (location.hash === target) void redrawNow()
-    else location.hash = target
-  })
+  submitsFilters(form, FIELDS, '#/events')
   return form
 }

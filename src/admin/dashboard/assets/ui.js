@@ -1,6 +1,8 @@
 // What every page shares: the line saying what an action did, the line saying what failed to load,
 // and buttons that change something and then redraw the page.
+import { query } from './api.js'
 import { h } from './dom.js'
+import { instantOf } from './time.js'
 
 const flash = document.getElementById('flash')
 const problem = document.getElementById('problem')
@@ -67,4 +69,29 @@ export function unlessSame(draw) {
     last = text
     draw(data)
   }
+}
+
+/**
+ * A filter form's submit: its `names` (times typed as ISO 8601, `from` and `to`, read in the zone
+ * chosen) into the query of `route`; the same search again (a hash that does not change fires no
+ * hashchange) draws the page again.
+ */
+export function submitsFilters(form, names, route) {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    const data = new FormData(form)
+    const values = Object.fromEntries(names.map((name) => [name, String(data.get(name) ?? '').trim()]))
+    for (const name of ['from', 'to']) {
+      if (!(name in values)) continue
+      const instant = instantOf(values[name])
+      if (instant === null) {
+        say(`"${values[name]}" is not a time: write it as ISO 8601, e.g. 2026-12-02T10:00:00Z`)
+        return
+      }
+      values[name] = instant
+    }
+    const target = `${route}${query(values)}`
+    if (location.hash === target) void redrawNow()
+    else location.hash = target
+  })
 }
