@@ -4,9 +4,9 @@
 // state and configuration; both fit a 375 px phone. Screenshots go to docs/images.
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { browserSkipReason, launchBrowser } from '../support/browser.ts'
+import { browserSkipReason, launchBrowser, signIn, watchedPages } from '../support/browser.ts'
 import { waitUntil, wgEvent } from '../support/events.ts'
 import { createManualClock } from '../support/manual-clock.ts'
 import { buildTestApp } from '../support/relay.ts'
@@ -25,7 +25,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   let base: string
   let bot: Sink
   let crm: Sink
-  const opened: { context: BrowserContext; problems: string[] }[] = []
+  const pages = watchedPages(() => browser)
 
   beforeAll(async () => {
     bot = await startSink()
@@ -70,9 +70,7 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   })
 
   afterEach(async () => {
-    const problems = opened.flatMap((o) => o.problems)
-    for (const { context } of opened.splice(0)) await context.close()
-    expect(problems).toEqual([])
+    expect(await pages.close()).toEqual([])
   })
 
   async function post(body: string) {
@@ -89,19 +87,8 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   }
 
   async function signedIn(viewport = { width: 1280, height: 900 }, route = ''): Promise<Page> {
-    const context = await browser.newContext({ viewport })
-    const page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    const problems: string[] = []
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-    page.on('console', (message) => {
-      if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`)
-    })
-    opened.push({ context, problems })
-    await page.goto(`${base}/admin/${route}`)
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.locator('#updated:not(:empty)').waitFor()
+    const page = await pages.open({ viewport })
+    await signIn(page, `${base}/admin/${route}`, ADMIN_TOKEN)
     return page
   }
 

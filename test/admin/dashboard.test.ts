@@ -3,9 +3,16 @@
 // resumes a target, on a phone and with the keyboard, and event data never runs as HTML.
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { browserSkipReason, eventually, launchBrowser } from '../support/browser.ts'
+import {
+  browserSkipReason,
+  drawn,
+  eventually,
+  launchBrowser,
+  signIn,
+  watchedPages,
+} from '../support/browser.ts'
 import { wgEvent } from '../support/events.ts'
 import { buildTestApp, TEST_TOKEN } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
@@ -77,28 +84,12 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   })
 
   // Every page a test opens, checked after it: no script error, no CSP violation.
-  const opened: { context: BrowserContext; problems: string[] }[] = []
+  const pages = watchedPages(() => browser)
   afterEach(async () => {
-    const problems = opened.flatMap((o) => o.problems)
-    for (const { context } of opened.splice(0)) await context.close()
-    expect(problems).toEqual([])
+    expect(await pages.close()).toEqual([])
   })
 
-  async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
-    const context = await browser.newContext({ viewport })
-    const page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    const problems: string[] = []
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-    page.on('console', (message) => {
-      if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`)
-    })
-    opened.push({ context, problems })
-    return page
-  }
-
-  /** Waits for the page to have drawn the current route from the API. */
-  const drawn = (page: Page) => page.locator('#updated:not(:empty)').waitFor()
+  const newPage = (viewport = { width: 1280, height: 800 }) => pages.open({ viewport })
 
   async function signedIn(
     viewport?: { width: number; height: number },
@@ -109,11 +100,8 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   ): Promise<Page> {
     const page = await newPage(viewport)
     if (controlledClock) await page.clock.install()
-    await page.goto(`${base}/admin/${route}`)
-    await page.getByLabel('Admin token').fill(token)
-    await page.getByRole('button', { name: 'Sign in' }).click()
     // The page's script has run and drawn the route (the header alone is in the HTML).
-    await drawn(page)
+    await signIn(page, `${base}/admin/${route}`, token)
     return page
   }
 
@@ -186,8 +174,8 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
       return (window as { __inline?: number }).__inline
     })
     expect(ran).toBeUndefined()
-    // That refusal was the point: not a problem of the page's own.
-    for (const o of opened) o.problems.splice(0)
+    // That refusal was the point, not a problem of the page's own: closed here, unchecked.
+    await pages.close()
   })
 
   it('finds an event by session and by phone as people write it, and shows its body and every attempt', async () => {

@@ -3,10 +3,10 @@
 // replayed and delivered once; one discarded with a reason; the audit page shows both; the refused
 // requests and conflicts pages show bodies as text; a phone shows it all without side scrolling.
 import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Clock } from '../../src/shared/clock.ts'
-import { browserSkipReason, eventually, launchBrowser } from '../support/browser.ts'
+import { browserSkipReason, eventually, launchBrowser, signIn, watchedPages } from '../support/browser.ts'
 import { wgEvent } from '../support/events.ts'
 import { buildTestApp, TEST_TOKEN } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
@@ -84,11 +84,9 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await bot?.close()
   })
 
-  const opened: { context: BrowserContext; problems: string[] }[] = []
+  const pages = watchedPages(() => browser)
   afterEach(async () => {
-    const problems = opened.flatMap((o) => o.problems)
-    for (const { context } of opened.splice(0)) await context.close()
-    expect(problems).toEqual([])
+    expect(await pages.close()).toEqual([])
   })
 
   async function signedIn(
@@ -96,19 +94,8 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     route = '',
     token = ADMIN_TOKEN,
   ): Promise<Page> {
-    const context = await browser.newContext({ viewport, timezoneId: 'UTC' })
-    const page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    const problems: string[] = []
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-    page.on('console', (message) => {
-      if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`)
-    })
-    opened.push({ context, problems })
-    await page.goto(`${base}/admin/${route}`)
-    await page.getByLabel('Admin token').fill(token)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await page.locator('#updated:not(:empty)').waitFor()
+    const page = await pages.open({ viewport, timezoneId: 'UTC' })
+    await signIn(page, `${base}/admin/${route}`, token)
     return page
   }
 

@@ -5,9 +5,16 @@
 // times carry their zone; an empty outbox says where to point WhatsGate.
 import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { browserSkipReason, eventually, launchBrowser } from '../support/browser.ts'
+import {
+  browserSkipReason,
+  drawn,
+  eventually,
+  launchBrowser,
+  signIn,
+  watchedPages,
+} from '../support/browser.ts'
 import { wgEvent } from '../support/events.ts'
 import { buildTestApp, TEST_TOKEN } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
@@ -72,37 +79,20 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
     await down?.close()
   })
 
-  const opened: { context: BrowserContext; problems: string[] }[] = []
+  const pages = watchedPages(() => browser)
   afterEach(async () => {
-    const problems = opened.flatMap((o) => o.problems)
-    for (const { context } of opened.splice(0)) await context.close()
-    expect(problems).toEqual([])
+    expect(await pages.close()).toEqual([])
   })
 
-  async function newPage(viewport = { width: 1280, height: 800 }, timezoneId = 'UTC'): Promise<Page> {
-    const context = await browser.newContext({ viewport, timezoneId })
-    const page = await context.newPage()
-    page.setDefaultTimeout(10_000)
-    const problems: string[] = []
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
-    page.on('console', (message) => {
-      if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`)
-    })
-    opened.push({ context, problems })
-    return page
-  }
-
-  const drawn = (page: Page) => page.locator('#updated:not(:empty)').waitFor()
+  const newPage = (viewport = { width: 1280, height: 800 }, timezoneId = 'UTC') =>
+    pages.open({ viewport, timezoneId })
 
   async function signedIn(
     options: { viewport?: { width: number; height: number }; timezoneId?: string } = {},
     on = base,
   ) {
     const page = await newPage(options.viewport, options.timezoneId)
-    await page.goto(`${on}/admin/`)
-    await page.getByLabel('Admin token').fill(ADMIN_TOKEN)
-    await page.getByRole('button', { name: 'Sign in' }).click()
-    await drawn(page)
+    await signIn(page, `${on}/admin/`, ADMIN_TOKEN)
     return page
   }
 

@@ -4,7 +4,13 @@
 // browser fails the run instead, so CI never passes with them quietly skipped.
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { type Browser, chromium } from 'playwright-core'
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core'
 
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome']
 
@@ -74,4 +80,42 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
+}
+
+/**
+ * The pages a browser test opens, each watched for a script error or a refusal by the CSP.
+ * `close` (after each test) closes those opened since and says what they saw.
+ */
+export function watchedPages(browser: () => Browser) {
+  const opened: { context: BrowserContext; problems: string[] }[] = []
+  return {
+    async open(options: BrowserContextOptions = {}): Promise<Page> {
+      const context = await browser().newContext(options)
+      const page = await context.newPage()
+      page.setDefaultTimeout(10_000)
+      const problems: string[] = []
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`))
+      page.on('console', (message) => {
+        if (message.text().includes('Content Security Policy')) problems.push(`CSP: ${message.text()}`)
+      })
+      opened.push({ context, problems })
+      return page
+    },
+    async close(): Promise<string[]> {
+      const problems = opened.flatMap((o) => o.problems)
+      for (const { context } of opened.splice(0)) await context.close()
+      return problems
+    },
+  }
+}
+
+/** Waits for the dashboard to have drawn its current route from the API. */
+export const drawn = (page: Page) => page.locator('#updated:not(:empty)').waitFor()
+
+/** Signs in with `token` on the dashboard at `url` (its sign-in page), then waits for the route. */
+export async function signIn(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url)
+  await page.getByLabel('Admin token').fill(token)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await drawn(page)
 }
