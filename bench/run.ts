@@ -1,5 +1,5 @@
 // `npm run bench [-- ingest|pipeline|drivers|admin|stream|destinations|chaos|backlog|hostile|backup|
-// replica-kill|power-loss|all ...]`: runs the named benchmarks (default: ingest, then pipeline) and prints their markdown
+// replica-kill|power-loss|profile|all ...]`: runs the named benchmarks (default: ingest, then pipeline) and prints their markdown
 // tables at the end, ready for the docs. The settings (environment variables) are listed in
 // README.md beside this file.
 import { spawnSync } from 'node:child_process'
@@ -14,6 +14,7 @@ import { hostile } from './hostile.ts'
 import { ingest } from './ingest.ts'
 import { pipeline } from './pipeline.ts'
 import { powerLoss } from './power-loss.ts'
+import { profile } from './profile.ts'
 import { replicaKill } from './replica-kill.ts'
 import { sqliteDrivers } from './sqlite-drivers.ts'
 import { stream } from './stream.ts'
@@ -31,6 +32,7 @@ const BENCHMARKS = {
   backup,
   'replica-kill': replicaKill,
   'power-loss': powerLoss,
+  profile,
 }
 type Name = keyof typeof BENCHMARKS
 const NAMES = Object.keys(BENCHMARKS) as Name[]

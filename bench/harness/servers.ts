@@ -1,5 +1,5 @@
 // The servers under load, each a child process on 127.0.0.1: the relay, the bare baselines
-// (bare-server.ts) and the delivery target (sink-server.ts).
+// (bare-server.ts, durable-floor.ts) and the delivery target (sink-server.ts).
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -56,6 +56,8 @@ export async function startRelay(
     target?: Record<string, unknown>
     /** Keep every line the relay writes (child.log.all). */
     keepLog?: boolean
+    /** Node flags beside `npm start`'s (a CPU profile's). */
+    nodeFlags?: string[]
   } = {},
 ): Promise<Relay> {
   const dataDir = options.dataDir ?? makeTempDir('relay-data')
@@ -87,7 +89,7 @@ export async function startRelay(
   }
   const entry = process.env.BENCH_RELAY_ENTRY ?? 'src/main.ts'
   const { child, origin } = await startServer('relay', entry, env, {
-    nodeFlags: START_FLAGS,
+    nodeFlags: [...START_FLAGS, ...(options.nodeFlags ?? [])],
     keepLog: options.keepLog,
   })
   return { child, dataDir, url: `${origin}/webhook/${INGEST_TOKEN}` }
@@ -100,6 +102,21 @@ export async function startBare(forward?: { url: string; connections: number }):
     Object.assign(env, { FORWARD_URL: forward.url, FORWARD_CONNECTIONS: String(forward.connections) })
   const name = forward ? 'forwarder' : 'bare'
   const { child, origin } = await startServer(name, 'bench/harness/bare-server.ts', env)
+  return { child, url: `${origin}/webhook/x` }
+}
+
+/** durable-floor.ts: the pipeline's durable floor, appending to a file in a fresh directory. */
+export async function startDurableFloor(
+  forward: { url: string; connections: number },
+  nodeFlags: string[] = [],
+): Promise<Target> {
+  const { FORWARD_URL: _, ...env } = process.env
+  Object.assign(env, {
+    FORWARD_URL: forward.url,
+    FORWARD_CONNECTIONS: String(forward.connections),
+    DATA_DIR: makeTempDir('floor'),
+  })
+  const { child, origin } = await startServer('floor', 'bench/harness/durable-floor.ts', env, { nodeFlags })
   return { child, url: `${origin}/webhook/x` }
 }
 
