@@ -1,10 +1,10 @@
 // Batch commit, for the PostgreSQL store: group-commit.ts's idea for a database reached over the
 // network. Items submitted while a commit is in flight wait for it and then go together in the
 // next one, so under load each commit carries many requests; and while requests overlap, commits
-// begin at most once every `intervalMs`, so a steady rate shares them too (commit-interval.ts).
+// begin at most once every `intervalMs`, or sooner once as many submissions wait as the last commit
+// carried, so a steady rate shares them too (commit-interval.ts).
 // Each submitter gets the results of its own items.
-import { setTimeout as sleep } from 'node:timers/promises'
-import { commitWait } from './commit-interval.ts'
+import { commitWait, companyCame, type LastCommit } from './commit-interval.ts'
 
 export interface BatchCommit<I, O> {
   submit(items: I[]): Promise<O[]>
@@ -36,7 +36,9 @@ export function createBatchCommit<I, O>({
   let queue: Entry[] = []
   let flushing: Promise<void> | null = null
   /** The last commit: when it began and how many submissions it carried. */
-  const last = { at: Number.NEGATIVE_INFINITY, size: 0 }
+  const last: LastCommit = { at: Number.NEGATIVE_INFINITY, size: 0 }
+  /** Ends the wait for company, while one runs. */
+  let endWait: (() => void) | null = null
 
   async function run(batch: Entry[]): Promise<void> {
     try {
@@ -60,9 +62,19 @@ export function createBatchCommit<I, O>({
    * batch had more than one), those of the rest of the interval.
    */
   async function gather(): Promise<void> {
-    const wait = commitWait(last, intervalMs)
-    if (wait >= 1) await sleep(wait)
-    else await new Promise((resolve) => setImmediate(resolve))
+    const wait = companyCame(last, queue.length) ? 0 : commitWait(last, intervalMs)
+    if (wait < 1) {
+      await new Promise((resolve) => setImmediate(resolve))
+      return
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => endWait?.(), wait)
+      endWait = () => {
+        clearTimeout(timer)
+        endWait = null
+        resolve()
+      }
+    })
   }
 
   async function flushAll(): Promise<void> {
@@ -83,6 +95,7 @@ export function createBatchCommit<I, O>({
       return new Promise<O[]>((resolve, reject) => {
         queue.push({ items, resolve, reject })
         flushing ??= flushAll()
+        if (endWait && companyCame(last, queue.length)) endWait()
       })
     },
     async drain() {

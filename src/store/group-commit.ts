@@ -1,9 +1,10 @@
 // Group commit, for the SQLite store: writes share transactions, which commit at most once every
-// `intervalMs` (commit-interval.ts says why) while durable writes come together. While a batch's
+// `intervalMs`, or sooner once as many durable writes wait as the last commit carried
+// (commit-interval.ts says why), while durable writes come together. While a batch's
 // sync runs, what arrives waits for it too and commits as the next batch: it could not be on disk
 // before that sync ended anyway.
 // batch-commit.ts is the same idea for PostgreSQL.
-import { commitWait } from './commit-interval.ts'
+import { commitWait, companyCame, type LastCommit } from './commit-interval.ts'
 
 export interface GroupCommit {
   /**
@@ -25,8 +26,10 @@ export function createGroupCommit(transaction: Transaction, sync: Sync, interval
   /** Durable writes queued since the last flush. */
   let durables = 0
   /** The last flush: when it began and its durable writes, what the wait for company goes by. */
-  const last = { at: Number.NEGATIVE_INFINITY, size: 0 }
+  const last: LastCommit = { at: Number.NEGATIVE_INFINITY, size: 0 }
   let scheduled = false
+  /** The wait for company, while it runs. */
+  let waiting: NodeJS.Timeout | null = null
   /** A batch's sync runs: new writes wait for it and form the next batch. */
   let syncing = false
 
@@ -35,12 +38,14 @@ export function createGroupCommit(transaction: Transaction, sync: Sync, interval
     scheduled = true
     // last.size counts durable writes only, so neither a lone sender's next event (committed beside
     // an outcome) nor a draining backlog's claims and outcomes are held up.
-    const wait = commitWait(last, intervalMs)
-    if (wait >= 1) setTimeout(flush, wait)
+    const wait = companyCame(last, durables) ? 0 : commitWait(last, intervalMs)
+    if (wait >= 1) waiting = setTimeout(flush, wait)
     else setImmediate(flush)
   }
 
   function flush(): void {
+    clearTimeout(waiting ?? undefined)
+    waiting = null
     scheduled = false
     last.at = performance.now()
     const batch = queue
@@ -80,6 +85,12 @@ export function createGroupCommit(transaction: Transaction, sync: Sync, interval
       return new Promise<T>((resolve, reject) => {
         if (options.durable) durables++
         queue.push({ work, resolve: resolve as (value: unknown) => void, reject })
+        if (waiting && companyCame(last, durables)) {
+          // Company came: the wait ends now.
+          clearTimeout(waiting)
+          waiting = null
+          scheduled = false
+        }
         schedule()
       })
     },

@@ -1,5 +1,6 @@
 // The PostgreSQL store's batch commit: a lone submission commits in the next turn, overlapping
-// submissions closer together than the interval share the next commit, and a failure that `isolate` blames on
+// submissions closer together than the interval share the next commit (until as many came as the
+// last carried), and a failure that `isolate` blames on
 // data is retried one submitter at a time, so only the one at fault fails. The commit here is the
 // caller's function, recorded.
 import { setImmediate as nextTurn } from 'node:timers/promises'
@@ -31,20 +32,34 @@ describe('batch commit', () => {
 
   it('while submissions overlap, holds those within the interval of the last commit and commits them as one', async () => {
     const { batches, batch } = recorder(200)
-    await Promise.all([batch.submit(['first']), batch.submit(['second'])])
-    const later = [batch.submit(['third']), batch.submit(['fourth'])]
+    await Promise.all([batch.submit(['first']), batch.submit(['second']), batch.submit(['third'])])
+    const later = [batch.submit(['fourth']), batch.submit(['fifth'])]
     await nextTurn()
     await nextTurn()
-    expect(batches).toEqual([['first', 'second']])
+    expect(batches).toEqual([['first', 'second', 'third']])
     await vi.waitFor(
       () =>
         expect(batches).toEqual([
-          ['first', 'second'],
-          ['third', 'fourth'],
+          ['first', 'second', 'third'],
+          ['fourth', 'fifth'],
         ]),
       { timeout: 2000 },
     )
-    await expect(Promise.all(later)).resolves.toEqual([['THIRD'], ['FOURTH']])
+    await expect(Promise.all(later)).resolves.toEqual([['FOURTH'], ['FIFTH']])
+  })
+
+  it('ends the wait once as many submissions have come as the last commit carried', async () => {
+    const { batches, batch } = recorder(60_000)
+    await Promise.all([batch.submit(['first']), batch.submit(['second'])])
+    const third = batch.submit(['third'])
+    await nextTurn()
+    await nextTurn()
+    expect(batches).toEqual([['first', 'second']])
+    await Promise.all([third, batch.submit(['fourth'])])
+    expect(batches).toEqual([
+      ['first', 'second'],
+      ['third', 'fourth'],
+    ])
   })
 
   it('holds nothing after a commit of one submission: a lone sender goes at its own pace', async () => {

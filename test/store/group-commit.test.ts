@@ -1,5 +1,5 @@
 // The SQLite store's group commit: a lone write commits at once, overlapping durable writes closer
-// together than the interval share the next commit, and writes that arrive while a sync runs wait for it and commit
+// together than the interval share the next commit (until as many came as the last carried), and writes that arrive while a sync runs wait for it and commit
 // together after it. The transaction and the sync here are the caller's functions, recorded.
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { describe, expect, it, vi } from 'vitest'
@@ -55,6 +55,22 @@ describe('group commit', () => {
       { timeout: 2000 },
     )
     await expect(Promise.all(later)).resolves.toEqual(['third', 'fourth'])
+  })
+
+  it('ends the wait once as many durable writes have come as the last commit carried', async () => {
+    // Senders that each wait for their answer: when all are back, no one else is coming.
+    const { batches, write } = recorder(60_000)
+    await Promise.all([write('first', true), write('second', true)])
+    const third = write('third', true)
+    const outcome = write('an outcome')
+    await nextTurn()
+    await nextTurn()
+    expect(batches).toEqual([['first', 'second']])
+    await Promise.all([third, outcome, write('fourth', true)])
+    expect(batches).toEqual([
+      ['first', 'second'],
+      ['third', 'an outcome', 'fourth'],
+    ])
   })
 
   it('holds nothing after a commit of one durable write, or of bookkeeping alone', async () => {
