@@ -5,6 +5,7 @@
 // here; seedSqliteOutbox writes them straight into a relay's SQLite file (postgres-seed.ts into
 // PostgreSQL) after the relay's store has opened it once, so the schema is the relay's, migrated.
 import { DatabaseSync } from 'node:sqlite'
+import { partiesOf, storedParties } from '../../src/events/parties.ts'
 import { SQL } from '../../src/store/sqlite-queries.ts'
 import { SQLITE_TRAFFIC_BACKFILL } from '../../src/store/sqlite-stats.ts'
 import { openSqliteStore } from '../../src/store/sqlite-store.ts'
@@ -122,6 +123,8 @@ export function seededBody(event: SeededEvent): string {
 export interface SeedRow {
   event: SeededEvent
   body: Buffer
+  /** As the relay stores them: partiesOf the body, the chat's among them. */
+  parties: readonly string[]
   deliveries: SeededDelivery[]
 }
 
@@ -215,7 +218,9 @@ export function* seedRows(
     if (event.chat === null) deliver(SEED_TARGETS.sessionEvents, null, 0.1)
     counts.events++
     counts.deliveries += deliveries.length
-    yield { event, body: Buffer.from(seededBody(event)), deliveries }
+    const body = seededBody(event)
+    const parties = storedParties(partiesOf(JSON.parse(body), event.chat), event.chat)
+    yield { event, body: Buffer.from(body), parties, deliveries }
   }
 }
 
@@ -240,12 +245,13 @@ export async function seedSqliteOutbox(
     // Built once at the end, from sorted keys: several times faster than row by row.
     const indexes = db
       .prepare(
-        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('events', 'deliveries', 'attempts')",
+        "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('events', 'event_parties', 'deliveries', 'attempts')",
       )
       .all() as { name: string; sql: string }[]
     for (const { name } of indexes) db.exec(`DROP INDEX ${name}`)
     // The relay's own insert, so a change of its columns shows here.
     const insertEvent = db.prepare(SQL.insertEvents)
+    const insertParty = db.prepare(SQL.insertParty)
     const insertDelivery = db.prepare(`
       INSERT INTO deliveries (id, event_seq, target, status, attempts, next_attempt_at, last_status, last_error,
                               ordering_key, finished_at, last_error_class)
@@ -255,7 +261,7 @@ export async function seedSqliteOutbox(
       VALUES (?, ?, ?, ?, ?, ?, ?, 'bench-seed')`)
     const counts: SeedCounts = { events: 0, deliveries: 0, dead: 0, pending: 0, attempts: 0 }
     db.exec('BEGIN')
-    for (const { event, body, deliveries } of seedRows(count, endAt, spanDays, counts)) {
+    for (const { event, body, parties, deliveries } of seedRows(count, endAt, spanDays, counts)) {
       const row = insertEvent.get(
         event.key,
         event.session,
@@ -269,6 +275,7 @@ export async function seedSqliteOutbox(
         event.conforming ? null : NONCONFORMING_ISSUES,
         event.receivedAt,
       )
+      for (const party of parties) insertParty.run(Number(row?.seq), party)
       for (const d of deliveries) {
         insertDelivery.run(
           d.id,

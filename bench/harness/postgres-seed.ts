@@ -45,7 +45,7 @@ export async function seedPostgresOutbox(
     const { rows: indexes } = await client.query<{ name: string; definition: string }>(`
       SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition
       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
-      WHERE t.relname IN ('events', 'deliveries', 'attempts') AND t.relnamespace = '${schema}'::regnamespace
+      WHERE t.relname IN ('events', 'event_parties', 'deliveries', 'attempts') AND t.relnamespace = '${schema}'::regnamespace
         AND NOT i.indisprimary AND NOT i.indisunique`)
     for (const { name } of indexes) await client.query(`DROP INDEX ${name}`)
 
@@ -69,7 +69,7 @@ export async function seedPostgresOutbox(
       ON CONFLICT (whatsapp_id) DO UPDATE SET newest_event_date = excluded.newest_event_date`)
     // The traffic counts, as the migration makes them for an outbox that had none.
     await client.query(POSTGRES_TRAFFIC_BACKFILL)
-    for (const table of ['events', 'deliveries', 'attempts', 'traffic_minutes'])
+    for (const table of ['events', 'event_parties', 'deliveries', 'attempts', 'traffic_minutes'])
       await client.query(`VACUUM ANALYZE ${table}`)
     const now = performance.now()
     return {
@@ -91,6 +91,7 @@ async function writeBatch(client: pg.Client, rows: SeedRow[]): Promise<void> {
   const events = rows.map((row) => row.event)
   const deliveries = rows.flatMap((row) => row.deliveries.map((d) => ({ ...d, seq: row.event.id })))
   const attempts = deliveries.flatMap((d) => (d.attempt ? [{ ...d.attempt, id: d.id }] : []))
+  const parties = rows.flatMap((row) => row.parties.map((party) => [row.event.id, party] as const))
   await client.query('BEGIN')
   await client.query(
     `INSERT INTO events (seq, key, whatsapp_id, event_id, action, event_date, chat, body, issues, received_at)
@@ -109,6 +110,10 @@ async function writeBatch(client: pg.Client, rows: SeedRow[]): Promise<void> {
       events.map((e) => (e.conforming ? null : NONCONFORMING_ISSUES)),
       events.map((e) => e.receivedAt),
     ],
+  )
+  await client.query(
+    'INSERT INTO event_parties (seq, party) SELECT * FROM unnest($1::bigint[], $2::text[])',
+    [parties.map(([seq]) => seq), parties.map(([, party]) => party)],
   )
   await client.query(
     `INSERT INTO deliveries (id, event_seq, target, status, attempts, next_attempt_at, last_status, last_error,

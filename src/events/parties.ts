@@ -45,3 +45,19 @@ export function partiesOf(event: unknown, chat: string | null): string[] {
   }
   return parties
 }
+
+/**
+ * The party whose rows find a chat's events: a chat is always one of its events' parties
+ * (partiesOf), so the party index serves a chat filter too and the events need no chat index of
+ * their own. Null for a chat partyOf cannot keep (neither a jid nor a number): its events are then
+ * looked for one by one.
+ */
+export function chatParty(chatJid: string): string | null {
+  return partyOf(chatJid)
+}
+
+/** The parties an event is stored under: its own, and its chat's always among them (chatParty). */
+export function storedParties(parties: readonly string[], chat: string | null): readonly string[] {
+  const ofChat = chat === null ? null : chatParty(chat)
+  return ofChat === null || parties.includes(ofChat) ? parties : [ofChat, ...parties]
+}

@@ -18,7 +18,7 @@
 //   held for one short SELECT ... UPDATE, never across a send.
 import pg, { type PoolClient, type QueryResultRow } from 'pg'
 import { chatOfFilter } from '../events/parse.ts'
-import { partyOf } from '../events/parties.ts'
+import { partyOf, storedParties } from '../events/parties.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { createBatchCommit } from './batch-commit.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
@@ -569,10 +569,10 @@ function partyColumns(events: NewEvent[]): [string[], string[]] {
   const keys: string[] = []
   const parties: string[] = []
   const seen = new Set<string>()
-  for (const { key, parties: ofEvent } of events) {
+  for (const { key, parties: ofEvent, chat } of events) {
     if (seen.has(key)) continue
     seen.add(key)
-    for (const party of ofEvent) {
+    for (const party of storedParties(ofEvent, chat)) {
       keys.push(key)
       parties.push(party)
     }

@@ -257,4 +257,11 @@ export const SQLITE_MIGRATIONS: string[] = [
   ) STRICT, WITHOUT ROWID;
   ${SQLITE_TRAFFIC_BACKFILL};
   `,
+  // A chat's events are found through its party rows (events/parties.ts chatParty), which every
+  // chat has: the chat's own index went, as it cost every event a write at a random place (a page
+  // per event per commit, 37 % of the bytes the ingest wrote: docs/performance.md). PostgreSQL
+  // keeps its own: an index entry there costs a WAL record, not a page.
+  `
+  DROP INDEX events_chat;
+  `,
 ]

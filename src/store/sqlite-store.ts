@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { chatOfFilter } from '../events/parse.ts'
-import { partyOf } from '../events/parties.ts'
+import { chatParty, partyOf, storedParties } from '../events/parties.ts'
 import { type Clock, systemClock } from '../shared/clock.ts'
 import { COMMIT_INTERVAL_MS } from './commit-interval.ts'
 import { conflictOf, toConflictRow } from './conflicts.ts'
@@ -183,7 +183,8 @@ export function openSqliteStore({
             now,
           )
           if (row === undefined) return keepConflict(event, now)
-          for (const party of event.parties) sql.insertParty.run(row.seq as number, party)
+          for (const party of storedParties(event.parties, event.chat))
+            sql.insertParty.run(row.seq as number, party)
           const leased: { target: string; id: number }[] = []
           for (const delivery of event.deliveries) {
             const lease = delivery.lease && leasable(delivery) ? delivery.lease : null
@@ -306,6 +307,9 @@ export function openSqliteStore({
       const page: Record<string, number> = newestFirst ? { before, limit } : { after: afterSeq ?? 0, limit }
       const partyKey = party === undefined ? undefined : partyOf(party)
       if (partyKey === null) return []
+      const chatJid = chat === undefined ? undefined : chatOfFilter(chat)
+      // A chat's events are read from its party rows (chatParty), the chat checked on each.
+      const leadParty = partyKey ?? (chatJid === undefined ? undefined : (chatParty(chatJid) ?? undefined))
       const range = newestFirst ? { after: 0, before, limit } : { after: afterSeq ?? 0, limit }
       const bounds = await boundsOf(query, { deliveries: false, ...range }, boundReads)
       if (bounds === 'empty') return []
@@ -314,8 +318,8 @@ export function openSqliteStore({
         nonconforming: conforming === false,
         session: whatsappId !== undefined,
         action: action !== undefined,
-        chat: chat !== undefined,
-        party: partyKey !== undefined,
+        chat: chatJid !== undefined,
+        party: leadParty !== undefined,
         key: key !== undefined,
         from: receivedFrom !== undefined,
         to: receivedBefore !== undefined,
@@ -332,8 +336,8 @@ export function openSqliteStore({
         ...(target !== undefined && { target }),
         ...(whatsappId !== undefined && { session: whatsappId }),
         ...(action !== undefined && { action }),
-        ...(chat !== undefined && { chat: chatOfFilter(chat) }),
-        ...(partyKey !== undefined && { party: partyKey }),
+        ...(chatJid !== undefined && { chat: chatJid }),
+        ...(leadParty !== undefined && { party: leadParty }),
         ...(key !== undefined && { key }),
         ...(receivedFrom !== undefined && { from: receivedFrom }),
         ...(receivedBefore !== undefined && { to: receivedBefore }),

@@ -14,7 +14,8 @@ export interface NewEvent {
   chat: string | null
   /**
    * Who the event is between, each once (events/parties.ts `partiesOf`): what a search by phone
-   * number or jid finds it by. None for session events.
+   * number or jid finds it by. None for session events. The store adds the chat's when missing:
+   * a chat filter reads them (events/parties.ts storedParties).
    */
   parties: readonly string[]
   /** The headers the webhook request came with (credentials redacted); null for a backfill. */

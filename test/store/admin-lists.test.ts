@@ -73,6 +73,22 @@ for (const factory of [sqlite, postgres]) {
       ])
     })
 
+    it('finds a chat through its party rows, which the store writes even when the caller left the chat out, and an odd chat event by event', async () => {
+      // The chat's own index went: its party rows lead (events/parties.ts chatParty).
+      await store.accept([
+        event(1, { jid: '79991234567@c.us', parties: ['79995550000'] }),
+        event(2, { jid: 'not-a-jid', parties: [] }),
+        event(3, { jid: '79995550000@c.us', parties: ['79995550000'] }),
+      ])
+      expect(await eventKeys({ chat: '+79991234567' })).toEqual([key(1)])
+      expect(await eventKeys({ party: '79991234567' })).toEqual([key(1)])
+      // A sender's number is no chat: the chat is checked on each party row.
+      expect(await eventKeys({ chat: '79995550000' })).toEqual([key(3)])
+      // Neither a jid nor a number has no party row: it is still found, read event by event.
+      expect(await eventKeys({ chat: 'not-a-jid' })).toEqual([key(2)])
+      expect(await eventKeys({ chat: 'not-a-jid', newestFirst: true })).toEqual([key(2)])
+    })
+
     it('finds an event by each of its parties, a number in any written form, a group by its jid', async () => {
       // As partiesOf reads them (events/parties.ts): the chat, the sender, the recipient, a
       // group participant, each a number or a group jid.
