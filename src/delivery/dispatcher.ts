@@ -1,7 +1,7 @@
 // The delivery loop: claim due deliveries per target (a lease), send them, record each outcome.
-// A fresh event skips the claim: while its target has a free slot, the acceptor writes its
-// delivery already leased here (leaseFor) and hands it over after the commit (handOff), body and
-// all, so it is sent with no query in between. Everything else (a busy, failing or paused target,
+// A fresh event skips the claim: while its target has room (a free slot, or a place in the round
+// queued behind them), the acceptor writes its delivery already leased here (leaseFor) and hands
+// it over after the commit (handOff), body and all, so it is sent with no query in between. Everything else (a busy, failing or paused target,
 // a chat with an older delivery pending, retries, a restart) goes through claims, woken at once by
 // new events; a timer covers retries that come due later. Each target has its
 // own slots, so a slow or dead target never takes another one's turn; how many it has adapts to
@@ -47,8 +47,9 @@ export interface Dispatcher {
   /** Wakes the targets that may have new work. */
   notify(targetNames?: Iterable<string>): void
   /**
-   * A lease for a fresh delivery of this target, when one of its slots is free (and it is not
-   * failing): the slot is held until handOff or cancelLease. Undefined: it goes the claim path.
+   * A lease for a fresh delivery of this target, while its slots and the round queued behind them
+   * have room (and it is not failing): the place is held until handOff or cancelLease.
+   * Undefined: it goes the claim path.
    */
   leaseFor(targetName: string): Lease | undefined
   /** A delivery written with leaseFor's lease, committed: it is sent now. */
@@ -319,7 +320,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     leaseFor(targetName) {
       const lane = lanes.get(targetName)
       if (!lane || !running || lane.failures >= failingAfter) return undefined
-      if (lane.inFlight.size + lane.queue.length + lane.reserved >= slots(lane)) return undefined
+      // As far ahead as a claim runs (claimAndSend): a burst larger than the free slots waits its
+      // turn in memory, leased, instead of a claim reading it back from the store.
+      if (lane.inFlight.size + lane.queue.length + lane.reserved >= 2 * slots(lane)) return undefined
       lane.reserved++
       return { owner, expiresAt: now() + leaseMs(lane.target) }
     },
