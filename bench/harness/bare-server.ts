@@ -2,34 +2,17 @@
 // the JSON (the ingest benchmark's baseline). With FORWARD_URL it also posts the body, byte for
 // byte, to that URL through an undici pool and answers once the target has: a forwarder with no
 // validation, no store and no retries, the ceiling for any relay on this machine (the pipeline's).
-import Fastify from 'fastify'
 import { Pool } from 'undici'
+import { type BareBody, bareApp, serve } from './bare-app.ts'
 
-const port = Number(process.env.PORT ?? 0)
-const host = process.env.HOST ?? '127.0.0.1'
 const forwardUrl = process.env.FORWARD_URL ? new URL(process.env.FORWARD_URL) : null
 const pool = forwardUrl
   ? new Pool(forwardUrl.origin, { connections: Number(process.env.FORWARD_CONNECTIONS ?? 50) })
   : null
 
-const app = Fastify({ logger: false })
-app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-  try {
-    done(null, { raw: body, json: JSON.parse(body.toString()) })
-  } catch (error) {
-    done(error as Error)
-  }
-})
+const app = bareApp()
 
-app.get('/healthz', async () => ({ status: 'ok' }))
-
-interface Event {
-  id?: unknown
-  whatsapp_id?: unknown
-  event_action?: unknown
-}
-
-app.post<{ Body: { raw: Buffer; json: Event } }>('/webhook/x', async (request, reply) => {
+app.post<{ Body: BareBody }>('/webhook/x', async (request, reply) => {
   const { id, whatsapp_id, event_action } = request.body.json ?? {}
   if (typeof id !== 'number') return reply.code(400).send({ error: 'id must be a number' })
   if (pool && forwardUrl) {
@@ -45,13 +28,4 @@ app.post<{ Body: { raw: Buffer; json: Event } }>('/webhook/x', async (request, r
   return { result: 'OK', id }
 })
 
-const shutdown = () => {
-  Promise.all([app.close(), pool?.close()]).then(
-    () => process.exit(0),
-    () => process.exit(1),
-  )
-}
-process.once('SIGTERM', shutdown)
-process.once('SIGINT', shutdown)
-
-await app.listen({ port, host })
+await serve(app, () => Promise.all([app.close(), pool?.close()]))

@@ -5,11 +5,9 @@
 // delivery state, no retries: what the relay does beyond this is what the relay is for.
 import { open } from 'node:fs/promises'
 import { join } from 'node:path'
-import Fastify from 'fastify'
 import { Pool } from 'undici'
+import { type BareBody, bareApp, serve } from './bare-app.ts'
 
-const port = Number(process.env.PORT ?? 0)
-const host = process.env.HOST ?? '127.0.0.1'
 const dataDir = process.env.DATA_DIR
 if (!dataDir || !process.env.FORWARD_URL) throw new Error('the durable floor needs DATA_DIR and FORWARD_URL')
 const forwardUrl = new URL(process.env.FORWARD_URL)
@@ -59,39 +57,13 @@ function forward(body: Buffer, webhookId: string): void {
     )
 }
 
-const app = Fastify({ logger: false })
-app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
-  try {
-    done(null, { raw: body, json: JSON.parse(body.toString()) })
-  } catch (error) {
-    done(error as Error)
-  }
-})
+const app = bareApp()
 
-app.get('/healthz', async () => ({ status: 'ok' }))
-
-interface Event {
-  id?: unknown
-  whatsapp_id?: unknown
-  event_action?: unknown
-}
-
-app.post<{ Body: { raw: Buffer; json: Event } }>('/webhook/x', async (request) => {
+app.post<{ Body: BareBody }>('/webhook/x', async (request) => {
   const { raw, json } = request.body
   await durablyAppended(raw)
   forward(raw, `${json.whatsapp_id}:${json.event_action}:${json.id}`)
   return { result: 'OK', id: json.id }
 })
 
-const shutdown = () => {
-  Promise.all([app.close(), pool.close()])
-    .then(() => file.close())
-    .then(
-      () => process.exit(0),
-      () => process.exit(1),
-    )
-}
-process.once('SIGTERM', shutdown)
-process.once('SIGINT', shutdown)
-
-await app.listen({ port, host })
+await serve(app, () => Promise.all([app.close(), pool.close()]).then(() => file.close()))
