@@ -68,7 +68,7 @@ async function runPhase(
   send: Load,
 ) {
   const acceptedAt = new Map<number, number>()
-  const { result, peakRssMb, cpuSeconds, foreignCores } = await measured(
+  const { result, peakRssMb, cpuSeconds, writtenBytes, foreignCores } = await measured(
     name.label,
     servers.map((server) => server.child.pid),
     async () => {
@@ -120,6 +120,8 @@ async function runPhase(
     drainSeconds: Math.max(0, (lastArrival - loadEnd) / 1000),
     /** The servers' CPU time (user + system, all replicas) per event delivered, µs: load and drain both. */
     cpuPerEventUs: (cpuSeconds * 1e6) / delivered,
+    /** Bytes the servers had written to files (WAL, database, the floor's file) per event delivered, KiB. */
+    writtenKbPerEvent: writtenBytes / 1024 / delivered,
     /** Per process: the largest replica's. */
     peakRssMb,
     foreignCores,
@@ -287,6 +289,7 @@ function table(
     'backlog at end of load',
     'drain s',
     'CPU µs/event',
+    'written KiB/event',
     `peak RSS MiB${perReplica}`,
     'other CPU (cores)',
   )
@@ -299,7 +302,7 @@ function table(
       fmt.ratio(b.rps / limit),
       rtt(b, 50),
       rtt(b, 99),
-      ...['-', '-', '-', '-'],
+      ...['-', '-', '-', '-', '-'],
       b.foreignCores.toFixed(2),
     ]),
     ...phases.map((p) => [
@@ -313,6 +316,7 @@ function table(
       fmt.int(p.backlogAtEnd),
       p.drainSeconds.toFixed(1),
       fmt.int(p.cpuPerEventUs),
+      p.writtenKbPerEvent.toFixed(1),
       fmt.mb(p.peakRssMb),
       p.foreignCores.toFixed(2),
     ]),

@@ -53,6 +53,17 @@ function cpuTicksOf(pid: number): number {
 
 const cpuTicksOfAll = (pids: number[]) => pids.reduce((sum, pid) => sum + cpuTicksOf(pid), 0)
 
+/** Bytes the process has had written to files (write_bytes of /proc/<pid>/io: its WAL, its database). */
+function writtenBytesOf(pid: number): number {
+  try {
+    return Number(/^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0)
+  } catch {
+    return 0
+  }
+}
+
+const writtenBytesOfAll = (pids: number[]) => pids.reduce((sum, pid) => sum + writtenBytesOf(pid), 0)
+
 function machineBusyTicks(): number {
   const text = readFileSync('/proc/stat', 'utf8')
   // irq and softirq are left out: loopback traffic of the bench itself is accounted there.
@@ -108,21 +119,30 @@ export async function waitForIdle(what: string): Promise<void> {
 
 /**
  * One measured run: waits for an idle machine, then runs `run` while sampling the peak RSS of
- * `pids` (the largest single process: replicas each hold their own) and the CPU time they used
- * together (user + system; NaN without pids), and the CPU of processes outside the bench.
+ * `pids` (the largest single process: replicas each hold their own), the CPU time they used
+ * together (user + system; NaN without pids) and the bytes they wrote to files, and the CPU of
+ * processes outside the bench.
  */
 export async function measured<T>(
   what: string,
   pids: number[],
   run: () => Promise<T>,
-): Promise<{ result: T; peakRssMb: number; cpuSeconds: number; foreignCores: number }> {
+): Promise<{ result: T; peakRssMb: number; cpuSeconds: number; writtenBytes: number; foreignCores: number }> {
   await waitForIdle(what)
   const rss = pids.length === 0 ? undefined : sampleRss(pids)
   const ticksBefore = pids.length === 0 ? Number.NaN : cpuTicksOfAll(pids)
+  const writtenBefore = pids.length === 0 ? Number.NaN : writtenBytesOfAll(pids)
   const foreign = sampleForeignCpu()
   const result = await run()
   const cpuSeconds = (cpuTicksOfAll(pids) - ticksBefore) / TICKS_PER_SECOND
-  return { result, peakRssMb: rss?.stop() ?? Number.NaN, cpuSeconds, foreignCores: foreign.stop() }
+  const writtenBytes = writtenBytesOfAll(pids) - writtenBefore
+  return {
+    result,
+    peakRssMb: rss?.stop() ?? Number.NaN,
+    cpuSeconds,
+    writtenBytes,
+    foreignCores: foreign.stop(),
+  }
 }
 
 /** Latencies in ms, kept at microsecond resolution. */
