@@ -160,6 +160,7 @@ export function flameGraphSvg(profile: Profile, title: string): string {
   draw(root, 0, 0)
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="monospace" font-size="11">`,
+    `<title>${escapeXml(title)}</title>`,
     `<text x="4" y="14" font-size="13">${escapeXml(title)}</text>`,
     ...rects,
     '</svg>',
