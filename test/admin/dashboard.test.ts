@@ -335,7 +335,9 @@ describe.skipIf(browserSkipReason !== null)(title, () => {
   it('works with the keyboard: sign in, Tab to the navigation, Enter follows a link', async () => {
     const page = await newPage()
     await page.goto(`${base}/admin/`)
-    // The token field has the focus from the start; Enter submits.
+    // The token field has the focus from the start (once the page's script has drawn the form);
+    // Enter submits.
+    await page.locator('input:focus').and(page.getByLabel('Admin token')).waitFor()
     await page.keyboard.type(ADMIN_TOKEN)
     await page.keyboard.press('Enter')
     await page.getByRole('heading', { name: 'Overview' }).waitFor()
