@@ -144,17 +144,19 @@ function toDeadLetterFilter(given: DeadLetterQueryFields & { upTo?: number | und
   return filter
 }
 
+/** The delivery ids a replay or a discard names: at least one, at most MAX_REPLAY_IDS. */
+const deliveryIds = (action: 'replay' | 'discard') =>
+  z
+    .array(z.number(ID_RANGE).int(ID_RANGE).min(1, ID_RANGE), 'must be an array of delivery ids')
+    .min(1, 'give at least one id')
+    .max(MAX_REPLAY_IDS, `at most ${MAX_REPLAY_IDS} ids per ${action}`)
+
 // One object rather than a union: a union can only say "Invalid input" of the whole body, where
 // this names the field at fault (and the cap, for too many ids).
 export const replayBody = z
   .strictObject(
     {
-      ids: z
-        .array(z.number(ID_RANGE).int(ID_RANGE).min(1, ID_RANGE), 'must be an array of delivery ids')
-        .min(1, 'give at least one id')
-        .max(MAX_REPLAY_IDS, `at most ${MAX_REPLAY_IDS} ids per replay`)
-        .optional()
-        .describe('These deliveries (discarded ones too)'),
+      ids: deliveryIds('replay').optional().describe('These deliveries (discarded ones too)'),
       target: targetNameSchema
         .optional()
         .describe('With status "dead": every dead delivery of this target, the discarded left out'),
@@ -685,11 +687,7 @@ export const deadLettersAnswer = z.object({
 export const discardBody = z
   .strictObject(
     {
-      ids: z
-        .array(z.number(ID_RANGE).int(ID_RANGE).min(1, ID_RANGE), 'must be an array of delivery ids')
-        .min(1, 'give at least one id')
-        .max(MAX_REPLAY_IDS, `at most ${MAX_REPLAY_IDS} ids per discard`)
-        .optional(),
+      ids: deliveryIds('discard').optional(),
       dead: deadLetterBodyFilter.optional(),
       reason: z
         .string('must be text')

@@ -283,7 +283,8 @@ export const POSTGRES_MIGRATIONS: string[] = [
   // The claim reads the due deliveries in (next_attempt_at, id) order: with id in the index that
   // is the index's own order, and a claim stops after its limit. Without it every claim read and
   // sorted the whole backlog (180 ms a claim under a million pending, a drain of 120 events/s:
-  // docs/performance.md). SQLite's index ends in the rowid, which is id, already.
+  // docs/performance.md). SQLite's index ends in the rowid, which is id, already. Pending rows are
+  // few unless a target is down, so building it holds writes for moments.
   `
   DROP INDEX deliveries_due;
   CREATE INDEX deliveries_due ON deliveries (target, next_attempt_at, id) WHERE status = 'pending';

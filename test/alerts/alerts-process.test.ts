@@ -2,24 +2,13 @@
 // kill -9 with a condition open and told; after the restart it is not told again, and the
 // session's `ready` still resolves it, in one message. Killed before it was told, it is told once.
 import { afterEach, describe, expect, it } from 'vitest'
-import { waitUntil } from '../support/events.ts'
+import { sessionEvent, waitUntil } from '../support/events.ts'
 import { tempDirsOfFile } from '../support/relay.ts'
 import { startRelayProcess, stopAllRelayProcesses } from '../support/relay-process.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 
 const freshDir = tempDirsOfFile('alerts-process-')
 const ADMIN_TOKEN = 'admin-token-0123456789'
-
-function sessionEvent(id: number, action: 'disconnect' | 'ready', whatsappId: string): string {
-  return JSON.stringify({
-    id,
-    whatsapp_id: whatsappId,
-    event_action: action,
-    event_date: '2026-12-07 06:00:00',
-    status_code: null,
-    event_data: action === 'disconnect' ? { reason: 'Logged out' } : { pushname: 'Shop' },
-  })
-}
 
 async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { wgEvent } from '../support/events.ts'
-import { createManualClock, type ManualClock } from '../support/manual-clock.ts'
+import { createManualClock, type ManualClock, runRound } from '../support/manual-clock.ts'
 import { buildTestApp } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 import { mailSubject, mailText, type SmtpSink, startSmtpSink } from './smtp-sink.ts'
@@ -84,14 +84,7 @@ describe('alerts in a relay', () => {
   }
 
   /** Moves time on by one check and waits until that round of the alerts loop has finished. */
-  async function round(): Promise<void> {
-    clock.advance(CHECK_MS)
-    const deadline = Date.now() + 20_000
-    while (!clock.pending().includes(CHECK_MS)) {
-      if (Date.now() > deadline) throw new Error('the alerts round did not finish')
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  }
+  const round = () => runRound(clock, CHECK_MS)
 
   async function post(body: string) {
     const answer = await relay.post(body)

@@ -1,6 +1,7 @@
 // Two replicas on one PostgreSQL outbox, each with its own alerts loop on its own clock: a
 // disconnect posted to one and the ready posted to the other are told once each, by one of them.
 import { afterEach, describe, expect, it } from 'vitest'
+import { sessionEvent } from '../support/events.ts'
 import { createManualClock, type ManualClock } from '../support/manual-clock.ts'
 import { freshSchema, postgresSkipReason, type TestSchema } from '../support/postgres.ts'
 import { buildTestApp } from '../support/relay.ts'
@@ -8,17 +9,6 @@ import { type Sink, startSink } from '../support/sink.ts'
 
 const CHECK_MS = 7_777
 const title = postgresSkipReason ? `(skipped: ${postgresSkipReason})` : ''
-
-function sessionEvent(id: number, action: 'disconnect' | 'ready', whatsappId: string): string {
-  return JSON.stringify({
-    id,
-    whatsapp_id: whatsappId,
-    event_action: action,
-    event_date: '2026-12-07 06:00:00',
-    status_code: null,
-    event_data: action === 'disconnect' ? { reason: 'Logged out' } : { pushname: 'Shop' },
-  })
-}
 
 describe.skipIf(postgresSkipReason !== null)(`alerts on replicas ${title}`, () => {
   let slack: Sink

@@ -2,9 +2,9 @@
 // check a minute here), told to a Slack-shaped local sink: session.error, session.silent with the
 // quiet it learned, target.backlog (a paused target left alone), relay.refusals, stream.no_consumer.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { wgEvent } from '../support/events.ts'
+import { sessionEvent, wgEvent } from '../support/events.ts'
 import { startFakeWhatsGate } from '../support/fake-whatsgate.ts'
-import { createManualClock, type ManualClock } from '../support/manual-clock.ts'
+import { createManualClock, type ManualClock, runRound } from '../support/manual-clock.ts'
 import { buildTestApp } from '../support/relay.ts'
 import { type Sink, startSink } from '../support/sink.ts'
 import { readStream } from '../support/stream-consumer.ts'
@@ -14,17 +14,6 @@ const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 /** The alerts loop's interval here: a little over a minute, which no other timer of the relay waits. */
 const CHECK_MS = 61_111
 const STREAM_TOKEN = 'stream-token-0123456789'
-
-function sessionEvent(id: number, action: string, whatsappId: string, data: object = {}): string {
-  return JSON.stringify({
-    id,
-    whatsapp_id: whatsappId,
-    event_action: action,
-    event_date: '2026-12-07 06:00:00',
-    status_code: null,
-    event_data: data,
-  })
-}
 
 async function waitUntilAsync(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -64,14 +53,8 @@ describe('alert conditions in a relay', () => {
     await relay.app.ready()
   }
 
-  async function round(): Promise<void> {
-    clock.advance(CHECK_MS)
-    const deadline = Date.now() + 20_000
-    while (!clock.pending().includes(CHECK_MS)) {
-      if (Date.now() > deadline) throw new Error('the alerts round did not finish')
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
-  }
+  /** Moves time on by one check and waits until that round of the alerts loop has finished. */
+  const round = () => runRound(clock, CHECK_MS)
 
   async function rounds(n: number): Promise<void> {
     for (let i = 0; i < n; i++) await round()

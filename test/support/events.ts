@@ -52,3 +52,27 @@ export async function waitUntil(check: () => boolean, what: string, timeoutMs = 
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
 }
+
+/**
+ * A session event (no message) as WhatsGate sends it: a disconnect with its reason, a ready with
+ * the account's name, or `data` as given.
+ */
+export function sessionEvent(
+  id: number,
+  action: string,
+  whatsappId: string,
+  data: object = action === 'disconnect'
+    ? { reason: 'Logged out' }
+    : action === 'ready'
+      ? { pushname: 'Shop' }
+      : {},
+): string {
+  return JSON.stringify({
+    id,
+    whatsapp_id: whatsappId,
+    event_action: action,
+    event_date: '2026-12-07 06:00:00',
+    status_code: null,
+    event_data: data,
+  })
+}

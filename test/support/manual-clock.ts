@@ -43,3 +43,16 @@ export function createManualClock(start = Date.now()): ManualClock {
     pending: () => soonest().map((timer) => timer.at - now),
   }
 }
+
+/**
+ * Moves `clock` on by one period of a loop that sets its next timer when a round has finished
+ * (the alerts loop), and waits until that round has: its timer of `periodMs` is pending again.
+ */
+export async function runRound(clock: ManualClock, periodMs: number): Promise<void> {
+  clock.advance(periodMs)
+  const deadline = Date.now() + 20_000
+  while (!clock.pending().includes(periodMs)) {
+    if (Date.now() > deadline) throw new Error('the round did not finish')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
